@@ -1,0 +1,65 @@
+//! Sign, verify and canonicalize [Menon Mobility] webhook deliveries.
+//!
+//! This crate is the one place that knows the wire rules of `PROTOCOL.md`: every
+//! binding (WebAssembly, Node, Python) and the reference server call it and add no
+//! protocol logic of their own.
+//!
+//! - [`sign`] / [`verify`]: the docs' `X-Menon-Signature: sha256=<hex>` scheme over the
+//!   raw body bytes.
+//! - [`sign_v2`] / [`verify_v2`]: `X-Menon-Signature-V2: t=<unix>,v2=<hex>[,v2=<hex>…]`,
+//!   which adds replay protection (a timestamp within a tolerance of `now`) and secret
+//!   rotation (one `v2` entry per secret).
+//! - [`Verifier`]: the keyed HMAC state prepared once per secret, for receivers that
+//!   verify many deliveries; [`Verifier::verify_delivery`] applies the rule "v2 when
+//!   present, else v1".
+//! - [`canonicalize`]: RFC 8785 (JSON Canonicalization Scheme), so a receiver that only
+//!   holds the parsed body can rebuild the signed bytes.
+//! - [`EventType`] and [`Envelope`]: the 21 event types and the event envelope.
+//!
+//! The crate is `#![no_std]` with `alloc`: it does no I/O, reads no clock and draws no
+//! randomness. Time comes in as `now` (unix seconds), secrets come in as strings.
+//!
+//! ```
+//! use menon_webhooks::{sign, verify};
+//!
+//! let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+//! let body = br#"{"created_at":"2024-01-15T10:30:00Z","data":{},"id":"evt_1","type":"listing.created"}"#;
+//! let header = sign(secret, body);
+//! assert!(header.starts_with("sha256="));
+//! assert!(verify(secret, body, &header).is_ok());
+//! assert_eq!(verify(secret, b"{}", &header).unwrap_err().code(), "signature_mismatch");
+//! ```
+//!
+//! [Menon Mobility]: https://docs.menonmobility.com/api/webhooks.html
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+extern crate alloc;
+
+mod canonical;
+mod error;
+mod event;
+mod signature;
+
+pub use canonical::{canonicalize, canonicalize_into, MAX_DEPTH};
+pub use error::{CanonicalizeError, CanonicalizeErrorKind, EnvelopeError, Scheme, VerifyError};
+pub use event::{format_rfc3339, Envelope, EventGroup, EventType, UnknownEventType};
+pub use signature::{
+    sign, sign_v2, verify, verify_v2, Verified, Verifier, DEFAULT_TOLERANCE, SIGNATURE_HEADER,
+    SIGNATURE_V2_HEADER,
+};
+
+/// Names of the delivery headers of PROTOCOL §2, spelled as the server sends them.
+/// HTTP header names are case-insensitive; compare them as such.
+pub mod headers {
+    pub use crate::signature::{SIGNATURE_HEADER as SIGNATURE, SIGNATURE_V2_HEADER as SIGNATURE_V2};
+    /// `X-Menon-Event`: the event type.
+    pub const EVENT: &str = "X-Menon-Event";
+    /// `X-Menon-Event-Id`: the event id (`evt_…`), the key to deduplicate on.
+    pub const EVENT_ID: &str = "X-Menon-Event-Id";
+    /// `X-Menon-Delivery`: one id per attempt (`log_…`).
+    pub const DELIVERY: &str = "X-Menon-Delivery";
+    /// `X-Menon-Timestamp`: unix seconds, when this attempt was signed.
+    pub const TIMESTAMP: &str = "X-Menon-Timestamp";
+}
