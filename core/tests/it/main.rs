@@ -1,0 +1,14 @@
+//! The core's integration tests, one binary: shared vectors, fixture events, properties
+//! and error-message snapshots.
+
+mod events;
+mod messages;
+mod properties;
+mod vectors;
+
+use std::path::PathBuf;
+
+/// `fixtures/` at the repository root.
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}

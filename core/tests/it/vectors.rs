@@ -1,0 +1,152 @@
+//! Every vector of `fixtures/vectors`, the files every binding runs byte for byte.
+//! A failure prints the whole vector.
+
+use menon_webhooks::{canonicalize, sign, sign_v2, verify, Verifier, DEFAULT_TOLERANCE};
+use serde_json::Value;
+
+fn load(name: &str) -> Value {
+    let path = crate::fixtures().join("vectors").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or_else(|| panic!("vector lacks string {key:?}: {v:#}"))
+}
+
+fn secrets(v: &Value) -> Vec<&str> {
+    v["secrets"].as_array().unwrap_or_else(|| panic!("no secrets: {v:#}")).iter()
+        .map(|s| s.as_str().unwrap_or_else(|| panic!("secret not a string: {v:#}")))
+        .collect()
+}
+
+fn hex_decode(hex: &str) -> Vec<u8> {
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+}
+
+/// The generated body of `signatures.json`'s "generators.seeded".
+pub fn generated_body(seed: u64, length: u64) -> Vec<u8> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    (0..length).map(|i| ALPHABET[((seed + i * 31) % 64) as usize]).collect()
+}
+
+fn body(v: &Value) -> Vec<u8> {
+    if let Some(s) = v["body"].as_str() {
+        s.as_bytes().to_vec()
+    } else if let Some(h) = v["body_hex"].as_str() {
+        hex_decode(h)
+    } else if let Some(g) = v.get("body_generate") {
+        generated_body(g["seed"].as_u64().unwrap(), g["length"].as_u64().unwrap())
+    } else {
+        panic!("vector has no body: {v:#}")
+    }
+}
+
+fn input(v: &Value) -> Vec<u8> {
+    match (v["input"].as_str(), v["input_hex"].as_str()) {
+        (Some(s), None) => s.as_bytes().to_vec(),
+        (None, Some(h)) => hex_decode(h),
+        _ => panic!("vector needs exactly one of input, input_hex: {v:#}"),
+    }
+}
+
+#[test]
+fn sign_vectors() {
+    let file = load("signatures.json");
+    let cases = file["sign"].as_array().unwrap();
+    assert!(cases.len() >= 10, "only {} sign vectors", cases.len());
+    for v in cases {
+        let secrets = secrets(v);
+        let body = body(v);
+        let t = v["timestamp"].as_u64().unwrap();
+        assert_eq!(sign(secrets[0], &body), text(v, "v1"), "v1 of {v:#}");
+        assert_eq!(sign_v2(&secrets, t, &body), text(v, "v2"), "v2 of {v:#}");
+        let verifier = Verifier::new(&secrets).unwrap();
+        assert_eq!(verifier.sign(&body), text(v, "v1"), "Verifier::sign of {v:#}");
+        assert_eq!(verifier.sign_v2(t, &body), text(v, "v2"), "Verifier::sign_v2 of {v:#}");
+    }
+}
+
+#[test]
+fn verify_vectors() {
+    let file = load("signatures.json");
+    let cases = file["verify"].as_array().unwrap();
+    assert!(cases.len() >= 60, "only {} verify vectors", cases.len());
+    let (mut v1, mut v2, mut refused) = (0, 0, 0);
+    for v in cases {
+        let secrets = secrets(v);
+        let body = body(v);
+        let header = text(v, "header");
+        let got = match text(v, "scheme") {
+            "v1" => {
+                v1 += 1;
+                let got = menon_webhooks::Verifier::new(&secrets).and_then(|ver| ver.verify(&body, header));
+                if secrets.len() == 1 {
+                    // The one-shot function agrees with the prepared verifier.
+                    assert_eq!(verify(secrets[0], &body, header).err(), got.clone().err(), "{v:#}");
+                }
+                got
+            }
+            "v2" => {
+                v2 += 1;
+                let now = v["now"].as_u64().unwrap();
+                let tolerance = v["tolerance"].as_u64().unwrap_or(DEFAULT_TOLERANCE);
+                menon_webhooks::verify_v2(&secrets, &body, header, now, tolerance)
+            }
+            other => panic!("unknown scheme {other}: {v:#}"),
+        };
+        if v["valid"] == Value::Bool(true) {
+            let ok = got.unwrap_or_else(|e| panic!("refused ({e}) a valid vector: {v:#}"));
+            if let Some(index) = v["secret_index"].as_u64() {
+                assert_eq!(ok.secret_index as u64, index, "secret index of {v:#}");
+            }
+        } else {
+            refused += 1;
+            let err = got.err().unwrap_or_else(|| panic!("accepted an invalid vector: {v:#}"));
+            assert_eq!(err.code(), text(v, "error"), "error code ({err}) of {v:#}");
+        }
+    }
+    assert!(v1 > 0 && v2 > 0 && refused > 0, "v1 {v1}, v2 {v2}, refused {refused}");
+}
+
+#[test]
+fn canonicalize_vectors() {
+    let file = load("canonicalize.json");
+    assert_eq!(file["max_depth"].as_u64(), Some(menon_webhooks::MAX_DEPTH as u64));
+    let cases = file["cases"].as_array().unwrap();
+    assert!(cases.len() >= 150, "only {} canonicalize vectors", cases.len());
+    for v in cases {
+        let input = input(v);
+        let got = canonicalize(&input);
+        if let Some(expected) = v["output"].as_str() {
+            let out = got.unwrap_or_else(|e| panic!("refused ({e}): {v:#}"));
+            assert_eq!(String::from_utf8_lossy(&out), expected, "{v:#}");
+            // Canonical output is a fixed point.
+            assert_eq!(canonicalize(&out).as_deref().ok(), Some(&out[..]), "not idempotent: {v:#}");
+        } else {
+            let err = got.err().unwrap_or_else(|| panic!("accepted: {v:#}"));
+            assert_eq!(err.code(), text(v, "error"), "error code ({err}) of {v:#}");
+        }
+    }
+}
+
+/// The public RFC 8785 corpus in `../shared/jcs-testdata`, read where it lies (CI lays
+/// shared/ beside the clone); the vectors file holds a copy of it too.
+#[test]
+fn shared_jcs_testdata() {
+    let dir = crate::fixtures().join("../../shared/jcs-testdata");
+    let Ok(entries) = std::fs::read_dir(dir.join("input")) else {
+        eprintln!("skipped: {} is not here; canonicalize.json carries a copy", dir.display());
+        return;
+    };
+    let mut seen = 0;
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap();
+        let expected = std::fs::read(dir.join("output").join(name)).unwrap();
+        let got = canonicalize(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected), "{}", path.display());
+        seen += 1;
+    }
+    assert!(seen >= 6);
+}
