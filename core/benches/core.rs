@@ -16,7 +16,9 @@ use std::hint::black_box;
 const SECRET: &str = "whsec_YmVuY2htYXJrLXNlY3JldC0zMi1ieXRlcy1sb25n";
 
 fn body(len: usize) -> Vec<u8> {
-    (0..len).map(|i| b"{\"abcdefghijklmnopqrstuvwxyz0123456789\":,}"[i % 41]).collect()
+    (0..len)
+        .map(|i| b"{\"abcdefghijklmnopqrstuvwxyz0123456789\":,}"[i % 41])
+        .collect()
 }
 
 fn bench_verify(c: &mut Criterion) {
@@ -32,7 +34,11 @@ fn bench_verify(c: &mut Criterion) {
             b.iter(|| ring::hmac::verify(&ring_key, black_box(body), tag.as_ref()).unwrap())
         });
         group.bench_with_input(BenchmarkId::new("verifier", len), &body, |b, body| {
-            b.iter(|| verifier.verify(black_box(body), black_box(&header)).unwrap())
+            b.iter(|| {
+                verifier
+                    .verify(black_box(body), black_box(&header))
+                    .unwrap()
+            })
         });
         group.bench_with_input(BenchmarkId::new("one-shot", len), &body, |b, body| {
             b.iter(|| verify(black_box(SECRET), black_box(body), black_box(&header)).unwrap())
@@ -72,17 +78,23 @@ fn bench_canonicalize(c: &mut Criterion) {
     for (label, target) in [("1KiB", 1024usize), ("16KiB", 16 * 1024)] {
         let input = event(target);
         let parsed: serde_json::Value = serde_json::from_slice(&input).unwrap();
-        assert_eq!(canonicalize(&input).unwrap(), serde_json_canonicalizer::to_vec(&parsed).unwrap());
+        assert_eq!(
+            canonicalize(&input).unwrap(),
+            serde_json_canonicalizer::to_vec(&parsed).unwrap()
+        );
         group.throughput(Throughput::Bytes(input.len() as u64));
-        group.bench_with_input(BenchmarkId::new("menon-webhooks", label), &input, |b, input| {
-            b.iter(|| canonicalize(black_box(input)).unwrap())
-        });
+        group.bench_with_input(
+            BenchmarkId::new("menon-webhooks", label),
+            &input,
+            |b, input| b.iter(|| canonicalize(black_box(input)).unwrap()),
+        );
         group.bench_with_input(
             BenchmarkId::new("serde_json_canonicalizer (from bytes)", label),
             &input,
             |b, input| {
                 b.iter(|| {
-                    let value: serde_json::Value = serde_json::from_slice(black_box(input)).unwrap();
+                    let value: serde_json::Value =
+                        serde_json::from_slice(black_box(input)).unwrap();
                     serde_json_canonicalizer::to_vec(&value).unwrap()
                 })
             },

@@ -98,7 +98,14 @@ impl<'a, 'o> Parser<'a, 'o> {
         if src.len() > MAX_INPUT || out.len() > MAX_INPUT {
             return invalid("input larger than 1 GiB", MAX_INPUT);
         }
-        Ok(Self { src, pos: 0, out, members: Vec::new(), names: Vec::new(), scratch: Vec::new() })
+        Ok(Self {
+            src,
+            pos: 0,
+            out,
+            members: Vec::new(),
+            names: Vec::new(),
+            scratch: Vec::new(),
+        })
     }
 
     fn peek(&self) -> Option<u8> {
@@ -141,7 +148,11 @@ impl<'a, 'o> Parser<'a, 'o> {
         }
     }
 
-    fn literal(&mut self, word: &'static [u8], reason: &'static str) -> Result<(), CanonicalizeError> {
+    fn literal(
+        &mut self,
+        word: &'static [u8],
+        reason: &'static str,
+    ) -> Result<(), CanonicalizeError> {
         if !self.src[self.pos..].starts_with(word) {
             return invalid(reason, self.pos);
         }
@@ -211,7 +222,10 @@ impl<'a, 'o> Parser<'a, 'o> {
             let escaped = self.string()?;
             let (key_start, key_end, key_in_src) = if escaped {
                 let start = self.names.len();
-                unescape_canonical(&self.out[seg_start + 1..self.out.len() - 1], &mut self.names);
+                unescape_canonical(
+                    &self.out[seg_start + 1..self.out.len() - 1],
+                    &mut self.names,
+                );
                 (start, self.names.len(), false)
             } else {
                 (key_pos + 1, self.pos - 1, true)
@@ -255,11 +269,22 @@ impl<'a, 'o> Parser<'a, 'o> {
 
     /// Refuses duplicate names and puts the members from `base` on in RFC 8785 order.
     fn sort_members(&mut self, base: usize, content_start: usize) -> Result<(), CanonicalizeError> {
-        let Self { src, members, names, scratch, out, .. } = self;
+        let Self {
+            src,
+            members,
+            names,
+            scratch,
+            out,
+            ..
+        } = self;
         let members = &mut members[base..];
         let name = |m: &Member| -> &[u8] {
             let range = m.key_start as usize..m.key_end as usize;
-            if m.key_in_src { &src[range] } else { &names[range] }
+            if m.key_in_src {
+                &src[range]
+            } else {
+                &names[range]
+            }
         };
         let mut sorted = true;
         for pair in members.windows(2) {
@@ -319,7 +344,10 @@ impl<'a, 'o> Parser<'a, 'o> {
                     self.escape()?;
                 }
                 Some(_) => {
-                    return invalid("a control character must be escaped inside a string", self.pos)
+                    return invalid(
+                        "a control character must be escaped inside a string",
+                        self.pos,
+                    )
                 }
                 None => return invalid("unterminated string", open),
             }
@@ -378,7 +406,8 @@ impl<'a, 'o> Parser<'a, 'o> {
     fn hex4(&mut self, at: usize) -> Result<u32, CanonicalizeError> {
         let digits = self.src.get(self.pos..self.pos + 4);
         let value = digits.and_then(|d| {
-            d.iter().try_fold(0u32, |acc, &b| Some(acc << 4 | char::from(b).to_digit(16)?))
+            d.iter()
+                .try_fold(0u32, |acc, &b| Some(acc << 4 | char::from(b).to_digit(16)?))
         });
         match value {
             Some(v) => {
@@ -452,7 +481,8 @@ impl<'a, 'o> Parser<'a, 'o> {
         if value == 0.0 {
             self.out.push(b'0');
         } else {
-            self.out.extend_from_slice(ryu_js::Buffer::new().format_finite(value).as_bytes());
+            self.out
+                .extend_from_slice(ryu_js::Buffer::new().format_finite(value).as_bytes());
         }
         Ok(())
     }
@@ -577,8 +607,14 @@ mod tests {
     #[test]
     fn sorts_by_utf16_not_code_point() {
         // U+1F600 (surrogates D83D DE00) sorts before U+FB33 in UTF-16.
-        assert_eq!(canon("{\"\u{FB33}\":1,\"\u{1F600}\":2}"), "{\"\u{1F600}\":2,\"\u{FB33}\":1}");
-        assert_eq!(canon(r#"{"b":1,"a":{"d":1,"c":2}}"#), r#"{"a":{"c":2,"d":1},"b":1}"#);
+        assert_eq!(
+            canon("{\"\u{FB33}\":1,\"\u{1F600}\":2}"),
+            "{\"\u{1F600}\":2,\"\u{FB33}\":1}"
+        );
+        assert_eq!(
+            canon(r#"{"b":1,"a":{"d":1,"c":2}}"#),
+            r#"{"a":{"c":2,"d":1},"b":1}"#
+        );
     }
 
     #[test]
@@ -591,8 +627,10 @@ mod tests {
 
     #[test]
     fn numbers() {
-        assert_eq!(canon("[-0,1E2,1e21,1e-7,0.000001,9007199254740993,-0.0]"),
-            "[0,100,1e+21,1e-7,0.000001,9007199254740992,0]");
+        assert_eq!(
+            canon("[-0,1E2,1e21,1e-7,0.000001,9007199254740993,-0.0]"),
+            "[0,100,1e+21,1e-7,0.000001,9007199254740992,0]"
+        );
         assert_eq!(canon("1e400"), "error number_out_of_range at 0");
         assert_eq!(canon("01"), "error invalid_json at 0");
     }

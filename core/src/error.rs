@@ -109,13 +109,19 @@ impl fmt::Display for VerifyError {
                  digits>`",
                 crate::SIGNATURE_HEADER
             ),
-            VerifyError::MalformedSignature { scheme: Scheme::V1, reason } => write!(
+            VerifyError::MalformedSignature {
+                scheme: Scheme::V1,
+                reason,
+            } => write!(
                 f,
                 "the {} header is malformed ({reason}): expected `sha256=` followed by 64 hex \
                  digits",
                 crate::SIGNATURE_HEADER
             ),
-            VerifyError::MalformedSignature { scheme: Scheme::V2, reason } => write!(
+            VerifyError::MalformedSignature {
+                scheme: Scheme::V2,
+                reason,
+            } => write!(
                 f,
                 "the {} header is malformed ({reason}): expected `t=<unix seconds>,v2=<64 hex \
                  digits>`, with one v2 entry per signing secret",

@@ -187,7 +187,12 @@ pub struct Envelope {
 impl Envelope {
     /// A new envelope for an event of `event_type` that happened at `created_at`
     /// (unix seconds). The caller supplies the id (`evt_…`): the core draws no randomness.
-    pub fn new(id: impl Into<String>, event_type: EventType, created_at: u64, data: Map<String, Value>) -> Self {
+    pub fn new(
+        id: impl Into<String>,
+        event_type: EventType,
+        created_at: u64,
+        data: Map<String, Value>,
+    ) -> Self {
         Self {
             created_at: format_rfc3339(created_at),
             data,
@@ -207,8 +212,10 @@ impl Envelope {
     /// is not an envelope.
     pub fn from_json(json: &[u8]) -> Result<Self, EnvelopeError> {
         let canonical = crate::canonicalize(json).map_err(EnvelopeError::Json)?;
-        let envelope: Self = serde_json::from_slice(&canonical)
-            .map_err(|e| EnvelopeError::Shape { message: alloc::format!("{e}") })?;
+        let envelope: Self =
+            serde_json::from_slice(&canonical).map_err(|e| EnvelopeError::Shape {
+                message: alloc::format!("{e}"),
+            })?;
         if !envelope.id.starts_with("evt_") || envelope.id.len() == 4 {
             return Err(EnvelopeError::InvalidId);
         }
@@ -221,7 +228,9 @@ impl Envelope {
     /// The canonical (RFC 8785) bytes of this envelope: the body the server signs and sends.
     pub fn to_json(&self) -> Result<Vec<u8>, CanonicalizeError> {
         let json = serde_json::to_vec(self).map_err(|_| CanonicalizeError {
-            kind: CanonicalizeErrorKind::InvalidJson { reason: "the envelope could not be serialized" },
+            kind: CanonicalizeErrorKind::InvalidJson {
+                reason: "the envelope could not be serialized",
+            },
             offset: 0,
         })?;
         crate::canonicalize(&json)
@@ -246,7 +255,14 @@ pub fn format_rfc3339(unix: u64) -> String {
 /// Parses `YYYY-MM-DDTHH:MM:SSZ` (from 1970) into unix seconds.
 pub(crate) fn parse_rfc3339(s: &str) -> Option<u64> {
     let b = s.as_bytes();
-    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z' {
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
         return None;
     }
     let num = |range: core::ops::Range<usize>| -> Option<u64> {
@@ -281,7 +297,9 @@ fn days_in_month(year: u64, month: u64) -> u64 {
 }
 
 fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let before_year: u64 = (1970..year).map(|y| if is_leap(y) { 366 } else { 365 }).sum();
+    let before_year: u64 = (1970..year)
+        .map(|y| if is_leap(y) { 366 } else { 365 })
+        .sum();
     let before_month: u64 = (1..month).map(|m| days_in_month(year, m)).sum();
     before_year + before_month + day - 1
 }
@@ -310,7 +328,13 @@ mod tests {
 
     #[test]
     fn dates_round_trip() {
-        for unix in [0, 951_782_400, 1_705_314_600, 4_102_444_799, 253_402_300_799] {
+        for unix in [
+            0,
+            951_782_400,
+            1_705_314_600,
+            4_102_444_799,
+            253_402_300_799,
+        ] {
             let text = format_rfc3339(unix);
             assert_eq!(parse_rfc3339(&text), Some(unix), "{text}");
         }

@@ -33,7 +33,10 @@
 //! [Menon Mobility]: https://docs.menonmobility.com/api/webhooks.html
 #![no_std]
 #![forbid(unsafe_code)]
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 extern crate alloc;
 
@@ -53,7 +56,9 @@ pub use signature::{
 /// Names of the delivery headers of PROTOCOL §2, spelled as the server sends them.
 /// HTTP header names are case-insensitive; compare them as such.
 pub mod headers {
-    pub use crate::signature::{SIGNATURE_HEADER as SIGNATURE, SIGNATURE_V2_HEADER as SIGNATURE_V2};
+    pub use crate::signature::{
+        SIGNATURE_HEADER as SIGNATURE, SIGNATURE_V2_HEADER as SIGNATURE_V2,
+    };
     /// `X-Menon-Event`: the event type.
     pub const EVENT: &str = "X-Menon-Event";
     /// `X-Menon-Event-Id`: the event id (`evt_…`), the key to deduplicate on.

@@ -43,7 +43,9 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
 /// Surrounding spaces and tabs are ignored and the hex digits may be in either case
 /// (they are compared as decoded bytes, in constant time).
 pub fn verify(secret: &str, body: &[u8], signature: &str) -> Result<(), VerifyError> {
-    Verifier::new(&[secret])?.verify(body, signature).map(|_| ())
+    Verifier::new(&[secret])?
+        .verify(body, signature)
+        .map(|_| ())
 }
 
 /// The value of `X-Menon-Signature-V2` for `body` signed at `timestamp` (unix seconds)
@@ -89,7 +91,9 @@ pub struct Verifier {
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Verifier").field("secrets", &self.keys.len()).finish_non_exhaustive()
+        f.debug_struct("Verifier")
+            .field("secrets", &self.keys.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -100,7 +104,9 @@ impl Verifier {
         if secrets.is_empty() || secrets.iter().any(|s| s.as_ref().is_empty()) {
             return Err(VerifyError::NoSecret);
         }
-        Ok(Self { keys: secrets.iter().map(|s| keyed(s.as_ref())).collect() })
+        Ok(Self {
+            keys: secrets.iter().map(|s| keyed(s.as_ref())).collect(),
+        })
     }
 
     /// The number of secrets.
@@ -116,7 +122,10 @@ impl Verifier {
     /// The `X-Menon-Signature` value for `body`, signed with the first (newest) secret.
     pub fn sign(&self, body: &[u8]) -> String {
         // `new` guarantees at least one key.
-        self.keys.first().map(|k| v1_header(&v1_tag(k, body))).unwrap_or_default()
+        self.keys
+            .first()
+            .map(|k| v1_header(&v1_tag(k, body)))
+            .unwrap_or_default()
     }
 
     /// The `X-Menon-Signature-V2` value for `body` at `timestamp`, one entry per secret.
@@ -128,8 +137,12 @@ impl Verifier {
     pub fn verify(&self, body: &[u8], header: &str) -> Result<Verified, VerifyError> {
         let given = parse_v1(header)?;
         for (index, key) in self.keys.iter().enumerate() {
-            if bool::from(v1_tag(key, body).ct_eq(&given)) {
-                return Ok(Verified { scheme: Scheme::V1, secret_index: index, timestamp: None });
+            if bool::from(tags_equal(&v1_tag(key, body), &given)) {
+                return Ok(Verified {
+                    scheme: Scheme::V1,
+                    secret_index: index,
+                    timestamp: None,
+                });
             }
         }
         Err(VerifyError::SignatureMismatch { scheme: Scheme::V1 })
@@ -152,7 +165,7 @@ impl Verifier {
             let expected = v2_tag(key, parsed.timestamp_text.as_bytes(), body);
             let mut matched = subtle::Choice::from(0);
             for given in parsed.entries() {
-                matched |= expected.ct_eq(&given);
+                matched |= tags_equal(&expected, &given);
             }
             if bool::from(matched) {
                 return Ok(Verified {
@@ -240,31 +253,58 @@ fn trim_ows(s: &str) -> &str {
     s.trim_matches(|c| c == ' ' || c == '\t')
 }
 
-fn hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
+/// Hex digit values; 0xFF marks a byte that is not a hex digit.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 fn decode_tag(hex: &str) -> Result<Tag, &'static str> {
     let hex = hex.as_bytes();
-    if hex.len() < 64 {
-        return Err(if hex.is_empty() { "no hex digits" } else { "fewer than 64 hex digits" });
-    }
-    if hex.len() > 64 {
-        return Err("more than 64 hex digits");
+    if hex.len() != 64 {
+        return Err(match hex.len() {
+            0 => "no hex digits",
+            1..=63 => "fewer than 64 hex digits",
+            _ => "more than 64 hex digits",
+        });
     }
     let mut tag = [0u8; 32];
+    let mut invalid = 0u8;
     for (byte, pair) in tag.iter_mut().zip(hex.chunks_exact(2)) {
-        match (hex_value(pair[0]), hex_value(pair[1])) {
-            (Some(hi), Some(lo)) => *byte = hi << 4 | lo,
-            _ => return Err("a character that is not a hex digit"),
-        }
+        let (hi, lo) = (
+            HEX_VALUES[usize::from(pair[0])],
+            HEX_VALUES[usize::from(pair[1])],
+        );
+        invalid |= hi | lo;
+        *byte = hi << 4 | (lo & 0x0f);
+    }
+    if invalid & 0xF0 != 0 {
+        return Err("a character that is not a hex digit");
     }
     Ok(tag)
+}
+
+/// Constant-time equality of two tags: one data-independent pass, one `subtle` choice.
+fn tags_equal(a: &Tag, b: &Tag) -> subtle::Choice {
+    let mut diff = 0u64;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let (mut wx, mut wy) = ([0u8; 8], [0u8; 8]);
+        wx.copy_from_slice(x);
+        wy.copy_from_slice(y);
+        diff |= u64::from_ne_bytes(wx) ^ u64::from_ne_bytes(wy);
+    }
+    diff.ct_eq(&0)
 }
 
 fn parse_v1(header: &str) -> Result<Tag, VerifyError> {
@@ -272,13 +312,16 @@ fn parse_v1(header: &str) -> Result<Tag, VerifyError> {
     if value.is_empty() {
         return Err(VerifyError::MissingSignature { scheme: Scheme::V1 });
     }
-    let malformed = |reason| VerifyError::MalformedSignature { scheme: Scheme::V1, reason };
+    let malformed = |reason| VerifyError::MalformedSignature {
+        scheme: Scheme::V1,
+        reason,
+    };
     match value.split_once('=') {
         None | Some(("", _)) => Err(malformed("no `sha256=` prefix")),
         Some((V1_SCHEME, hex)) => decode_tag(hex).map_err(malformed),
-        Some((name, _)) => {
-            Err(VerifyError::UnsupportedScheme { name: name.chars().take(32).collect() })
-        }
+        Some((name, _)) => Err(VerifyError::UnsupportedScheme {
+            name: name.chars().take(32).collect(),
+        }),
     }
 }
 
@@ -293,8 +336,13 @@ struct V2Header<'a> {
 impl V2Header<'_> {
     /// The decoded `v2` entries (already validated by [`parse_v2`]).
     fn entries(&self) -> impl Iterator<Item = Tag> + '_ {
-        v2_elements(self.value)
-            .filter_map(|(name, value)| if name == "v2" { decode_tag(value).ok() } else { None })
+        v2_elements(self.value).filter_map(|(name, value)| {
+            if name == "v2" {
+                decode_tag(value).ok()
+            } else {
+                None
+            }
+        })
     }
 }
 
@@ -310,17 +358,26 @@ fn parse_v2(header: &str) -> Result<V2Header<'_>, VerifyError> {
     if value.is_empty() {
         return Err(VerifyError::MissingSignature { scheme: Scheme::V2 });
     }
-    let malformed = |reason| VerifyError::MalformedSignature { scheme: Scheme::V2, reason };
+    let malformed = |reason| VerifyError::MalformedSignature {
+        scheme: Scheme::V2,
+        reason,
+    };
     let mut timestamp = None;
     let mut entries = 0usize;
     for element in value.split(',') {
         let element = trim_ows(element);
-        let (name, field) = element.split_once('=').ok_or(malformed("an element without `=`"))?;
+        let (name, field) = element
+            .split_once('=')
+            .ok_or(malformed("an element without `=`"))?;
         match name {
             "t" if timestamp.is_some() => return Err(malformed("more than one `t=`")),
-            "t" => timestamp = Some((parse_seconds(field).ok_or(malformed(
-                "the timestamp is not a whole number of seconds",
-            ))?, field)),
+            "t" => {
+                timestamp = Some((
+                    parse_seconds(field)
+                        .ok_or(malformed("the timestamp is not a whole number of seconds"))?,
+                    field,
+                ))
+            }
             "v2" => {
                 decode_tag(field).map_err(malformed)?;
                 entries += 1;
@@ -333,7 +390,11 @@ fn parse_v2(header: &str) -> Result<V2Header<'_>, VerifyError> {
     if entries == 0 {
         return Err(malformed("no `v2=` signature"));
     }
-    Ok(V2Header { timestamp, timestamp_text, value })
+    Ok(V2Header {
+        timestamp,
+        timestamp_text,
+        value,
+    })
 }
 
 fn parse_seconds(digits: &str) -> Option<u64> {
@@ -369,10 +430,26 @@ mod tests {
         let header = sign(SECRET, b"hello");
         assert_eq!(header.len(), 71);
         assert_eq!(verify(SECRET, b"hello", &header), Ok(()));
-        assert_eq!(verify(SECRET, b"hello", &header.to_uppercase().replacen("SHA256", "sha256", 1)), Ok(()));
-        assert_eq!(verify(SECRET, b"hello", &alloc::format!(" \t{header} ")), Ok(()));
-        assert_eq!(verify(SECRET, b"hellO", &header).unwrap_err().code(), "signature_mismatch");
-        assert_eq!(verify("", b"hello", &header).unwrap_err(), VerifyError::NoSecret);
+        assert_eq!(
+            verify(
+                SECRET,
+                b"hello",
+                &header.to_uppercase().replacen("SHA256", "sha256", 1)
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            verify(SECRET, b"hello", &alloc::format!(" \t{header} ")),
+            Ok(())
+        );
+        assert_eq!(
+            verify(SECRET, b"hellO", &header).unwrap_err().code(),
+            "signature_mismatch"
+        );
+        assert_eq!(
+            verify("", b"hello", &header).unwrap_err(),
+            VerifyError::NoSecret
+        );
     }
 
     #[test]
@@ -382,7 +459,9 @@ mod tests {
         // Leading zeros change the signed text, so the same tag no longer matches.
         let padded = alloc::format!("t=01705314600,v2={hex}");
         assert_eq!(
-            verify_v2(&[SECRET], b"{}", &padded, 1_705_314_600, 300).unwrap_err().code(),
+            verify_v2(&[SECRET], b"{}", &padded, 1_705_314_600, 300)
+                .unwrap_err()
+                .code(),
             "signature_mismatch"
         );
         assert!(verify_v2(&[SECRET], b"{}", &header, 1_705_314_600, 300).is_ok());

@@ -9,10 +9,26 @@ fn every_type_has_a_canonical_fixture() {
     for event_type in EventType::ALL {
         let path = dir.join(format!("{}.json", event_type.as_str()));
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(canonicalize(&bytes).unwrap(), bytes, "{} is not canonical", path.display());
-        let envelope = Envelope::from_json(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(envelope.event_type(), Some(*event_type), "{}", path.display());
-        assert_eq!(envelope.to_json().unwrap(), bytes, "{} does not round-trip", path.display());
+        assert_eq!(
+            canonicalize(&bytes).unwrap(),
+            bytes,
+            "{} is not canonical",
+            path.display()
+        );
+        let envelope =
+            Envelope::from_json(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(
+            envelope.event_type(),
+            Some(*event_type),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            envelope.to_json().unwrap(),
+            bytes,
+            "{} does not round-trip",
+            path.display()
+        );
         let secret = "whsec_c2VjcmV0LWZvci1ldmVudC1maXh0dXJlcw";
         assert_eq!(verify(secret, &bytes, &sign(secret, &bytes)), Ok(()));
     }
@@ -40,7 +56,12 @@ fn envelope_refusals() {
     ];
     for (body, code) in cases {
         let err = Envelope::from_json(body).unwrap_err();
-        assert_eq!(err.code(), *code, "{} -> {err}", String::from_utf8_lossy(body));
+        assert_eq!(
+            err.code(),
+            *code,
+            "{} -> {err}",
+            String::from_utf8_lossy(body)
+        );
     }
 }
 

@@ -13,23 +13,68 @@ fn verify_error_messages() {
     let cases: Vec<(&str, Result<(), menon_webhooks::VerifyError>)> = vec![
         ("no secret", verify("", b"{}", "sha256=00")),
         ("empty v1 header", verify(S, b"{}", "  ")),
-        ("unsupported scheme", verify(S, b"{}", "md5=d41d8cd98f00b204e9800998ecf8427e")),
+        (
+            "unsupported scheme",
+            verify(S, b"{}", "md5=d41d8cd98f00b204e9800998ecf8427e"),
+        ),
         ("bare hex", verify(S, b"{}", &"ab".repeat(32))),
         ("empty hex", verify(S, b"{}", "sha256=")),
-        ("truncated", verify(S, b"{}", &format!("sha256={}", "a".repeat(63)))),
-        ("too long", verify(S, b"{}", &format!("sha256={}", "a".repeat(65)))),
-        ("non-hex", verify(S, b"{}", &format!("sha256={}g", "a".repeat(63)))),
-        ("v1 mismatch", verify(S, b"{}", &format!("sha256={}", "a".repeat(64)))),
-        ("empty v2 header", verify_v2(&[S], b"{}", "", 0, 300).map(|_| ())),
-        ("v2 element without =", verify_v2(&[S], b"{}", "t=1,v2", 1, 300).map(|_| ())),
-        ("v2 two timestamps", verify_v2(&[S], b"{}", "t=1,t=2", 1, 300).map(|_| ())),
-        ("v2 bad timestamp", verify_v2(&[S], b"{}", "t=-5,v2=00", 1, 300).map(|_| ())),
-        ("v2 no timestamp", verify_v2(&[S], b"{}", &format!("v2={}", "a".repeat(64)), 1, 300).map(|_| ())),
-        ("v2 no entry", verify_v2(&[S], b"{}", "t=1,v1=abc", 1, 300).map(|_| ())),
-        ("v2 short entry", verify_v2(&[S], b"{}", "t=1,v2=abc", 1, 300).map(|_| ())),
-        ("v2 stale", verify_v2(&[S], b"{}", &good_v2, 1_705_314_600 + 412, 300).map(|_| ())),
-        ("v2 future", verify_v2(&[S], b"{}", &good_v2, 1_705_314_600 - 301, 300).map(|_| ())),
-        ("v2 mismatch", verify_v2(&[S], b"{ }", &good_v2, 1_705_314_600, 300).map(|_| ())),
+        (
+            "truncated",
+            verify(S, b"{}", &format!("sha256={}", "a".repeat(63))),
+        ),
+        (
+            "too long",
+            verify(S, b"{}", &format!("sha256={}", "a".repeat(65))),
+        ),
+        (
+            "non-hex",
+            verify(S, b"{}", &format!("sha256={}g", "a".repeat(63))),
+        ),
+        (
+            "v1 mismatch",
+            verify(S, b"{}", &format!("sha256={}", "a".repeat(64))),
+        ),
+        (
+            "empty v2 header",
+            verify_v2(&[S], b"{}", "", 0, 300).map(|_| ()),
+        ),
+        (
+            "v2 element without =",
+            verify_v2(&[S], b"{}", "t=1,v2", 1, 300).map(|_| ()),
+        ),
+        (
+            "v2 two timestamps",
+            verify_v2(&[S], b"{}", "t=1,t=2", 1, 300).map(|_| ()),
+        ),
+        (
+            "v2 bad timestamp",
+            verify_v2(&[S], b"{}", "t=-5,v2=00", 1, 300).map(|_| ()),
+        ),
+        (
+            "v2 no timestamp",
+            verify_v2(&[S], b"{}", &format!("v2={}", "a".repeat(64)), 1, 300).map(|_| ()),
+        ),
+        (
+            "v2 no entry",
+            verify_v2(&[S], b"{}", "t=1,v1=abc", 1, 300).map(|_| ()),
+        ),
+        (
+            "v2 short entry",
+            verify_v2(&[S], b"{}", "t=1,v2=abc", 1, 300).map(|_| ()),
+        ),
+        (
+            "v2 stale",
+            verify_v2(&[S], b"{}", &good_v2, 1_705_314_600 + 412, 300).map(|_| ()),
+        ),
+        (
+            "v2 future",
+            verify_v2(&[S], b"{}", &good_v2, 1_705_314_600 - 301, 300).map(|_| ()),
+        ),
+        (
+            "v2 mismatch",
+            verify_v2(&[S], b"{ }", &good_v2, 1_705_314_600, 300).map(|_| ()),
+        ),
         ("no secrets at all", Verifier::new::<&str>(&[]).map(|_| ())),
     ];
     let mut snapshot = String::new();
@@ -81,15 +126,26 @@ fn canonicalize_error_messages() {
 fn envelope_and_event_type_messages() {
     let mut snapshot = String::new();
     for (label, body) in [
-        ("missing type", &br#"{"created_at":"2024-01-15T10:30:00Z","data":{},"id":"evt_1"}"#[..]),
-        ("bad id", br#"{"created_at":"2024-01-15T10:30:00Z","data":{},"id":"x","type":"user.created"}"#),
-        ("bad date", br#"{"created_at":"yesterday","data":{},"id":"evt_1","type":"user.created"}"#),
+        (
+            "missing type",
+            &br#"{"created_at":"2024-01-15T10:30:00Z","data":{},"id":"evt_1"}"#[..],
+        ),
+        (
+            "bad id",
+            br#"{"created_at":"2024-01-15T10:30:00Z","data":{},"id":"x","type":"user.created"}"#,
+        ),
+        (
+            "bad date",
+            br#"{"created_at":"yesterday","data":{},"id":"evt_1","type":"user.created"}"#,
+        ),
         ("not json", b"{"),
     ] {
         let err = Envelope::from_json(body).expect_err(label);
         snapshot.push_str(&line(label, err.code(), &err));
     }
-    let err = "listing.exploded".parse::<EventType>().expect_err("unknown type");
+    let err = "listing.exploded"
+        .parse::<EventType>()
+        .expect_err("unknown type");
     snapshot.push_str(&line("unknown event type", "-", &err));
     insta::assert_snapshot!(snapshot);
 }

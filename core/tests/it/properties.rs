@@ -91,11 +91,17 @@ fn messy(value: &Value, noise: &mut impl Iterator<Item = u8>, out: &mut String) 
 /// `value` with every number as a double: JSON does not tell `0` from `0.0`.
 fn as_doubles(value: &Value) -> Value {
     match value {
-        Value::Number(n) => n.as_f64().and_then(Number::from_f64).map_or(Value::Null, Value::Number),
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(Number::from_f64)
+            .map_or(Value::Null, Value::Number),
         Value::Array(items) => Value::Array(items.iter().map(as_doubles).collect()),
-        Value::Object(members) => {
-            Value::Object(members.iter().map(|(k, v)| (k.clone(), as_doubles(v))).collect())
-        }
+        Value::Object(members) => Value::Object(
+            members
+                .iter()
+                .map(|(k, v)| (k.clone(), as_doubles(v)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -214,9 +220,15 @@ proptest! {
 fn deep_nesting_is_refused_without_overflow() {
     for depth in [129usize, 10_000, 1_000_000] {
         let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-        assert_eq!(canonicalize(text.as_bytes()).unwrap_err().code(), "too_deep");
+        assert_eq!(
+            canonicalize(text.as_bytes()).unwrap_err().code(),
+            "too_deep"
+        );
         let text = "{\"a\":".repeat(depth);
-        assert_eq!(canonicalize(text.as_bytes()).unwrap_err().code(), "too_deep");
+        assert_eq!(
+            canonicalize(text.as_bytes()).unwrap_err().code(),
+            "too_deep"
+        );
     }
     let ok = format!("{}{}", "[".repeat(128), "]".repeat(128));
     assert_eq!(canonicalize(ok.as_bytes()).unwrap(), ok.as_bytes());
@@ -227,5 +239,10 @@ fn output_stays_within_a_small_multiple_of_the_input() {
     // The largest growth per input byte: short exponents that print in full.
     let input = format!("[{}1e20]", "1e20,".repeat(10_000));
     let out = canonicalize(input.as_bytes()).unwrap();
-    assert!(out.len() <= input.len() * 5, "{} -> {}", input.len(), out.len());
+    assert!(
+        out.len() <= input.len() * 5,
+        "{} -> {}",
+        input.len(),
+        out.len()
+    );
 }

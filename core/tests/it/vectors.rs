@@ -11,23 +11,36 @@ fn load(name: &str) -> Value {
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key].as_str().unwrap_or_else(|| panic!("vector lacks string {key:?}: {v:#}"))
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("vector lacks string {key:?}: {v:#}"))
 }
 
 fn secrets(v: &Value) -> Vec<&str> {
-    v["secrets"].as_array().unwrap_or_else(|| panic!("no secrets: {v:#}")).iter()
-        .map(|s| s.as_str().unwrap_or_else(|| panic!("secret not a string: {v:#}")))
+    v["secrets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no secrets: {v:#}"))
+        .iter()
+        .map(|s| {
+            s.as_str()
+                .unwrap_or_else(|| panic!("secret not a string: {v:#}"))
+        })
         .collect()
 }
 
 fn hex_decode(hex: &str) -> Vec<u8> {
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// The generated body of `signatures.json`'s "generators.seeded".
 pub fn generated_body(seed: u64, length: u64) -> Vec<u8> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    (0..length).map(|i| ALPHABET[((seed + i * 31) % 64) as usize]).collect()
+    (0..length)
+        .map(|i| ALPHABET[((seed + i * 31) % 64) as usize])
+        .collect()
 }
 
 fn body(v: &Value) -> Vec<u8> {
@@ -62,8 +75,16 @@ fn sign_vectors() {
         assert_eq!(sign(secrets[0], &body), text(v, "v1"), "v1 of {v:#}");
         assert_eq!(sign_v2(&secrets, t, &body), text(v, "v2"), "v2 of {v:#}");
         let verifier = Verifier::new(&secrets).unwrap();
-        assert_eq!(verifier.sign(&body), text(v, "v1"), "Verifier::sign of {v:#}");
-        assert_eq!(verifier.sign_v2(t, &body), text(v, "v2"), "Verifier::sign_v2 of {v:#}");
+        assert_eq!(
+            verifier.sign(&body),
+            text(v, "v1"),
+            "Verifier::sign of {v:#}"
+        );
+        assert_eq!(
+            verifier.sign_v2(t, &body),
+            text(v, "v2"),
+            "Verifier::sign_v2 of {v:#}"
+        );
     }
 }
 
@@ -80,10 +101,15 @@ fn verify_vectors() {
         let got = match text(v, "scheme") {
             "v1" => {
                 v1 += 1;
-                let got = menon_webhooks::Verifier::new(&secrets).and_then(|ver| ver.verify(&body, header));
+                let got = menon_webhooks::Verifier::new(&secrets)
+                    .and_then(|ver| ver.verify(&body, header));
                 if secrets.len() == 1 {
                     // The one-shot function agrees with the prepared verifier.
-                    assert_eq!(verify(secrets[0], &body, header).err(), got.clone().err(), "{v:#}");
+                    assert_eq!(
+                        verify(secrets[0], &body, header).err(),
+                        got.clone().err(),
+                        "{v:#}"
+                    );
                 }
                 got
             }
@@ -102,19 +128,31 @@ fn verify_vectors() {
             }
         } else {
             refused += 1;
-            let err = got.err().unwrap_or_else(|| panic!("accepted an invalid vector: {v:#}"));
+            let err = got
+                .err()
+                .unwrap_or_else(|| panic!("accepted an invalid vector: {v:#}"));
             assert_eq!(err.code(), text(v, "error"), "error code ({err}) of {v:#}");
         }
     }
-    assert!(v1 > 0 && v2 > 0 && refused > 0, "v1 {v1}, v2 {v2}, refused {refused}");
+    assert!(
+        v1 > 0 && v2 > 0 && refused > 0,
+        "v1 {v1}, v2 {v2}, refused {refused}"
+    );
 }
 
 #[test]
 fn canonicalize_vectors() {
     let file = load("canonicalize.json");
-    assert_eq!(file["max_depth"].as_u64(), Some(menon_webhooks::MAX_DEPTH as u64));
+    assert_eq!(
+        file["max_depth"].as_u64(),
+        Some(menon_webhooks::MAX_DEPTH as u64)
+    );
     let cases = file["cases"].as_array().unwrap();
-    assert!(cases.len() >= 150, "only {} canonicalize vectors", cases.len());
+    assert!(
+        cases.len() >= 150,
+        "only {} canonicalize vectors",
+        cases.len()
+    );
     for v in cases {
         let input = input(v);
         let got = canonicalize(&input);
@@ -122,7 +160,11 @@ fn canonicalize_vectors() {
             let out = got.unwrap_or_else(|e| panic!("refused ({e}): {v:#}"));
             assert_eq!(String::from_utf8_lossy(&out), expected, "{v:#}");
             // Canonical output is a fixed point.
-            assert_eq!(canonicalize(&out).as_deref().ok(), Some(&out[..]), "not idempotent: {v:#}");
+            assert_eq!(
+                canonicalize(&out).as_deref().ok(),
+                Some(&out[..]),
+                "not idempotent: {v:#}"
+            );
         } else {
             let err = got.err().unwrap_or_else(|| panic!("accepted: {v:#}"));
             assert_eq!(err.code(), text(v, "error"), "error code ({err}) of {v:#}");
@@ -136,7 +178,10 @@ fn canonicalize_vectors() {
 fn shared_jcs_testdata() {
     let dir = crate::fixtures().join("../../shared/jcs-testdata");
     let Ok(entries) = std::fs::read_dir(dir.join("input")) else {
-        eprintln!("skipped: {} is not here; canonicalize.json carries a copy", dir.display());
+        eprintln!(
+            "skipped: {} is not here; canonicalize.json carries a copy",
+            dir.display()
+        );
         return;
     };
     let mut seen = 0;
@@ -145,7 +190,12 @@ fn shared_jcs_testdata() {
         let name = path.file_name().unwrap();
         let expected = std::fs::read(dir.join("output").join(name)).unwrap();
         let got = canonicalize(&std::fs::read(&path).unwrap()).unwrap();
-        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected), "{}", path.display());
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&expected),
+            "{}",
+            path.display()
+        );
         seen += 1;
     }
     assert!(seen >= 6);
