@@ -12,6 +12,7 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::borrow::Borrow;
 use core::fmt::{self, Write as _};
 
 use hmac::{Hmac, Mac};
@@ -43,9 +44,8 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
 /// Surrounding spaces and tabs are ignored and the hex digits may be in either case
 /// (they are compared as decoded bytes, in constant time).
 pub fn verify(secret: &str, body: &[u8], signature: &str) -> Result<(), VerifyError> {
-    Verifier::new(&[secret])?
-        .verify(body, signature)
-        .map(|_| ())
+    check_secrets(&[secret])?;
+    check_v1([keyed(secret)], body, signature).map(|_| ())
 }
 
 /// The value of `X-Menon-Signature-V2` for `body` signed at `timestamp` (unix seconds)
@@ -65,7 +65,14 @@ pub fn verify_v2<S: AsRef<str>>(
     now: u64,
     tolerance: u64,
 ) -> Result<Verified, VerifyError> {
-    Verifier::new(secrets)?.verify_v2(body, header, now, tolerance)
+    check_secrets(secrets)?;
+    check_v2(
+        secrets.iter().map(|s| keyed(s.as_ref())),
+        body,
+        header,
+        now,
+        tolerance,
+    )
 }
 
 /// What a successful verification found.
@@ -101,9 +108,7 @@ impl Verifier {
     /// Prepares the HMAC state of each secret. Refuses an empty list and empty secrets
     /// with [`VerifyError::NoSecret`].
     pub fn new<S: AsRef<str>>(secrets: &[S]) -> Result<Self, VerifyError> {
-        if secrets.is_empty() || secrets.iter().any(|s| s.as_ref().is_empty()) {
-            return Err(VerifyError::NoSecret);
-        }
+        check_secrets(secrets)?;
         Ok(Self {
             keys: secrets.iter().map(|s| keyed(s.as_ref())).collect(),
         })
@@ -135,17 +140,7 @@ impl Verifier {
 
     /// Checks an `X-Menon-Signature` value; any of the secrets may match.
     pub fn verify(&self, body: &[u8], header: &str) -> Result<Verified, VerifyError> {
-        let given = parse_v1(header)?;
-        for (index, key) in self.keys.iter().enumerate() {
-            if bool::from(tags_equal(&v1_tag(key, body), &given)) {
-                return Ok(Verified {
-                    scheme: Scheme::V1,
-                    secret_index: index,
-                    timestamp: None,
-                });
-            }
-        }
-        Err(VerifyError::SignatureMismatch { scheme: Scheme::V1 })
+        check_v1(&self.keys, body, header)
     }
 
     /// Checks an `X-Menon-Signature-V2` value at `now`, within `tolerance` seconds.
@@ -159,23 +154,7 @@ impl Verifier {
         now: u64,
         tolerance: u64,
     ) -> Result<Verified, VerifyError> {
-        let parsed = parse_v2(header)?;
-        check_timestamp(parsed.timestamp, now, tolerance)?;
-        for (index, key) in self.keys.iter().enumerate() {
-            let expected = v2_tag(key, parsed.timestamp_text.as_bytes(), body);
-            let mut matched = subtle::Choice::from(0);
-            for given in parsed.entries() {
-                matched |= tags_equal(&expected, &given);
-            }
-            if bool::from(matched) {
-                return Ok(Verified {
-                    scheme: Scheme::V2,
-                    secret_index: index,
-                    timestamp: Some(parsed.timestamp),
-                });
-            }
-        }
-        Err(VerifyError::SignatureMismatch { scheme: Scheme::V2 })
+        check_v2(&self.keys, body, header, now, tolerance)
     }
 
     /// Verifies a delivery from its two signature headers, as a receiver should:
@@ -195,6 +174,61 @@ impl Verifier {
             (None, None) => Err(VerifyError::MissingSignature { scheme: Scheme::V1 }),
         }
     }
+}
+
+fn check_secrets<S: AsRef<str>>(secrets: &[S]) -> Result<(), VerifyError> {
+    if secrets.is_empty() || secrets.iter().any(|s| s.as_ref().is_empty()) {
+        return Err(VerifyError::NoSecret);
+    }
+    Ok(())
+}
+
+/// v1 against keys given by reference (a [`Verifier`]) or made on the fly (one-shot
+/// calls, which so allocate nothing).
+fn check_v1<K: Borrow<HmacSha256>>(
+    keys: impl IntoIterator<Item = K>,
+    body: &[u8],
+    header: &str,
+) -> Result<Verified, VerifyError> {
+    let given = parse_v1(header)?;
+    for (index, key) in keys.into_iter().enumerate() {
+        if bool::from(tags_equal(&v1_tag(key.borrow(), body), &given)) {
+            return Ok(Verified {
+                scheme: Scheme::V1,
+                secret_index: index,
+                timestamp: None,
+            });
+        }
+    }
+    Err(VerifyError::SignatureMismatch { scheme: Scheme::V1 })
+}
+
+/// v2: the header's shape first, then the timestamp (so a replayed or delayed delivery
+/// is reported as such), then the signatures.
+fn check_v2<K: Borrow<HmacSha256>>(
+    keys: impl IntoIterator<Item = K>,
+    body: &[u8],
+    header: &str,
+    now: u64,
+    tolerance: u64,
+) -> Result<Verified, VerifyError> {
+    let parsed = parse_v2(header)?;
+    check_timestamp(parsed.timestamp, now, tolerance)?;
+    for (index, key) in keys.into_iter().enumerate() {
+        let expected = v2_tag(key.borrow(), parsed.timestamp_text.as_bytes(), body);
+        let mut matched = subtle::Choice::from(0);
+        for given in parsed.entries() {
+            matched |= tags_equal(&expected, &given);
+        }
+        if bool::from(matched) {
+            return Ok(Verified {
+                scheme: Scheme::V2,
+                secret_index: index,
+                timestamp: Some(parsed.timestamp),
+            });
+        }
+    }
+    Err(VerifyError::SignatureMismatch { scheme: Scheme::V2 })
 }
 
 fn present(header: Option<&str>) -> Option<&str> {
