@@ -1,0 +1,176 @@
+//! The native Node.js build of `@menon/webhooks`: the `menon-webhooks` core as a
+//! Node-API addon (napi-rs).
+//!
+//! This crate is glue and nothing else (ARCHITECTURE: "bindings hold no protocol
+//! logic"). It exports the same low-level surface as `bindings/wasm`, name for name, so
+//! that the one JavaScript layer in `bindings/js/src/api.js` runs over either:
+//!
+//! | export | core call |
+//! |---|---|
+//! | `new Verifier(secrets)` | [`menon_webhooks::Verifier::new`] |
+//! | `verifier.verifyDelivery(body, v1?, v2?, now, tolerance)` → secret index | [`menon_webhooks::Verifier::verify_delivery`] |
+//! | `verifier.sign(body)`, `verifier.signV2(timestamp, body)` | [`menon_webhooks::Verifier::sign`], [`menon_webhooks::Verifier::sign_v2`] |
+//! | `verifySignature(secret, body, header)` → boolean | [`menon_webhooks::verify`] |
+//! | `canonicalize(text)`, `canonicalizeBytes(bytes)` → string | [`menon_webhooks::canonicalize`] |
+//! | `eventTypes()` | [`menon_webhooks::EventType::ALL`] |
+//! | `defaultTolerance()` | [`menon_webhooks::DEFAULT_TOLERANCE`] |
+//!
+//! Byte bodies are `Uint8Array`s (a `Buffer` is one), read in place without a copy; each
+//! body-taking function has a `…Str` twin taking a JS string. Errors are thrown as JS
+//! `Error`s whose `code` is the core's `code()` unchanged. Times are JS numbers (`f64`),
+//! turned into `u64` with Rust's saturating cast; the JS layer validates them first.
+
+use menon_webhooks as core_api;
+use napi_derive::napi;
+
+/// An error thrown to JS as `Error` with `code` set to the core's stable code.
+type Coded = napi::Error<&'static str>;
+
+fn verify_error(e: core_api::VerifyError) -> Coded {
+    napi::Error::new(e.code(), e.to_string())
+}
+
+fn canonicalize_error(e: core_api::CanonicalizeError) -> Coded {
+    napi::Error::new(e.code(), e.to_string())
+}
+
+/// Unix seconds from a JS number: a saturating cast (NaN and negatives become 0).
+fn seconds(value: f64) -> u64 {
+    value as u64
+}
+
+/// One or more secrets, keyed once (the newest first), to verify and sign many deliveries.
+#[napi]
+pub struct Verifier {
+    inner: core_api::Verifier,
+}
+
+#[napi]
+impl Verifier {
+    /// Prepares the HMAC state of each secret; throws `no_secret` for an empty list or
+    /// an empty secret.
+    #[napi(constructor)]
+    pub fn new(secrets: Vec<String>) -> Result<Self, Coded> {
+        core_api::Verifier::new(&secrets)
+            .map(|inner| Verifier { inner })
+            .map_err(verify_error)
+    }
+
+    /// Verifies a delivery (v2 when that header is present, else v1) and returns the
+    /// index of the secret that matched. `undefined` stands for an absent header.
+    #[napi]
+    pub fn verify_delivery(
+        &self,
+        body: &[u8],
+        v1: Option<String>,
+        v2: Option<String>,
+        now: f64,
+        tolerance: f64,
+    ) -> Result<u32, Coded> {
+        self.deliver(body, v1, v2, now, tolerance)
+    }
+
+    /// [`Verifier::verify_delivery`] over the UTF-8 bytes of a string body.
+    #[napi]
+    pub fn verify_delivery_str(
+        &self,
+        body: String,
+        v1: Option<String>,
+        v2: Option<String>,
+        now: f64,
+        tolerance: f64,
+    ) -> Result<u32, Coded> {
+        self.deliver(body.as_bytes(), v1, v2, now, tolerance)
+    }
+
+    /// The `X-Menon-Signature` value of `body`, signed with the first (newest) secret.
+    #[napi]
+    pub fn sign(&self, body: &[u8]) -> String {
+        self.inner.sign(body)
+    }
+
+    /// [`Verifier::sign`] over the UTF-8 bytes of a string body.
+    #[napi]
+    pub fn sign_str(&self, body: String) -> String {
+        self.inner.sign(body.as_bytes())
+    }
+
+    /// The `X-Menon-Signature-V2` value of `body` at `timestamp`, one entry per secret.
+    #[napi(js_name = "signV2")]
+    pub fn sign_v2(&self, timestamp: f64, body: &[u8]) -> String {
+        self.inner.sign_v2(seconds(timestamp), body)
+    }
+
+    /// [`Verifier::sign_v2`] over the UTF-8 bytes of a string body.
+    #[napi(js_name = "signV2Str")]
+    pub fn sign_v2_str(&self, timestamp: f64, body: String) -> String {
+        self.inner.sign_v2(seconds(timestamp), body.as_bytes())
+    }
+
+    fn deliver(
+        &self,
+        body: &[u8],
+        v1: Option<String>,
+        v2: Option<String>,
+        now: f64,
+        tolerance: f64,
+    ) -> Result<u32, Coded> {
+        self.inner
+            .verify_delivery(
+                body,
+                v1.as_deref(),
+                v2.as_deref(),
+                seconds(now),
+                seconds(tolerance),
+            )
+            .map(|verified| u32::try_from(verified.secret_index).unwrap_or(u32::MAX))
+            .map_err(verify_error)
+    }
+}
+
+/// The docs' check: is `header` the `X-Menon-Signature` of `body` under `secret`?
+/// False for any refusal (the one-shot core call keys the HMAC on the stack).
+#[napi]
+pub fn verify_signature(secret: String, body: &[u8], header: String) -> bool {
+    core_api::verify(&secret, body, &header).is_ok()
+}
+
+/// [`verify_signature`] over the UTF-8 bytes of a string body.
+#[napi]
+pub fn verify_signature_str(secret: String, body: String, header: String) -> bool {
+    core_api::verify(&secret, body.as_bytes(), &header).is_ok()
+}
+
+/// The RFC 8785 canonical form of a JSON text.
+#[napi]
+pub fn canonicalize(text: String) -> Result<String, Coded> {
+    canonical_string(text.as_bytes())
+}
+
+/// The RFC 8785 canonical form of JSON text given as bytes (refuses invalid UTF-8).
+#[napi]
+pub fn canonicalize_bytes(bytes: &[u8]) -> Result<String, Coded> {
+    canonical_string(bytes)
+}
+
+fn canonical_string(json: &[u8]) -> Result<String, Coded> {
+    let canonical = core_api::canonicalize(json).map_err(canonicalize_error)?;
+    // The core writes UTF-8 only; this cannot fail, but must not panic if it did.
+    String::from_utf8(canonical)
+        .map_err(|_| napi::Error::new("invalid_utf8", "canonical form is not UTF-8 (a bug)"))
+}
+
+/// The 21 event types, in the docs' order.
+#[napi]
+pub fn event_types() -> Vec<&'static str> {
+    core_api::EventType::ALL
+        .iter()
+        .map(|t| t.as_str())
+        .collect()
+}
+
+/// The v2 timestamp tolerance receivers use unless told otherwise, in seconds.
+#[napi]
+pub fn default_tolerance() -> f64 {
+    core_api::DEFAULT_TOLERANCE as f64
+}
