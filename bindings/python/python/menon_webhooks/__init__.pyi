@@ -1,0 +1,148 @@
+"""Sign, verify and canonicalize Menon Mobility webhook deliveries (types)."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Literal, Optional, Protocol, Union, final
+
+from ._errors import WebhookVerificationError as WebhookVerificationError
+
+__version__: str
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "EVENT_TYPES",
+    "MAX_DEPTH",
+    "Verified",
+    "Webhook",
+    "WebhookVerificationError",
+    "__version__",
+    "canonicalize",
+    "sign",
+    "verify",
+    "verify_signature",
+]
+
+#: How far, in seconds, a v2 timestamp may be from ``now``, either way (300).
+DEFAULT_TOLERANCE: Final[int]
+#: The docs' 21 event types, in the docs' order. A receiver must still acknowledge others.
+EVENT_TYPES: Final[tuple[str, ...]]
+#: Deepest nesting of lists and dicts that ``canonicalize`` accepts (128).
+MAX_DEPTH: Final[int]
+
+#: A delivery body: the raw bytes as received (``bytes``, or ``str`` of them), or the
+#: parsed JSON object, which is canonicalized (RFC 8785) to rebuild the signed bytes.
+_Body = Union[bytes, bytearray, memoryview, str, Mapping[str, Any]]
+class _Headers(Protocol):
+    """The request's header mapping: a dict, Starlette's/FastAPI's ``Headers``, Werkzeug's
+    (Flask's) ``EnvironHeaders``, Django's ``HttpHeaders``, an ``email.message.Message``…
+    Names are compared case-insensitively."""
+
+    def get(self, key: str, /) -> Optional[str]: ...
+
+#: One secret (``whsec_...``) or several while rotating, newest first.
+_Secret = Union[str, Sequence[str]]
+#: JSON text (``str``/``bytes``) or a Python value made of dict (str keys), list, tuple,
+#: str, int, float, bool and None.
+_JSONInput = Union[str, bytes, bytearray, memoryview, Mapping[str, Any], Sequence[Any], int, float, bool, None]
+
+def verify_signature(payload: Any, signature: Any, secret: Any) -> bool:
+    """The docs' ``verify_webhook(payload, signature, secret)``.
+
+    ``True`` when ``signature`` (the ``X-Menon-Signature`` value, ``sha256=<hex>``) is the
+    HMAC-SHA256 of the raw ``payload`` (``bytes`` or ``str``) under ``secret``. ``False``
+    for anything else, bad input included; never raises.
+    """
+
+def verify(
+    body: _Body,
+    headers: _Headers,
+    secret: _Secret,
+    *,
+    tolerance: int = 300,
+    now: int | None = None,
+) -> dict[str, Any]:
+    """Verify a delivery and return the event (the parsed body).
+
+    ``headers`` is the request's header mapping (``request.headers`` in FastAPI/Starlette,
+    Flask and Django, or a dict); names are compared case-insensitively. The
+    ``X-Menon-Signature-V2`` header is checked when present (timestamp within ``tolerance``
+    seconds of ``now``, default the system clock), else ``X-Menon-Signature``.
+
+    Raises ``WebhookVerificationError`` with a stable ``.code`` on refusal.
+    """
+
+def sign(
+    body: _Body,
+    secret: _Secret,
+    *,
+    timestamp: int | None = None,
+    event_type: str | None = None,
+    event_id: str | None = None,
+    delivery_id: str | None = None,
+) -> dict[str, str]:
+    """The headers a Menon sender sends with ``body`` (to test a receiver):
+    ``Content-Type``, ``X-Menon-Event`` and ``X-Menon-Event-Id`` (given, else the body's
+    ``type`` and ``id`` when it is a JSON object), ``X-Menon-Delivery`` (when given),
+    ``X-Menon-Timestamp`` (``timestamp``, default now), ``X-Menon-Signature`` (newest
+    secret) and ``X-Menon-Signature-V2`` (one entry per secret). A mapping body is signed in
+    its canonical form: send ``canonicalize(body)``."""
+
+def canonicalize(obj: _JSONInput) -> str:
+    """RFC 8785 (JCS) canonical form.
+
+    A ``str``/``bytes`` argument is JSON text; anything else is a Python value, refused with
+    ``WebhookVerificationError`` (code ``invalid_body``) when JSON has no exact form for it:
+    NaN, infinities, ints beyond 2**53 that a double cannot hold exactly, non-str keys,
+    other types, nesting deeper than ``MAX_DEPTH``, strs with a lone surrogate.
+    """
+
+@final
+class Verified:
+    """What ``Webhook.verify_delivery`` found."""
+
+    @property
+    def scheme(self) -> Literal["v1", "v2"]:
+        """The header checked: ``"v2"`` (``X-Menon-Signature-V2``) or ``"v1"``."""
+    @property
+    def secret_index(self) -> int:
+        """Index, in the secrets given (newest first), of the secret that matched."""
+    @property
+    def timestamp(self) -> int | None:
+        """The v2 timestamp (unix seconds); ``None`` for v1."""
+    def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class Webhook:
+    """One secret, or several while rotating (newest first), prepared once.
+
+    Raises ``WebhookVerificationError`` (``no_secret``) when there is no secret, or an empty
+    one (``None`` or ``""``, usually an unset environment variable).
+    """
+
+    def __new__(cls, secret: _Secret) -> Webhook: ...
+    def verify(
+        self,
+        body: _Body,
+        headers: _Headers,
+        *,
+        tolerance: int = 300,
+        now: int | None = None,
+    ) -> dict[str, Any]:
+        """Like the module's ``verify``, with this webhook's secrets."""
+    def verify_delivery(
+        self,
+        body: _Body,
+        headers: _Headers,
+        *,
+        tolerance: int = 300,
+        now: int | None = None,
+    ) -> Verified:
+        """Verify without parsing the body (any bytes); says which scheme and secret matched."""
+    def sign(
+        self,
+        body: _Body,
+        *,
+        timestamp: int | None = None,
+        event_type: str | None = None,
+        event_id: str | None = None,
+        delivery_id: str | None = None,
+    ) -> dict[str, str]:
+        """Like the module's ``sign``, with this webhook's secrets."""

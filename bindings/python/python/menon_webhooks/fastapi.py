@@ -1,0 +1,52 @@
+"""FastAPI (and Starlette) helper: a dependency that verifies the delivery and returns the event.
+
+.. code-block:: python
+
+    from typing import Annotated, Any
+    from fastapi import Depends, FastAPI
+    from menon_webhooks.fastapi import verified_event
+
+    app = FastAPI()
+    MenonEvent = Annotated[dict[str, Any], Depends(verified_event(os.environ["MENON_WEBHOOK_SECRET"]))]
+
+    @app.post("/webhooks/menon")
+    async def receive(event: MenonEvent) -> dict[str, bool]:
+        ...  # event["type"], event["data"]; deduplicate on event["id"]
+        return {"received": True}
+
+The dependency reads the raw body (``await request.body()``), so the signature is checked over
+the bytes as received. On refusal it raises ``HTTPException(401)`` whose detail is
+``{"code": <error code>, "message": <what to do>}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from typing import Any, Callable, Union
+
+from fastapi import HTTPException, Request
+
+from . import DEFAULT_TOLERANCE, Webhook, WebhookVerificationError
+
+__all__ = ["verified_event"]
+
+
+def verified_event(
+    secret: Union[str, Sequence[str], Webhook], *, tolerance: int = DEFAULT_TOLERANCE
+) -> Callable[[Request], Awaitable[dict[str, Any]]]:
+    """A FastAPI dependency: the verified event of the request, or 401 with the error code.
+
+    ``secret`` is the webhook's secret (several, newest first, while rotating) or a ``Webhook``.
+    """
+    webhook = secret if isinstance(secret, Webhook) else Webhook(secret)
+
+    async def menon_event(request: Request) -> dict[str, Any]:
+        body = await request.body()
+        try:
+            return webhook.verify(body, request.headers, tolerance=tolerance)
+        except WebhookVerificationError as error:
+            raise HTTPException(
+                status_code=401, detail={"code": error.code, "message": str(error)}
+            ) from error
+
+    return menon_event

@@ -1,0 +1,235 @@
+"""The framework helpers through each framework's own test client: FastAPI's TestClient (httpx),
+Flask's test_client, Django's test Client (with CSRF checks on). Each receiver answers 2xx to
+every validly signed fixture event and 401 with the error code to everything else."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Callable
+
+import django
+import pytest
+from data import EVENT_FILES, OTHER_SECRET, SECRET
+from django.conf import settings
+from fastapi import Depends, FastAPI
+
+import menon_webhooks
+from menon_webhooks import sign
+from menon_webhooks.fastapi import verified_event as fastapi_verified_event
+
+if not settings.configured:
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="tests-only",
+        ALLOWED_HOSTS=["testserver"],
+        ROOT_URLCONF=__name__,
+        MIDDLEWARE=["django.middleware.csrf.CsrfViewMiddleware"],
+        INSTALLED_APPS=[],
+    )
+    django.setup()
+
+SECRETS = [SECRET, OTHER_SECRET]  # rotating: either secret is accepted
+
+
+@dataclass
+class Receiver:
+    """One framework's app, driven by its test client."""
+
+    name: str
+    post: Callable[[str, bytes, dict[str, str]], tuple[int, Any]]
+    code_of: Callable[[Any], str]
+    received: list[dict[str, Any]] = field(default_factory=list)
+    paths: tuple[str, ...] = ("/hook",)
+
+
+def api_error_code(body: Any) -> str:
+    """The code in Menon's API error shape, which the Flask and Django helpers answer with."""
+    assert body["success"] is False and set(body["error"]) == {"code", "message"}
+    return str(body["error"]["code"])
+
+
+# --- FastAPI ---------------------------------------------------------------------------------------
+
+
+_fastapi_app = FastAPI()
+_fastapi_received: list[dict[str, Any]] = []
+# At module level, as in an application: FastAPI resolves the annotation by name.
+MenonEvent = Annotated[dict[str, Any], Depends(fastapi_verified_event(SECRETS))]
+
+
+@_fastapi_app.post("/hook")
+async def _fastapi_hook(event: MenonEvent) -> dict[str, bool]:
+    _fastapi_received.append(event)
+    return {"received": True}
+
+
+def fastapi_receiver() -> Receiver:
+    from fastapi.testclient import TestClient
+
+    client = TestClient(_fastapi_app)
+    _fastapi_received.clear()
+
+    def post(path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+        response = client.post(path, content=body, headers={"Content-Type": "application/json", **headers})
+        return response.status_code, response.json()
+
+    return Receiver("fastapi", post, lambda body: body["detail"]["code"], _fastapi_received)
+
+
+# --- Flask -----------------------------------------------------------------------------------------
+
+
+def flask_receiver() -> Receiver:
+    from flask import Flask
+
+    from menon_webhooks.flask import verified_event
+
+    app = Flask(__name__)
+    received: list[dict[str, Any]] = []
+    receive = verified_event(SECRETS)
+
+    @app.post("/hook")
+    @receive
+    def hook(event: dict[str, Any]) -> tuple[str, int]:
+        received.append(event)
+        return "", 204
+
+    @app.post("/async/<tenant>")
+    @receive
+    async def async_hook(event: dict[str, Any], tenant: str) -> dict[str, str]:
+        received.append(event)
+        return {"tenant": tenant}
+
+    client = app.test_client()
+
+    def post(path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+        response = client.post(path, data=body, headers={"Content-Type": "application/json", **headers})
+        return response.status_code, response.get_json(silent=True)
+
+    return Receiver("flask", post, api_error_code, received, ("/hook", "/async/acme"))
+
+
+# --- Django ----------------------------------------------------------------------------------------
+
+_django_received: list[dict[str, Any]] = []
+
+
+def _django_urls() -> list[Any]:
+    from django.http import HttpRequest, HttpResponse, JsonResponse
+    from django.urls import path
+
+    from menon_webhooks.django import verified_event
+
+    receive = verified_event(SECRETS)
+
+    @receive
+    def hook(request: HttpRequest, event: dict[str, Any]) -> HttpResponse:
+        _django_received.append(event)
+        return HttpResponse(status=204)
+
+    @receive
+    async def async_hook(request: HttpRequest, event: dict[str, Any], tenant: str) -> JsonResponse:
+        _django_received.append(event)
+        return JsonResponse({"tenant": tenant})
+
+    return [path("hook", hook), path("async/<str:tenant>", async_hook)]
+
+
+urlpatterns = _django_urls()
+
+
+def django_receiver() -> Receiver:
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)  # the decorator must exempt the view
+    _django_received.clear()
+
+    def post(path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+        response = client.post(path, data=body, content_type="application/json", headers=headers)
+        text = response.content.decode()
+        return response.status_code, json.loads(text) if text else None
+
+    return Receiver("django", post, api_error_code, _django_received, ("/hook", "/async/acme"))
+
+
+@pytest.fixture(params=["fastapi", "flask", "django"])
+def receiver(request: pytest.FixtureRequest) -> Iterator[Receiver]:
+    make = {"fastapi": fastapi_receiver, "flask": flask_receiver, "django": django_receiver}[request.param]
+    yield make()
+
+
+def ok(status: int) -> bool:
+    return 200 <= status < 300
+
+
+# --- what every receiver must do -------------------------------------------------------------------
+
+
+def test_every_fixture_event_is_accepted(receiver: Receiver) -> None:
+    for path in receiver.paths:
+        receiver.received.clear()
+        for file in EVENT_FILES:
+            raw = file.read_bytes()
+            status, _ = receiver.post(path, raw, sign(raw, SECRETS))
+            assert ok(status), (receiver.name, path, file.name, status)
+        assert receiver.received == [json.loads(f.read_bytes()) for f in EVENT_FILES]
+
+
+def test_signed_with_the_older_secret_v1_only(receiver: Receiver) -> None:
+    raw = EVENT_FILES[0].read_bytes()
+    headers = {"X-Menon-Signature": sign(raw, OTHER_SECRET)["X-Menon-Signature"]}
+    status, _ = receiver.post("/hook", raw, headers)
+    assert ok(status)
+
+
+def test_large_body_is_accepted(receiver: Receiver) -> None:
+    event = json.loads(EVENT_FILES[0].read_bytes())
+    event["data"]["notes"] = "é" * (128 * 1024)
+    raw = menon_webhooks.canonicalize(event).encode()
+    assert len(raw) > 256 * 1024
+    status, _ = receiver.post("/hook", raw, sign(raw, SECRETS))
+    assert ok(status)
+    assert receiver.received[-1] == event
+
+
+def refused(receiver: Receiver, path: str, body: bytes, headers: dict[str, str]) -> str:
+    before = len(receiver.received)
+    status, answer = receiver.post(path, body, headers)
+    assert status == 401, (receiver.name, status, answer)
+    assert len(receiver.received) == before, "the view ran for a refused delivery"
+    code = receiver.code_of(answer)
+    assert isinstance(code, str)
+    return code
+
+
+def test_refusals_answer_401_with_the_code(receiver: Receiver) -> None:
+    raw = EVENT_FILES[0].read_bytes()
+    good = sign(raw, SECRETS)
+    v1 = good["X-Menon-Signature"]
+    hex_part = v1.removeprefix("sha256=")
+    for path in receiver.paths:
+        assert refused(receiver, path, raw, {}) == "missing_signature"
+        assert refused(receiver, path, raw.replace(b"evt_", b"evt_x", 1), good) == "signature_mismatch"
+        assert refused(receiver, path, raw, sign(raw, "whsec_another_secret_entirely_000000")) == "signature_mismatch"
+        assert refused(receiver, path, raw, sign(raw, SECRETS, timestamp=1_000_000)) == "timestamp_too_old"
+        for header, code in (
+            ("sha256=", "malformed_signature"),
+            ("sha256=" + "z" * 64, "malformed_signature"),
+            ("sha256=" + hex_part[:40], "malformed_signature"),
+            ("md5=" + hex_part[:32], "unsupported_scheme"),
+        ):
+            assert refused(receiver, path, raw, {"X-Menon-Signature": header}) == code
+
+
+def test_missing_secret_fails_at_start_up() -> None:
+    from menon_webhooks import WebhookVerificationError
+    from menon_webhooks.django import verified_event as django_event
+    from menon_webhooks.fastapi import verified_event as fastapi_event
+    from menon_webhooks.flask import verified_event as flask_event
+
+    for make in (fastapi_event, flask_event, django_event):
+        with pytest.raises(WebhookVerificationError) as caught:
+            make("")
+        assert caught.value.code == "no_secret"
