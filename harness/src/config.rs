@@ -1,0 +1,117 @@
+//! Settings of the `menon-harness` commands: flags, their environment variables and
+//! the embedded defaults, so that `menon-harness serve` runs with no configuration at all.
+//!
+//! Everything lives in one data folder (default `./menon-data`): the SQLite database
+//! `menon.db` and the generated JWT key `jwt.key`. Either can be placed elsewhere.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+/// Where the harness keeps its state.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Folder for the database and the JWT key; created if missing.
+    #[arg(long, env = "MENON_DATA_DIR", default_value = "./menon-data")]
+    pub data_dir: PathBuf,
+
+    /// SQLite database file [default: <data-dir>/menon.db].
+    #[arg(long, env = "MENON_DATABASE")]
+    pub database: Option<PathBuf>,
+
+    /// File holding the HS256 key for seller JWTs; generated (mode 0600) if missing
+    /// [default: <data-dir>/jwt.key].
+    #[arg(long, env = "MENON_JWT_KEY_FILE")]
+    pub jwt_key_file: Option<PathBuf>,
+}
+
+impl DataArgs {
+    /// The database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.database
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("menon.db"))
+    }
+
+    /// The JWT key file.
+    pub fn jwt_key_path(&self) -> PathBuf {
+        self.jwt_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("jwt.key"))
+    }
+
+    /// Creates the data folder (mode 0700 on unix) if it does not exist.
+    pub fn ensure_data_dir(&self) -> std::io::Result<()> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&self.data_dir)
+    }
+}
+
+/// Settings of `menon-harness serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the URL printed says which).
+    #[arg(long, env = "MENON_LISTEN", default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+
+    /// How long one delivery attempt may take before it counts as failed (e.g. 10s, 500ms).
+    #[arg(long, env = "MENON_DELIVERY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub delivery_timeout: Duration,
+
+    /// Deliveries in flight at once.
+    #[arg(long, env = "MENON_WORKERS", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub workers: u16,
+
+    /// Accept endpoint URLs on loopback, private and other non-public addresses, and
+    /// plain http. Off by default; for tests and local grading only.
+    #[arg(long, env = "MENON_ALLOW_PRIVATE_TARGETS")]
+    pub allow_private_targets: bool,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "MENON_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// Parses `10s`, `500ms`, `2m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration: write e.g. 10s, 500ms or 2m"))?;
+    match unit.trim() {
+        "" | "s" => Ok(Duration::from_secs(number)),
+        "ms" => Ok(Duration::from_millis(number)),
+        "m" => Ok(Duration::from_secs(number.saturating_mul(60))),
+        "h" => Ok(Duration::from_secs(number.saturating_mul(3600))),
+        other => Err(format!(
+            "unknown unit {other:?} in {text:?}: use ms, s, m or h"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+}

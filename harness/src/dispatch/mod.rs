@@ -1,0 +1,241 @@
+//! Sending one delivery attempt (PROTOCOL §2, §5): sign the canonical body with the core,
+//! POST it with the delivery headers, and turn whatever happens into an
+//! [`AttemptOutcome`]. No redirects are followed, the whole attempt is bounded by the
+//! delivery timeout, and names resolve through the private-target guard
+//! ([`resolver`]). The retry schedule and the durable queue come in the next slice; they
+//! will call [`Sender::send`] too.
+
+mod resolver;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use menon_webhooks::headers;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use url::{Host, Url};
+
+use crate::ids::Secret;
+use crate::target;
+
+/// `User-Agent` of every delivery.
+pub const USER_AGENT: &str = concat!("Menon-Webhooks/", env!("CARGO_PKG_VERSION"));
+
+/// One attempt to send.
+#[derive(Debug)]
+pub struct Delivery<'a> {
+    /// The endpoint.
+    pub url: &'a str,
+    /// `X-Menon-Event`
+    pub event_type: &'a str,
+    /// `X-Menon-Event-Id`
+    pub event_id: &'a str,
+    /// `X-Menon-Delivery`: this attempt's log id.
+    pub log_id: &'a str,
+    /// The canonical envelope bytes.
+    pub body: &'a [u8],
+    /// The live secrets, newest first (v1 uses the newest, v2 all of them).
+    pub secrets: &'a [Secret],
+    /// Unix seconds: `X-Menon-Timestamp` and the v2 `t`.
+    pub timestamp: u64,
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// A 2xx answer within the timeout.
+    Delivered {
+        /// The status code.
+        status: u16,
+        /// Milliseconds to the answer.
+        elapsed_ms: u64,
+    },
+    /// Anything else: non-2xx (3xx included), timeout, connection or TLS failure, a
+    /// refused target.
+    Failed {
+        /// The status code, when the receiver answered.
+        status: Option<u16>,
+        /// Milliseconds to the failure.
+        elapsed_ms: u64,
+        /// What happened, for the logs (never a secret or a response body).
+        error: String,
+    },
+}
+
+/// The HTTP client that sends deliveries. One per server; cheap to share.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    timeout: Duration,
+    allow_private: bool,
+}
+
+impl Sender {
+    /// A sender with the given attempt timeout and private-target allowance.
+    pub fn new(timeout: Duration, allow_private: bool) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .user_agent(USER_AGENT)
+            .dns_resolver(Arc::new(resolver::GuardedResolver { allow_private }))
+            .build()?;
+        Ok(Self {
+            client,
+            timeout,
+            allow_private,
+        })
+    }
+
+    /// Sends one attempt and reports its outcome. Never panics, never returns early
+    /// without an outcome: every attempt is loggable.
+    pub async fn send(&self, delivery: &Delivery<'_>) -> AttemptOutcome {
+        let started = Instant::now();
+        let elapsed = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let failed = |status, error: String| AttemptOutcome::Failed {
+            status,
+            elapsed_ms: elapsed(),
+            error,
+        };
+        let url = match Url::parse(delivery.url) {
+            Ok(url) => url,
+            Err(e) => return failed(None, format!("invalid endpoint URL: {e}")),
+        };
+        // Names are checked by the resolver as they are dialled; literals are checked here.
+        if !self.allow_private {
+            let literal = match url.host() {
+                Some(Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+                Some(Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+                _ => None,
+            };
+            if let Some(ip) = literal.filter(|ip| !target::is_public(*ip)) {
+                return failed(None, target::TargetError::NotPublic(ip).to_string());
+            }
+        }
+        let headers = match delivery_headers(delivery) {
+            Ok(headers) => headers,
+            Err(e) => return failed(None, e),
+        };
+        let response = self
+            .client
+            .post(url)
+            .headers(headers)
+            .body(delivery.body.to_vec())
+            .send()
+            .await;
+        match response {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                if response.status().is_success() {
+                    AttemptOutcome::Delivered {
+                        status,
+                        elapsed_ms: elapsed(),
+                    }
+                } else {
+                    failed(Some(status), format!("the endpoint answered {status}"))
+                }
+            }
+            Err(e) => failed(e.status().map(|s| s.as_u16()), self.describe(&e)),
+        }
+    }
+
+    /// A message for a failed request, naming the cause without the URL's query.
+    fn describe(&self, e: &reqwest::Error) -> String {
+        if e.is_timeout() {
+            return format!(
+                "no answer within the {} ms delivery timeout",
+                self.timeout.as_millis()
+            );
+        }
+        let mut text = if e.is_connect() {
+            String::from("could not connect")
+        } else {
+            String::from("the request failed")
+        };
+        let mut source = std::error::Error::source(e);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+}
+
+/// The headers of PROTOCOL §2 for one attempt, signed by the core.
+fn delivery_headers(d: &Delivery<'_>) -> Result<HeaderMap, String> {
+    let newest = d
+        .secrets
+        .first()
+        .ok_or("the webhook has no live signing secret")?;
+    let secrets: Vec<&str> = d.secrets.iter().map(Secret::expose).collect();
+    let pairs = [
+        (headers::EVENT, d.event_type.to_owned()),
+        (headers::EVENT_ID, d.event_id.to_owned()),
+        (headers::DELIVERY, d.log_id.to_owned()),
+        (headers::TIMESTAMP, d.timestamp.to_string()),
+        (
+            headers::SIGNATURE,
+            menon_webhooks::sign(newest.expose(), d.body),
+        ),
+        (
+            headers::SIGNATURE_V2,
+            menon_webhooks::sign_v2(&secrets, d.timestamp, d.body),
+        ),
+    ];
+    let mut map = HeaderMap::with_capacity(pairs.len() + 1);
+    map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    for (name, value) in pairs {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
+        let value = HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
+        map.insert(name, value);
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_verify_with_the_core() -> Result<(), String> {
+        let secrets = [
+            Secret::new("whsec_new".into()),
+            Secret::new("whsec_old".into()),
+        ];
+        let body = br#"{"created_at":"2024-01-15T10:30:00Z","data":{},"id":"evt_1","type":"listing.created"}"#;
+        let delivery = Delivery {
+            url: "https://example.com/",
+            event_type: "listing.created",
+            event_id: "evt_1",
+            log_id: "log_1",
+            body,
+            secrets: &secrets,
+            timestamp: 1_705_314_600,
+        };
+        let map = delivery_headers(&delivery)?;
+        let get = |name: &str| {
+            map.get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+        };
+        assert!(menon_webhooks::verify("whsec_new", body, get("x-menon-signature")).is_ok());
+        for secret in ["whsec_new", "whsec_old"] {
+            let verified = menon_webhooks::verify_v2(
+                &[secret],
+                body,
+                get("x-menon-signature-v2"),
+                1_705_314_600,
+                300,
+            );
+            assert!(verified.is_ok(), "{secret}");
+        }
+        assert_eq!(get("x-menon-delivery"), "log_1");
+        assert_eq!(get("x-menon-timestamp"), "1705314600");
+        let none = Delivery {
+            secrets: &[],
+            ..delivery
+        };
+        assert!(delivery_headers(&none).is_err());
+        Ok(())
+    }
+}

@@ -1,0 +1,92 @@
+//! The `serve` lifecycle: open the data folder (database, JWT key), bind, print the URL,
+//! serve until the shutdown future completes (SIGTERM or Ctrl-C in the binary), then let
+//! in-flight requests finish.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::api::{self, AppState, Settings};
+use crate::auth::JwtKey;
+use crate::clock::SharedClock;
+use crate::config::ServeArgs;
+use crate::dispatch::Sender;
+use crate::store::SqliteStore;
+
+/// Runs the server with `args` until `shutdown` completes.
+pub async fn run(
+    args: ServeArgs,
+    clock: SharedClock,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Box<dyn std::error::Error>> {
+    args.data.ensure_data_dir().map_err(|e| {
+        format!(
+            "cannot create the data folder {}: {e}",
+            args.data.data_dir.display()
+        )
+    })?;
+    let db_path = args.data.database_path();
+    let store = SqliteStore::open(&db_path)
+        .map_err(|e| format!("cannot open the database {}: {e}", db_path.display()))?;
+    let jwt = JwtKey::load_or_create(&args.data.jwt_key_path())?;
+    let sender = Sender::new(args.delivery_timeout, args.allow_private_targets)
+        .map_err(|e| format!("cannot build the delivery HTTP client: {e}"))?;
+    let state = AppState {
+        store: Arc::new(store),
+        clock,
+        jwt: Arc::new(jwt),
+        settings: Arc::new(Settings {
+            allow_private_targets: args.allow_private_targets,
+            max_body_bytes: args.max_body_bytes,
+        }),
+        sender,
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr()?;
+    // The first line on stdout is the URL: scripts and tests read it (port 0 included).
+    println!("menon-harness listening on http://{addr}");
+    tracing::info!(
+        %addr,
+        database = %db_path.display(),
+        allow_private_targets = args.allow_private_targets,
+        workers = args.workers,
+        delivery_timeout_ms = u64::try_from(args.delivery_timeout.as_millis()).unwrap_or(u64::MAX),
+        "serving"
+    );
+    if args.allow_private_targets {
+        tracing::warn!(
+            "--allow-private-targets is on: webhooks may target loopback and private addresses"
+        );
+    }
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or, on unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

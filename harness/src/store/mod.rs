@@ -1,0 +1,103 @@
+//! The narrow storage interface of the harness. Handlers (and, next, the dispatcher) speak
+//! only [`Store`]; SQL lives in the implementations (`sqlite.rs` today, Postgres when one
+//! machine is outgrown), never outside them.
+//!
+//! The trait is synchronous: SQLite is a blocking library and every call is short, so the
+//! HTTP layer runs store calls on tokio's blocking pool (see `api::blocking`). A future
+//! async backend can sit behind the same calls.
+
+mod model;
+mod sqlite;
+
+use std::fmt;
+
+use crate::ids::Secret;
+
+pub use model::{
+    Attempt, AttemptFilter, AttemptStatus, NewWebhook, SellerId, StoredEvent, Webhook,
+    WebhookChanges, WebhookStatus,
+};
+pub use sqlite::SqliteStore;
+
+/// A storage failure. Details are for the log, never for an HTTP response.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The database refused or failed an operation.
+    Database(String),
+    /// A stored value could not be read back (a bug or a hand-edited database).
+    Corrupt(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Database(e) => write!(f, "database error: {e}"),
+            StoreError::Corrupt(e) => write!(f, "stored data could not be read: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Every query the harness makes. Methods taking a `seller` only see that seller's
+/// resources: another seller's webhook is simply not found.
+pub trait Store: Send + Sync + 'static {
+    /// Inserts a webhook and its first secret.
+    fn create_webhook(&self, new: NewWebhook) -> Result<Webhook, StoreError>;
+    /// The seller's webhooks, oldest first.
+    fn list_webhooks(&self, seller: &SellerId) -> Result<Vec<Webhook>, StoreError>;
+    /// One of the seller's webhooks.
+    fn get_webhook(&self, seller: &SellerId, id: &str) -> Result<Option<Webhook>, StoreError>;
+    /// Applies `changes`; `None` when the seller has no such webhook.
+    fn update_webhook(
+        &self,
+        seller: &SellerId,
+        id: &str,
+        changes: WebhookChanges,
+        now: u64,
+    ) -> Result<Option<Webhook>, StoreError>;
+    /// Deletes the webhook with its secrets, deliveries and logs; `false` when not found.
+    fn delete_webhook(&self, seller: &SellerId, id: &str) -> Result<bool, StoreError>;
+    /// Makes `secret` the current secret; the previous ones stay valid for signing until
+    /// `previous_until` (unix seconds). `None` when the seller has no such webhook.
+    fn rotate_secret(
+        &self,
+        seller: &SellerId,
+        id: &str,
+        secret: Secret,
+        now: u64,
+        previous_until: u64,
+    ) -> Result<Option<Webhook>, StoreError>;
+    /// The secrets to sign with at `now`, newest first.
+    fn signing_secrets(&self, webhook_id: &str, now: u64) -> Result<Vec<Secret>, StoreError>;
+    /// Records an API key by its SHA-256 hash.
+    fn insert_api_key(
+        &self,
+        key_hash: &[u8; 32],
+        prefix: &str,
+        seller: &SellerId,
+        now: u64,
+    ) -> Result<(), StoreError>;
+    /// The seller owning the (unrevoked) API key with this hash.
+    fn seller_for_api_key(&self, key_hash: &[u8; 32]) -> Result<Option<SellerId>, StoreError>;
+    /// Stores an event (its canonical envelope).
+    fn insert_event(&self, event: &StoredEvent) -> Result<(), StoreError>;
+    /// Appends a row to the delivery logs.
+    fn record_attempt(&self, attempt: &Attempt) -> Result<(), StoreError>;
+    /// The logs of one of the seller's webhooks, newest first; `None` when the seller has
+    /// no such webhook.
+    fn list_attempts(
+        &self,
+        seller: &SellerId,
+        webhook_id: &str,
+        filter: &AttemptFilter,
+    ) -> Result<Option<Vec<Attempt>>, StoreError>;
+    /// The event an attempt of one of the seller's webhooks sent, and how many attempts
+    /// of that event to that webhook there have been; `None` when not found.
+    fn attempt_event(
+        &self,
+        seller: &SellerId,
+        webhook_id: &str,
+        log_id: &str,
+    ) -> Result<Option<(StoredEvent, u32)>, StoreError>;
+}

@@ -1,0 +1,199 @@
+//! The data the store keeps, as the rest of the harness sees it: webhooks (never with
+//! their secrets), events, and delivery attempts (the logs of PROTOCOL §5).
+
+use std::str::FromStr;
+
+use menon_webhooks::EventType;
+
+use super::StoreError;
+use crate::ids::Secret;
+
+/// A seller id, the `sub` of a seller JWT or the owner of an API key. Every resource
+/// belongs to exactly one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SellerId(pub String);
+
+/// Whether a webhook receives events.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookStatus {
+    /// Receives events.
+    Active,
+    /// Receives nothing new; undelivered events are kept.
+    Disabled,
+}
+
+impl WebhookStatus {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookStatus::Active => "active",
+            WebhookStatus::Disabled => "disabled",
+        }
+    }
+}
+
+impl FromStr for WebhookStatus {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "active" => Ok(WebhookStatus::Active),
+            "disabled" => Ok(WebhookStatus::Disabled),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown webhook status {other:?}"
+            ))),
+        }
+    }
+}
+
+/// A webhook as stored, without its secrets (they are read only to sign, through
+/// [`Store::signing_secrets`], so a webhook value can never leak one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// `wh_…`
+    pub id: String,
+    /// The owner.
+    pub seller_id: SellerId,
+    /// The endpoint URL.
+    pub url: String,
+    /// The event types it subscribes to, in the order given.
+    pub events: Vec<EventType>,
+    /// Active or disabled.
+    pub status: WebhookStatus,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Unix seconds.
+    pub updated_at: u64,
+    /// Failed attempts since the last success (PROTOCOL §5).
+    pub consecutive_failures: u32,
+}
+
+/// What creating a webhook needs.
+#[derive(Debug)]
+pub struct NewWebhook {
+    /// `wh_…`, drawn by the caller.
+    pub id: String,
+    /// The owner.
+    pub seller_id: SellerId,
+    /// Validated endpoint URL.
+    pub url: String,
+    /// Validated, non-empty, without duplicates.
+    pub events: Vec<EventType>,
+    /// The first signing secret.
+    pub secret: Secret,
+    /// Unix seconds.
+    pub now: u64,
+}
+
+/// A partial update; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct WebhookChanges {
+    /// New endpoint URL.
+    pub url: Option<String>,
+    /// New event list.
+    pub events: Option<Vec<EventType>>,
+    /// New status; `Active` on a disabled webhook also resets its failure history.
+    pub status: Option<WebhookStatus>,
+}
+
+/// What became of one delivery attempt (PROTOCOL §5).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum AttemptStatus {
+    /// Scheduled, not yet answered.
+    Pending,
+    /// Answered 2xx within the timeout.
+    Delivered,
+    /// Anything else.
+    Failed,
+}
+
+impl AttemptStatus {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptStatus::Pending => "pending",
+            AttemptStatus::Delivered => "delivered",
+            AttemptStatus::Failed => "failed",
+        }
+    }
+}
+
+impl FromStr for AttemptStatus {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pending" => Ok(AttemptStatus::Pending),
+            "delivered" => Ok(AttemptStatus::Delivered),
+            "failed" => Ok(AttemptStatus::Failed),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown attempt status {other:?}"
+            ))),
+        }
+    }
+}
+
+/// An event as stored: its canonical envelope bytes, ready to sign and send again.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// `evt_…`
+    pub id: String,
+    /// The seller it belongs to.
+    pub seller_id: SellerId,
+    /// The event type name.
+    pub event_type: String,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// The canonical (RFC 8785) envelope.
+    pub body: Vec<u8>,
+    /// Sent from a `/test` endpoint.
+    pub is_test: bool,
+}
+
+/// One delivery attempt: a row of the delivery logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// `log_…`, also sent as `X-Menon-Delivery`.
+    pub id: String,
+    /// The webhook it went to.
+    pub webhook_id: String,
+    /// The webhook's owner.
+    pub seller_id: SellerId,
+    /// `evt_…`
+    pub event_id: String,
+    /// The event type name.
+    pub event_type: String,
+    /// Outcome.
+    pub status: AttemptStatus,
+    /// The receiver's HTTP status, when it answered.
+    pub response_code: Option<u16>,
+    /// Time to the response (or to the failure), in milliseconds.
+    pub response_time_ms: Option<u64>,
+    /// Unix seconds, when delivered.
+    pub delivered_at: Option<u64>,
+    /// Why it failed (no secrets, no response bodies).
+    pub error: Option<String>,
+    /// Attempts of this event to this webhook before this one.
+    pub retry_count: u32,
+    /// Unix seconds of the next attempt, when one is scheduled.
+    pub next_retry: Option<u64>,
+    /// Unix seconds, when the attempt started.
+    pub created_at: u64,
+}
+
+/// Which attempts a log listing shows, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptFilter {
+    /// Only this status.
+    pub status: Option<AttemptStatus>,
+    /// Only this event type.
+    pub event_type: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+    /// Only attempts older than the attempt with this id (the previous page's last).
+    pub before: Option<String>,
+}

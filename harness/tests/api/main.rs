@@ -1,0 +1,39 @@
+//! End-to-end tests of `menon-harness serve` and its CLI: the real binary on a real port,
+//! a real SQLite file in a temp folder, real HTTP. One binary for the whole suite.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod support;
+
+mod auth;
+mod deliveries;
+mod lifecycle;
+mod validation;
+mod webhooks;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use support::Server;
+
+pub const DOCS_EXAMPLE_URL: &str = "https://yourapp.com/webhooks/menon";
+
+pub fn docs_example() -> Value {
+    json!({"url": DOCS_EXAMPLE_URL, "events": ["listing.created","listing.updated","message.received"]})
+}
+
+/// Creates the docs' example webhook through the seller family; returns (id, secret).
+pub async fn create(server: &Server, token: &str) -> (String, String) {
+    let (status, body, text) = server
+        .call(
+            Method::POST,
+            "/api/seller/webhooks",
+            Some(token),
+            Some(&docs_example()),
+        )
+        .await;
+    assert_eq!(status, 201, "{text}");
+    let webhook = &body["data"]["webhook"];
+    (
+        webhook["id"].as_str().expect("id").to_owned(),
+        webhook["secret"].as_str().expect("secret").to_owned(),
+    )
+}

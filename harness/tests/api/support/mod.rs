@@ -1,0 +1,221 @@
+//! Test support: runs the real `menon-harness` binary (`serve` on a free loopback port,
+//! a temp data folder holding a real SQLite file) and talks to it over real HTTP.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+pub mod receiver;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_menon-harness");
+
+/// A running `menon-harness serve`.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:<port>`
+    pub url: String,
+    /// The data folder.
+    pub dir: PathBuf,
+    logs: Arc<Mutex<String>>,
+    log_reader: Option<std::thread::JoinHandle<()>>,
+    client: reqwest::Client,
+}
+
+/// Runs `menon-harness <args>` to completion and returns its stdout, trimmed.
+pub fn cli(args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run menon-harness");
+    assert!(
+        out.status.success(),
+        "menon-harness {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8 stdout")
+        .trim()
+        .to_owned()
+}
+
+impl Server {
+    /// Starts a server on `dir` with `--allow-private-targets` (as tests and local grading run it).
+    pub fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &["--allow-private-targets"])
+    }
+
+    /// Starts a server on `dir` with extra flags.
+    pub fn start_with(dir: &Path, flags: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .args(flags)
+            .env("RUST_LOG", "info,menon_harness=trace,tower_http=trace")
+            .env_remove("MENON_ALLOW_PRIVATE_TARGETS")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn menon-harness serve");
+        let logs = Arc::new(Mutex::new(String::new()));
+        let mut stderr = child.stderr.take().expect("stderr");
+        let sink = Arc::clone(&logs);
+        let log_reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .expect("logs")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "server printed no URL; logs:\n{}",
+                    logs.lock().expect("logs")
+                )
+            });
+        let url = line
+            .rsplit(' ')
+            .next()
+            .expect("URL in the first line")
+            .to_owned();
+        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+        Self {
+            child,
+            url,
+            dir: dir.to_path_buf(),
+            logs,
+            log_reader: Some(log_reader),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// A seller JWT from `menon-harness token`.
+    pub fn token(&self, seller: &str) -> String {
+        cli(&[
+            "token",
+            "--seller",
+            seller,
+            "--data-dir",
+            self.dir.to_str().expect("path"),
+        ])
+    }
+
+    /// An API key from `menon-harness api-key create` (the server runs meanwhile: WAL).
+    pub fn api_key(&self, seller: &str) -> String {
+        cli(&[
+            "api-key",
+            "create",
+            "--seller",
+            seller,
+            "--data-dir",
+            self.dir.to_str().expect("path"),
+        ])
+    }
+
+    /// Sends a request; the body (if any) as JSON. Returns the status, the parsed body
+    /// and its raw text.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value, String) {
+        let mut request = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        Self::finish(request).await
+    }
+
+    /// Sends a raw body with an optional content type.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value, String) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(bearer)
+            .body(body);
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct);
+        }
+        Self::finish(request).await
+    }
+
+    async fn finish(request: reqwest::RequestBuilder) -> (StatusCode, Value, String) {
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {text:?}"));
+        (status, value, text)
+    }
+
+    /// Stops the server with SIGTERM, checks it exits cleanly, and returns its logs.
+    pub fn stop(mut self) -> String {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        let exit = self.child.wait().expect("wait");
+        assert!(exit.success(), "server exited with {exit}");
+        if let Some(reader) = self.log_reader.take() {
+            reader.join().expect("log reader");
+        }
+        self.logs.lock().expect("logs").clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Asserts a refusal: the status, `success: false` and the error code.
+#[track_caller]
+pub fn assert_refused(
+    (status, body, text): &(StatusCode, Value, String),
+    expected_status: u16,
+    code: &str,
+) {
+    assert_eq!(status.as_u16(), expected_status, "{text}");
+    assert_eq!(body["success"], false, "{text}");
+    assert_eq!(body["error"]["code"], code, "{text}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{text}"
+    );
+}
