@@ -1,15 +1,32 @@
 //! The one clock of the harness. Everything that needs "now" (JWT expiry, `createdAt`,
-//! secret rotation windows, and later the retry schedule) reads it through [`Clock`], so
-//! that tests and `grade` can move time forward instead of waiting for it.
+//! secret rotation windows, the retry schedule) reads it through [`Clock`], so that tests
+//! and `grade` can move time forward instead of waiting for it.
+//!
+//! `serve --time-scale N` runs on a [`ScaledClock`]: N clock seconds pass per real second,
+//! so a person (or a test) can watch the 26.6-hour retry schedule in minutes (or seconds).
+//! Two readings stay on the wall clock even then, through [`Clock::wall_unix`]: the
+//! signing timestamp (`X-Menon-Timestamp`, so receivers' replay windows still hold) and
+//! JWT expiry (tokens are issued on the wall clock).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// A source of wall-clock time in unix seconds.
+/// A source of time in unix seconds.
 pub trait Clock: Send + Sync + 'static {
-    /// Seconds since the unix epoch.
+    /// Seconds since the unix epoch, on this clock (scaled under `--time-scale`).
     fn now_unix(&self) -> u64;
+
+    /// Seconds since the unix epoch on the wall clock: signing timestamps and JWT expiry.
+    fn wall_unix(&self) -> u64 {
+        self.now_unix()
+    }
+
+    /// Clock seconds per real second: how the dispatcher turns a wait on this clock into
+    /// a real sleep.
+    fn scale(&self) -> f64 {
+        1.0
+    }
 }
 
 /// The shared handle every component holds.
@@ -25,6 +42,47 @@ impl Clock for SystemClock {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
+    }
+}
+
+/// The system clock, sped up: `scale` clock seconds pass per real second, counted from
+/// the moment it was made (which reads as the wall time then).
+#[derive(Debug)]
+pub struct ScaledClock {
+    start_unix: f64,
+    start: Instant,
+    scale: f64,
+}
+
+impl ScaledClock {
+    /// A clock running `scale` times faster than the wall clock from now on.
+    pub fn new(scale: f64) -> Self {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        Self {
+            start_unix: wall,
+            start: Instant::now(),
+            scale,
+        }
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now_unix(&self) -> u64 {
+        let now = self.start_unix + self.start.elapsed().as_secs_f64() * self.scale;
+        // Truncation to whole seconds is the point; the value is positive and finite.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let secs = now as u64;
+        secs
+    }
+
+    fn wall_unix(&self) -> u64 {
+        SystemClock.now_unix()
+    }
+
+    fn scale(&self) -> f64 {
+        self.scale
     }
 }
 
@@ -48,6 +106,11 @@ impl TestClock {
     pub fn advance(&self, seconds: u64) {
         self.now.fetch_add(seconds, Ordering::SeqCst);
     }
+
+    /// Sets the clock to `unix` (forward or back).
+    pub fn set(&self, unix: u64) {
+        self.now.store(unix, Ordering::SeqCst);
+    }
 }
 
 impl Clock for TestClock {
@@ -66,6 +129,20 @@ mod tests {
         assert_eq!(clock.now_unix(), 1_705_314_600);
         clock.advance(60);
         assert_eq!(clock.now_unix(), 1_705_314_660);
+    }
+
+    #[test]
+    fn scaled_clock_runs_faster_but_signs_on_the_wall() {
+        let clock = ScaledClock::new(10_000.0);
+        let start = clock.now_unix();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(
+            clock.now_unix() >= start + 150,
+            "{}",
+            clock.now_unix() - start
+        );
+        assert!(clock.wall_unix().abs_diff(SystemClock.now_unix()) <= 1);
+        assert!((clock.scale() - 10_000.0).abs() < f64::EPSILON);
     }
 
     #[test]

@@ -76,8 +76,23 @@ pub struct ServeArgs {
     #[arg(long, env = "MENON_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Run the server's clock N times faster than the wall clock, to watch the 26.6-hour
+    /// retry schedule go by: 3600 makes an hour pass in a second (the whole schedule in
+    /// about 27 s). Signatures still carry the wall time. For demos and tests only.
+    #[arg(long, env = "MENON_TIME_SCALE", default_value_t = 1.0, value_parser = parse_scale)]
+    pub time_scale: f64,
+
     #[command(flatten)]
     pub data: DataArgs,
+}
+
+fn parse_scale(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && (1.0..=1_000_000.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{text:?} is not a time scale: give a number from 1 (real time) to 1000000"
+        )),
+    }
 }
 
 /// Parses `10s`, `500ms`, `2m` or a bare number of seconds.

@@ -3,10 +3,12 @@
 
 mod api;
 mod auth;
+mod bench;
 mod clock;
 mod config;
 mod dispatch;
 mod ids;
+mod metrics;
 mod samples;
 mod server;
 mod store;
@@ -18,7 +20,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, ScaledClock, SharedClock, SystemClock};
 use crate::config::{parse_duration, DataArgs, ServeArgs};
 use crate::store::{SellerId, SqliteStore, Store};
 
@@ -45,6 +47,14 @@ enum Command {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// Publish an event straight into the data folder's queue (no server needed; a
+    /// running `serve` on the same folder picks it up within a second). Prints the event
+    /// id and the number of deliveries queued.
+    Emit(EmitArgs),
+    /// Measure the queue and dispatcher locally: publish events fanned out to a local
+    /// receiver, print deliveries/s, publish→delivered p50/p99 and peak RSS (use
+    /// `cargo run --release`).
+    Bench(bench::BenchArgs),
     /// Print the OpenAPI document (regenerate the committed copy with
     /// `menon-harness openapi > harness/openapi.json`).
     Openapi,
@@ -60,6 +70,29 @@ struct TokenArgs {
     ttl: Duration,
     #[command(flatten)]
     data: DataArgs,
+}
+
+#[derive(Debug, Args)]
+struct EmitArgs {
+    /// The seller whose webhooks receive it, e.g. sel_123.
+    #[arg(long)]
+    seller: String,
+    /// The event type, one of the 21 (e.g. listing.created).
+    #[arg(
+        long = "type",
+        required_unless_present = "file",
+        conflicts_with = "file"
+    )]
+    event_type: Option<String>,
+    /// The payload, a JSON object [default: {}].
+    #[arg(long, requires = "event_type")]
+    data: Option<String>,
+    /// An envelope file (e.g. fixtures/events/listing.created.json): its `type` and
+    /// `data` are sent as a new event (new id, `created_at` now).
+    #[arg(long)]
+    file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    store: DataArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,11 +125,12 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(server::run(
-                args,
-                Arc::new(SystemClock),
-                server::shutdown_signal(),
-            ))
+            let clock: SharedClock = if (args.time_scale - 1.0).abs() > f64::EPSILON {
+                Arc::new(ScaledClock::new(args.time_scale))
+            } else {
+                Arc::new(SystemClock)
+            };
+            runtime.block_on(server::run(args, clock, server::shutdown_signal()))
         }
         Command::Token(args) => {
             args.data.ensure_data_dir()?;
@@ -120,11 +154,59 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             println!("{}", key.expose());
             Ok(())
         }
+        Command::Emit(args) => emit(args),
+        Command::Bench(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(bench::run(args))
+        }
         Command::Openapi => {
             print!("{}", api::openapi::json()?);
             Ok(())
         }
     }
+}
+
+/// `menon-harness emit`: builds the event like `POST /v1/events` and queues it in the
+/// data folder's database directly.
+fn emit(args: EmitArgs) -> Result<(), Box<dyn std::error::Error>> {
+    use serde_json::{Map, Value};
+    let (kind, data) = match (&args.file, args.event_type) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let mut envelope: Map<String, Value> = serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not a JSON object: {e}", path.display()))?;
+            let kind = match envelope.remove("type") {
+                Some(Value::String(kind)) => kind,
+                _ => return Err(format!("{} has no string `type`", path.display()).into()),
+            };
+            let data = match envelope.remove("data") {
+                Some(Value::Object(data)) => data,
+                None => Map::new(),
+                Some(_) => {
+                    return Err(format!("`data` in {} is not an object", path.display()).into())
+                }
+            };
+            (kind, data)
+        }
+        (None, Some(kind)) => {
+            let data = match args.data.as_deref() {
+                Some(text) => serde_json::from_str::<Map<String, Value>>(text)
+                    .map_err(|e| format!("--data must be a JSON object: {e}"))?,
+                None => Map::new(),
+            };
+            (kind, data)
+        }
+        (None, None) => return Err("give --type (with --data) or --file".into()),
+    };
+    let event = api::events::build(SellerId(args.seller), &kind, data, SystemClock.now_unix())?;
+    args.store.ensure_data_dir()?;
+    let store = SqliteStore::open(&args.store.database_path())?;
+    let queued = store.publish_event(&event)?;
+    println!("{} {queued}", event.id);
+    Ok(())
 }
 
 /// Structured logs to stderr; `RUST_LOG` filters (default `info`).

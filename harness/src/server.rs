@@ -1,6 +1,7 @@
-//! The `serve` lifecycle: open the data folder (database, JWT key), bind, print the URL,
-//! serve until the shutdown future completes (SIGTERM or Ctrl-C in the binary), then let
-//! in-flight requests finish.
+//! The `serve` lifecycle: open the data folder (database, JWT key), start the dispatcher,
+//! bind, print the URL, serve until the shutdown future completes (SIGTERM or Ctrl-C in
+//! the binary); then the HTTP server lets in-flight requests finish while the dispatcher
+//! stops claiming and drains the attempts in flight (bounded).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,8 +10,9 @@ use crate::api::{self, AppState, Settings};
 use crate::auth::JwtKey;
 use crate::clock::SharedClock;
 use crate::config::ServeArgs;
-use crate::dispatch::Sender;
-use crate::store::SqliteStore;
+use crate::dispatch::{Dispatcher, Sender};
+use crate::metrics::Metrics;
+use crate::store::{SqliteStore, Store};
 
 /// Runs the server with `args` until `shutdown` completes.
 pub async fn run(
@@ -30,15 +32,20 @@ pub async fn run(
     let jwt = JwtKey::load_or_create(&args.data.jwt_key_path())?;
     let sender = Sender::new(args.delivery_timeout, args.allow_private_targets)
         .map_err(|e| format!("cannot build the delivery HTTP client: {e}"))?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let metrics = Arc::new(Metrics::new());
+    let wake = Arc::new(tokio::sync::Notify::new());
     let state = AppState {
-        store: Arc::new(store),
-        clock,
+        store: Arc::clone(&store),
+        clock: Arc::clone(&clock),
         jwt: Arc::new(jwt),
         settings: Arc::new(Settings {
             allow_private_targets: args.allow_private_targets,
             max_body_bytes: args.max_body_bytes,
         }),
-        sender,
+        sender: sender.clone(),
+        metrics: Arc::clone(&metrics),
+        wake: Arc::clone(&wake),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -51,6 +58,7 @@ pub async fn run(
         database = %db_path.display(),
         allow_private_targets = args.allow_private_targets,
         workers = args.workers,
+        time_scale = args.time_scale,
         delivery_timeout_ms = u64::try_from(args.delivery_timeout.as_millis()).unwrap_or(u64::MAX),
         "serving"
     );
@@ -59,9 +67,36 @@ pub async fn run(
             "--allow-private-targets is on: webhooks may target loopback and private addresses"
         );
     }
+    if (args.time_scale - 1.0).abs() > f64::EPSILON {
+        tracing::warn!(
+            time_scale = args.time_scale,
+            "--time-scale is on: the retry schedule runs faster than real time"
+        );
+    }
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let dispatcher = Dispatcher::new(
+        store,
+        clock,
+        sender,
+        metrics,
+        wake,
+        usize::from(args.workers),
+        args.delivery_timeout,
+    );
+    let dispatching = tokio::spawn(dispatcher.run(stopping.clone()));
+    let mut http_stopping = stopping;
     axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            let _ = http_stopping.wait_for(|stop| *stop).await;
+        })
         .await?;
+    if let Err(e) = dispatching.await {
+        tracing::error!(error = %e, "the dispatcher failed");
+    }
     tracing::info!("stopped");
     Ok(())
 }

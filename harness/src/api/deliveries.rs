@@ -223,7 +223,7 @@ async fn deliver_now(
             log_id: &log_id,
             body: &event.body,
             secrets: &secrets,
-            timestamp: now,
+            timestamp: state.clock.wall_unix(),
         })
         .await;
     let (status, response_code, elapsed_ms, error) = match outcome {
@@ -234,6 +234,7 @@ async fn deliver_now(
             status,
             elapsed_ms,
             error,
+            ..
         } => (AttemptStatus::Failed, status, elapsed_ms, Some(error)),
     };
     let attempt = Attempt {

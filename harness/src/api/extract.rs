@@ -46,7 +46,7 @@ impl FromRequestParts<AppState> for SellerAuth {
         let token = bearer(parts)?;
         state
             .jwt
-            .verify(token, state.clock.now_unix())
+            .verify(token, state.clock.wall_unix())
             .map(SellerAuth)
             .map_err(ApiError::Unauthorized)
     }

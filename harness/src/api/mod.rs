@@ -4,6 +4,7 @@
 
 mod deliveries;
 mod error;
+pub mod events;
 mod extract;
 pub mod openapi;
 mod seller;
@@ -27,6 +28,7 @@ pub use error::ApiError;
 use crate::auth::JwtKey;
 use crate::clock::SharedClock;
 use crate::dispatch::Sender;
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
 /// Server settings the handlers read.
@@ -51,6 +53,10 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Sends delivery attempts.
     pub sender: Sender,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Wakes the dispatcher when deliveries were queued or re-enabled.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 /// Runs a store call on tokio's blocking pool (the store is synchronous; see `store`).
@@ -72,7 +78,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(seller::router())
         .merge(v1::router())
+        .merge(events::router())
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -120,6 +128,29 @@ async fn healthz() -> Json<HealthEnvelope> {
             version: env!("CARGO_PKG_VERSION").into(),
         },
     })
+}
+
+/// Prometheus metrics (OpenMetrics text). Unauthenticated, like most exporters: it holds
+/// counts only, no ids, URLs or secrets.
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let depth = match blocking(&state, |store| store.queue_depth()).await {
+        Ok(depth) => depth,
+        Err(e) => return e.into_response(),
+    };
+    match state.metrics.render(depth) {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => ApiError::Internal(format!("metrics: {e}")).into_response(),
+    }
 }
 
 async fn openapi_json() -> axum::response::Response {

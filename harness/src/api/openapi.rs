@@ -10,6 +10,7 @@ use super::deliveries::{
     DeliveryLog, LogList, LogListEnvelope, TestDelivery, TestDeliveryEnvelope, TestRequest,
 };
 use super::error::{ErrorBody, ErrorEnvelope};
+use super::events::{self, PublishEvent, Published, PublishedEnvelope, PublishedEvent};
 use super::webhooks::{
     CreateWebhook, CreatedWebhook, CreatedWebhookEnvelope, Deleted, DeletedEnvelope, RotatedSecret,
     RotatedSecretEnvelope, UpdateWebhook, WebhookData, WebhookEnvelope, WebhookList,
@@ -32,6 +33,7 @@ use crate::store::{AttemptStatus, WebhookStatus};
         seller::rotate_secret, seller::send_test, seller::list_logs, seller::retry,
         v1::list, v1::create, v1::show, v1::update, v1::delete, v1::rotate_secret,
         v1::send_test, v1::list_logs, v1::retry,
+        events::publish_v1, events::publish_seller,
     ),
     components(schemas(
         ErrorEnvelope, ErrorBody, CreateWebhook, UpdateWebhook, WebhookView,
@@ -39,6 +41,7 @@ use crate::store::{AttemptStatus, WebhookStatus};
         CreatedWebhookEnvelope, CreatedWebhook, RotatedSecretEnvelope, RotatedSecret,
         DeletedEnvelope, Deleted, WebhookStatus, HealthEnvelope, Health, TestRequest,
         TestDeliveryEnvelope, TestDelivery, DeliveryLog, LogListEnvelope, LogList, AttemptStatus,
+        PublishEvent, PublishedEnvelope, Published, PublishedEvent,
     )),
     modifiers(&Security),
     tags(

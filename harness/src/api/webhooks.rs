@@ -380,6 +380,8 @@ pub async fn update(
     })
     .await?
     .ok_or(ApiError::NotFound("webhook"))?;
+    // A re-enabled webhook's kept deliveries are due now.
+    state.wake.notify_one();
     tracing::info!(webhook = %webhook.id, status = webhook.status.as_str(), "webhook updated");
     Ok(Json(WebhookEnvelope {
         success: true,

@@ -1,11 +1,17 @@
-//! Sending one delivery attempt (PROTOCOL §2, §5): sign the canonical body with the core,
-//! POST it with the delivery headers, and turn whatever happens into an
-//! [`AttemptOutcome`]. No redirects are followed, the whole attempt is bounded by the
-//! delivery timeout, and names resolve through the private-target guard
-//! ([`resolver`]). The retry schedule and the durable queue come in the next slice; they
-//! will call [`Sender::send`] too.
+//! Delivering events (PROTOCOL §2, §5).
+//!
+//! This file sends one attempt: sign the canonical body with the core, POST it with the
+//! delivery headers, and turn whatever happens into an [`AttemptOutcome`]. No redirects
+//! are followed, the whole attempt is bounded by the delivery timeout, and names resolve
+//! through the private-target guard ([`resolver`]). [`schedule`] is the retry schedule as
+//! pure arithmetic; [`queue`] is the dispatcher: workers that claim due deliveries from
+//! the store's durable queue, send them with [`Sender::send`] and record the outcome.
 
+mod queue;
 mod resolver;
+pub mod schedule;
+
+pub use queue::Dispatcher;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,7 +64,32 @@ pub enum AttemptOutcome {
         elapsed_ms: u64,
         /// What happened, for the logs (never a secret or a response body).
         error: String,
+        /// The answer's `Retry-After`, when it had a readable one.
+        retry_after: Option<RetryAfter>,
     },
+}
+
+/// A `Retry-After` header (RFC 9110 §10.2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// `Retry-After: 120`
+    Seconds(u64),
+    /// `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`, as unix seconds.
+    At(u64),
+}
+
+impl RetryAfter {
+    /// Reads a header value; `None` when it is neither form.
+    pub fn parse(value: &str) -> Option<Self> {
+        let value = value.trim();
+        if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+            return value.parse().ok().map(RetryAfter::Seconds);
+        }
+        let at = httpdate::parse_http_date(value).ok()?;
+        at.duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| RetryAfter::At(d.as_secs()))
+    }
 }
 
 /// The HTTP client that sends deliveries. One per server; cheap to share.
@@ -95,6 +126,7 @@ impl Sender {
             status,
             elapsed_ms: elapsed(),
             error,
+            retry_after: None,
         };
         let url = match Url::parse(delivery.url) {
             Ok(url) => url,
@@ -131,7 +163,17 @@ impl Sender {
                         elapsed_ms: elapsed(),
                     }
                 } else {
-                    failed(Some(status), format!("the endpoint answered {status}"))
+                    let retry_after = response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(RetryAfter::parse);
+                    AttemptOutcome::Failed {
+                        status: Some(status),
+                        elapsed_ms: elapsed(),
+                        error: format!("the endpoint answered {status}"),
+                        retry_after,
+                    }
                 }
             }
             Err(e) => failed(e.status().map(|s| s.as_u16()), self.describe(&e)),
@@ -195,6 +237,19 @@ fn delivery_headers(d: &Delivery<'_>) -> Result<HeaderMap, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(RetryAfter::parse("120"), Some(RetryAfter::Seconds(120)));
+        assert_eq!(RetryAfter::parse(" 0 "), Some(RetryAfter::Seconds(0)));
+        assert_eq!(
+            RetryAfter::parse("Mon, 15 Jan 2024 10:30:00 GMT"),
+            Some(RetryAfter::At(1_705_314_600))
+        );
+        assert_eq!(RetryAfter::parse("-5"), None);
+        assert_eq!(RetryAfter::parse("soon"), None);
+        assert_eq!(RetryAfter::parse(""), None);
+    }
 
     #[test]
     fn headers_verify_with_the_core() -> Result<(), String> {

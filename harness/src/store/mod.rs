@@ -1,5 +1,5 @@
-//! The narrow storage interface of the harness. Handlers (and, next, the dispatcher) speak
-//! only [`Store`]; SQL lives in the implementations (`sqlite.rs` today, Postgres when one
+//! The narrow storage interface of the harness. Handlers and the dispatcher speak only
+//! [`Store`]; SQL lives in the implementations (`sqlite.rs` today, Postgres when one
 //! machine is outgrown), never outside them.
 //!
 //! The trait is synchronous: SQLite is a blocking library and every call is short, so the
@@ -14,8 +14,8 @@ use std::fmt;
 use crate::ids::Secret;
 
 pub use model::{
-    Attempt, AttemptFilter, AttemptStatus, NewWebhook, SellerId, StoredEvent, Webhook,
-    WebhookChanges, WebhookStatus,
+    Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, NewWebhook, SellerId, Settle,
+    StoredEvent, Webhook, WebhookChanges, WebhookStatus,
 };
 pub use sqlite::SqliteStore;
 
@@ -100,4 +100,28 @@ pub trait Store: Send + Sync + 'static {
         webhook_id: &str,
         log_id: &str,
     ) -> Result<Option<(StoredEvent, u32)>, StoreError>;
+
+    /// Stores an event and, in the same transaction, queues one pending delivery (due at
+    /// the event's `created_at`) for each active webhook of its seller subscribed to its
+    /// type. Returns how many were queued. Durable when it returns.
+    fn publish_event(&self, event: &StoredEvent) -> Result<usize, StoreError>;
+    /// Claims up to `log_ids.len()` due deliveries of active webhooks, oldest due first:
+    /// leases each until `lease_until`, counts the attempt, marks any attempt left
+    /// `pending` by an earlier claim (a crash) as failed, and logs the new attempt as
+    /// `pending` under the next of `log_ids`.
+    fn claim_due(
+        &self,
+        now: u64,
+        lease_until: u64,
+        log_ids: Vec<String>,
+    ) -> Result<Vec<Claim>, StoreError>;
+    /// Records how a claimed attempt ended, in one transaction: the log row, the
+    /// delivery's fate and the webhook's failure history. Returns `true` when this
+    /// disabled the webhook.
+    fn finish_attempt(&self, result: &AttemptResult) -> Result<bool, StoreError>;
+    /// The earliest time (unix seconds) a pending delivery of an active webhook becomes
+    /// claimable, if there is one.
+    fn next_due(&self) -> Result<Option<u64>, StoreError>;
+    /// Deliveries not yet delivered nor failed for good.
+    fn queue_depth(&self) -> Result<u64, StoreError>;
 }

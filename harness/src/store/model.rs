@@ -197,3 +197,56 @@ pub struct AttemptFilter {
     /// Only attempts older than the attempt with this id (the previous page's last).
     pub before: Option<String>,
 }
+
+/// A due delivery the dispatcher has claimed: leased to it until the lease runs out (then
+/// offered again: a crash never loses a delivery), with its attempt already logged as
+/// `pending` under `log_id`.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// The queue row.
+    pub delivery_id: i64,
+    /// `log_…` of this attempt (`X-Menon-Delivery`).
+    pub log_id: String,
+    /// The webhook it goes to.
+    pub webhook_id: String,
+    /// The webhook's owner.
+    pub seller_id: SellerId,
+    /// The endpoint URL.
+    pub url: String,
+    /// The event, with its canonical body.
+    pub event: StoredEvent,
+    /// Attempts of this delivery before this one (the log's `retry_count`).
+    pub retry_count: u32,
+    /// Failed attempts in the current schedule before this one.
+    pub failures: u32,
+    /// Unix seconds when the claim was made (the attempt's `created_at`).
+    pub claimed_at: u64,
+}
+
+/// What becomes of a delivery after an attempt (PROTOCOL §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// Delivered: done; the webhook's failure history is cleared.
+    Delivered,
+    /// Failed; the next attempt is due at this time (unix seconds).
+    Retry(u64),
+    /// The last attempt of the schedule failed: the delivery is `failed`, and the webhook
+    /// is disabled if no attempt to it succeeded since this delivery's first attempt.
+    GiveUp,
+    /// `410 Gone`: the webhook is disabled at once; the delivery is kept, pending, and
+    /// goes out again when the webhook is re-enabled.
+    Gone,
+}
+
+/// The result of an attempt, to record: the finished log row and the delivery's fate.
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    /// The queue row.
+    pub delivery_id: i64,
+    /// The attempt as it ended (status delivered or failed).
+    pub attempt: Attempt,
+    /// What becomes of the delivery.
+    pub settle: Settle,
+    /// Unix seconds when the attempt ended.
+    pub finished_at: u64,
+}

@@ -186,6 +186,8 @@ async fn openapi_document_is_committed_and_served() {
         "/v1/webhooks/{id}/test",
         "/v1/webhooks/{id}/logs",
         "/v1/webhooks/{id}/logs/{log_id}/retry",
+        "/v1/events",
+        "/api/seller/events",
     ] {
         assert!(
             doc["paths"][path].is_object(),
@@ -205,7 +207,7 @@ async fn openapi_document_is_committed_and_served() {
 #[test]
 fn help_names_every_command_and_setting() {
     let help = cli(&["--help"]);
-    for word in ["serve", "token", "api-key", "openapi"] {
+    for word in ["serve", "token", "api-key", "emit", "bench", "openapi"] {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");
     }
     let serve = cli(&["serve", "--help"]);
@@ -219,6 +221,8 @@ fn help_names_every_command_and_setting() {
         "--delivery-timeout",
         "--workers",
         "--allow-private-targets",
+        "--time-scale",
+        "MENON_TIME_SCALE",
         "127.0.0.1:8787",
         "./menon-data",
     ] {

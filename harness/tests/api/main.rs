@@ -6,6 +6,7 @@ mod support;
 
 mod auth;
 mod deliveries;
+mod dispatch;
 mod lifecycle;
 mod validation;
 mod webhooks;

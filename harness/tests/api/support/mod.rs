@@ -195,6 +195,23 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Kills the server with SIGKILL (`kill -9`): no shutdown, no drain.
+    pub fn kill(mut self) {
+        let status = Command::new("kill")
+            .args(["-KILL", &self.child.id().to_string()])
+            .status()
+            .expect("kill -KILL");
+        assert!(status.success());
+        let _ = self.child.wait();
+    }
+
+    /// The logs so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().expect("logs").clone()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

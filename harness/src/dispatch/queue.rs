@@ -1,0 +1,430 @@
+//! The dispatcher: claims due deliveries from the store's durable queue and sends them,
+//! at most `workers` at a time, then records each attempt and what it means for the
+//! delivery and the webhook (PROTOCOL §5).
+//!
+//! Why it cannot lose a delivery: a claim is a lease (`leased_until`) written in the
+//! same transaction that logs the attempt as `pending`. If the process dies mid-attempt,
+//! the lease runs out and the delivery is claimed again (the orphaned `pending` attempt
+//! is then marked failed as interrupted). Delivery is therefore at-least-once; receivers
+//! deduplicate by event id.
+//!
+//! One loop claims, and a semaphore bounds the attempts in flight (as mini-redis bounds
+//! connections); the loop sleeps until the next delivery is due on the clock (scaled to
+//! real time), a publish wakes it early, and it polls at least every second so that
+//! events queued by another process (`menon-harness emit`) are seen. On shutdown it
+//! stops claiming and waits a bounded time for the attempts in flight.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+use super::schedule;
+use super::{AttemptOutcome, Delivery, RetryAfter, Sender};
+use crate::clock::SharedClock;
+use crate::ids;
+use crate::metrics::Metrics;
+use crate::store::{Attempt, AttemptResult, AttemptStatus, Claim, Settle, Store, StoreError};
+
+/// The longest the loop sleeps when nothing is due.
+const MAX_IDLE: Duration = Duration::from_secs(1);
+/// How long a claim outlives the delivery timeout before it is offered again.
+const LEASE_MARGIN: Duration = Duration::from_secs(2);
+
+/// Sends queued deliveries until told to stop.
+#[derive(Clone)]
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    sender: Sender,
+    metrics: Arc<Metrics>,
+    wake: Arc<Notify>,
+    workers: usize,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn blocking<T, F>(store: &Arc<dyn Store>, call: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+{
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || call(store.as_ref()))
+        .await
+        .map_err(|e| StoreError::Database(format!("store task failed: {e}")))?
+}
+
+impl Dispatcher {
+    /// A dispatcher with `workers` attempts in flight at most; `timeout` is the sender's
+    /// delivery timeout (it sizes the lease and the drain bound). `wake` is notified by
+    /// whoever queues deliveries.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        sender: Sender,
+        metrics: Arc<Metrics>,
+        wake: Arc<Notify>,
+        workers: usize,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            sender,
+            metrics,
+            wake,
+            workers: workers.max(1),
+            timeout,
+        }
+    }
+
+    /// The lease of a claim, in clock seconds: the delivery timeout plus a margin, in
+    /// real time, scaled to the clock.
+    fn lease_secs(&self) -> u64 {
+        let real = (self.timeout + LEASE_MARGIN).as_secs_f64() * self.clock.scale();
+        // A positive, finite number of seconds; rounding up keeps the lease long enough.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let secs = real.ceil() as u64;
+        secs.max(1)
+    }
+
+    /// Runs until `shutdown` turns true, then drains the attempts in flight (waiting at
+    /// most the delivery timeout plus a margin; anything still running is abandoned and
+    /// its lease will run out, so it is sent again by the next run).
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let permits = Arc::new(Semaphore::new(self.workers));
+        let mut in_flight = JoinSet::new();
+        tracing::info!(workers = self.workers, "dispatcher started");
+        while !*shutdown.borrow() {
+            while in_flight.try_join_next().is_some() {}
+            let free = permits.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    _ = in_flight.join_next() => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            let claimed = match self.claim(free).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming due deliveries failed; retrying");
+                    Vec::new()
+                }
+            };
+            if !claimed.is_empty() {
+                for claim in claimed {
+                    let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                        break; // cannot happen: we claimed no more than were free
+                    };
+                    in_flight.spawn(self.clone().attempt(claim, permit));
+                }
+                continue;
+            }
+            let wait = self.idle_wait().await;
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.wake.notified() => {}
+                _ = in_flight.join_next(), if !in_flight.is_empty() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        let bound = self.timeout + LEASE_MARGIN;
+        tracing::info!(
+            in_flight = in_flight.len(),
+            "dispatcher stopping: no new claims; draining attempts in flight"
+        );
+        let drained = tokio::time::timeout(bound, async {
+            while in_flight.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                abandoned = in_flight.len(),
+                "attempts still in flight after the drain bound; their leases will run out \
+                 and they will be sent again"
+            );
+            in_flight.abort_all();
+        }
+        tracing::info!("dispatcher stopped");
+    }
+
+    async fn claim(&self, limit: usize) -> Result<Vec<Claim>, StoreError> {
+        let now = self.clock.now_unix();
+        let lease_until = now.saturating_add(self.lease_secs());
+        let log_ids = (0..limit)
+            .map(|_| ids::log_id())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        blocking(&self.store, move |store| {
+            store.claim_due(now, lease_until, log_ids)
+        })
+        .await
+    }
+
+    /// How long to sleep when nothing is due: until the next due time (scaled to real
+    /// time), at least 1 ms, at most [`MAX_IDLE`].
+    async fn idle_wait(&self) -> Duration {
+        let due = blocking(&self.store, |store| store.next_due()).await;
+        match due {
+            Ok(Some(due)) => {
+                let now = self.clock.now_unix();
+                // Precision is not needed: a wait of a few clock seconds.
+                #[allow(clippy::cast_precision_loss)]
+                let clock_secs = due.saturating_sub(now) as f64;
+                let real = clock_secs / self.clock.scale();
+                Duration::from_secs_f64(real.min(MAX_IDLE.as_secs_f64()))
+                    .max(Duration::from_millis(1))
+            }
+            Ok(None) => MAX_IDLE,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the queue failed");
+                MAX_IDLE
+            }
+        }
+    }
+
+    /// Sends one claimed delivery and records the outcome.
+    async fn attempt(self, claim: Claim, _permit: OwnedSemaphorePermit) {
+        let webhook_id = claim.webhook_id.clone();
+        let now = self.clock.now_unix();
+        let secrets = match blocking(&self.store, move |store| {
+            store.signing_secrets(&webhook_id, now)
+        })
+        .await
+        {
+            Ok(secrets) => secrets,
+            Err(e) => {
+                // The lease runs out and the delivery is claimed again.
+                tracing::error!(error = %e, delivery = %claim.log_id, "reading secrets failed");
+                return;
+            }
+        };
+        let outcome = self
+            .sender
+            .send(&Delivery {
+                url: &claim.url,
+                event_type: &claim.event.event_type,
+                event_id: &claim.event.id,
+                log_id: &claim.log_id,
+                body: &claim.event.body,
+                secrets: &secrets,
+                timestamp: self.clock.wall_unix(),
+            })
+            .await;
+        let result = self.settle(&claim, outcome);
+        let (attempt_status, fate) = match result.settle {
+            Settle::Delivered => ("delivered", "delivered"),
+            Settle::Retry(_) => ("failed", "retrying"),
+            Settle::GiveUp => ("failed", "failed"),
+            Settle::Gone => ("failed", "retrying"),
+        };
+        self.metrics.attempt(
+            attempt_status,
+            fate,
+            result.attempt.response_time_ms.unwrap_or(0),
+        );
+        tracing::info!(
+            webhook = %claim.webhook_id,
+            event = %claim.event.id,
+            delivery = %claim.log_id,
+            status = attempt_status,
+            response_code = result.attempt.response_code,
+            response_time_ms = result.attempt.response_time_ms,
+            retry_count = claim.retry_count,
+            next_retry = result.attempt.next_retry,
+            error = result.attempt.error.as_deref(),
+            "delivery attempt"
+        );
+        let settle = result.settle;
+        let webhook_id = claim.webhook_id.clone();
+        match blocking(&self.store, move |store| store.finish_attempt(&result)).await {
+            Ok(true) => {
+                self.metrics.webhook_disabled();
+                let reason = if settle == Settle::Gone {
+                    "the endpoint answered 410 Gone"
+                } else {
+                    "every attempt of a whole retry schedule failed"
+                };
+                tracing::warn!(webhook = %webhook_id, reason, "webhook disabled");
+            }
+            Ok(false) => {}
+            Err(e) => {
+                // Not recorded: the lease runs out and the delivery is sent again.
+                tracing::error!(error = %e, delivery = %claim.log_id, "recording an attempt failed");
+            }
+        }
+    }
+
+    /// Turns an outcome into the finished log row and the delivery's fate.
+    fn settle(&self, claim: &Claim, outcome: AttemptOutcome) -> AttemptResult {
+        let finished_at = self.clock.now_unix();
+        let mut attempt = Attempt {
+            id: claim.log_id.clone(),
+            webhook_id: claim.webhook_id.clone(),
+            seller_id: claim.seller_id.clone(),
+            event_id: claim.event.id.clone(),
+            event_type: claim.event.event_type.clone(),
+            status: AttemptStatus::Failed,
+            response_code: None,
+            response_time_ms: None,
+            delivered_at: None,
+            error: None,
+            retry_count: claim.retry_count,
+            next_retry: None,
+            created_at: claim.claimed_at,
+        };
+        let settle = match outcome {
+            AttemptOutcome::Delivered { status, elapsed_ms } => {
+                attempt.status = AttemptStatus::Delivered;
+                attempt.response_code = Some(status);
+                attempt.response_time_ms = Some(elapsed_ms);
+                attempt.delivered_at = Some(finished_at);
+                Settle::Delivered
+            }
+            AttemptOutcome::Failed {
+                status,
+                elapsed_ms,
+                error,
+                retry_after,
+            } => {
+                attempt.response_code = status;
+                attempt.response_time_ms = Some(elapsed_ms);
+                attempt.error = Some(error);
+                if status == Some(410) {
+                    Settle::Gone
+                } else {
+                    // An HTTP date is wall time; the schedule runs on the clock.
+                    let retry_after = retry_after.map(|r| match r {
+                        RetryAfter::Seconds(secs) => secs,
+                        RetryAfter::At(at) => at.saturating_sub(self.clock.wall_unix()),
+                    });
+                    match schedule::next_attempt(claim.failures + 1, finished_at, retry_after) {
+                        Some(next) => {
+                            attempt.next_retry = Some(next);
+                            Settle::Retry(next)
+                        }
+                        None => Settle::GiveUp,
+                    }
+                }
+            }
+        };
+        AttemptResult {
+            delivery_id: claim.delivery_id,
+            attempt,
+            settle,
+            finished_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use menon_webhooks::EventType;
+
+    use super::*;
+    use crate::clock::TestClock;
+    use crate::ids::Secret;
+    use crate::store::{
+        AttemptFilter, NewWebhook, SellerId, SqliteStore, StoredEvent, WebhookStatus,
+    };
+
+    const START: u64 = 1_705_314_600;
+
+    /// On a clock that only moves when told, jumped to each `next_retry`, the attempts
+    /// land exactly on the schedule: 1 min, 5 min, 30 min, 2 h, 24 h; then the webhook
+    /// is disabled (it never succeeded).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_schedule_is_exact_on_a_test_clock() -> Result<(), Box<dyn std::error::Error>> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/hook", listener.local_addr()?);
+        let failing = axum::Router::new()
+            .fallback(|| async { axum::http::StatusCode::INTERNAL_SERVER_ERROR });
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, failing).await;
+        });
+
+        let clock = Arc::new(TestClock::new(START));
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory()?);
+        let seller = SellerId("sel_t".into());
+        store.create_webhook(NewWebhook {
+            id: "wh_t".into(),
+            seller_id: seller.clone(),
+            url,
+            events: vec![EventType::ListingCreated],
+            secret: Secret::new("whsec_test".into()),
+            now: START,
+        })?;
+        let queued = store.publish_event(&StoredEvent {
+            id: "evt_t".into(),
+            seller_id: seller.clone(),
+            event_type: "listing.created".into(),
+            created_at: START,
+            body: b"{}".to_vec(),
+            is_test: false,
+        })?;
+        assert_eq!(queued, 1);
+        let wake = Arc::new(Notify::new());
+        let dispatcher = Dispatcher::new(
+            Arc::clone(&store),
+            Arc::clone(&clock) as SharedClock,
+            Sender::new(Duration::from_secs(5), true)?,
+            Arc::new(Metrics::new()),
+            Arc::clone(&wake),
+            2,
+            Duration::from_secs(5),
+        );
+        let (stop, stopping) = watch::channel(false);
+        let running = tokio::spawn(dispatcher.run(stopping));
+
+        let filter = AttemptFilter {
+            limit: 100,
+            ..AttemptFilter::default()
+        };
+        let mut attempts = Vec::new();
+        for n in 1..=6 {
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                let logs = store
+                    .list_attempts(&seller, "wh_t", &filter)?
+                    .unwrap_or_default();
+                if logs.len() == n && logs.iter().all(|a| a.status != AttemptStatus::Pending) {
+                    attempts = logs;
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "attempt {n} never ended"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            if let Some(next) = attempts.first().and_then(|a| a.next_retry) {
+                clock.set(next);
+                wake.notify_one();
+            }
+        }
+        attempts.reverse();
+        let starts: Vec<u64> = attempts.iter().map(|a| a.created_at).collect();
+        let gaps: Vec<u64> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(gaps, [60, 300, 1_800, 7_200, 86_400]);
+        let retry_counts: Vec<u32> = attempts.iter().map(|a| a.retry_count).collect();
+        assert_eq!(retry_counts, [0, 1, 2, 3, 4, 5]);
+        assert!(attempts.iter().all(|a| a.response_code == Some(500)));
+        assert_eq!(attempts.last().and_then(|a| a.next_retry), None);
+        let webhook = store.get_webhook(&seller, "wh_t")?;
+        assert_eq!(webhook.map(|w| w.status), Some(WebhookStatus::Disabled));
+        assert_eq!(store.queue_depth()?, 0);
+        stop.send(true)?;
+        running.await?;
+        Ok(())
+    }
+}
