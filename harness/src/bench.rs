@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use crate::api::events;
-use crate::clock::{SharedClock, SystemClock};
+use crate::clock::{Clock as _, SharedClock, SystemClock};
 use crate::dispatch::{Dispatcher, Sender};
 use crate::ids;
 use crate::metrics::Metrics;
@@ -34,6 +34,18 @@ pub struct BenchArgs {
     /// Give up waiting for deliveries after this many seconds.
     #[arg(long, default_value_t = 120)]
     pub timeout_secs: u64,
+    /// Steady-rate mode: publish this many events per second (for `--seconds`) instead
+    /// of `--events` as fast as possible, and report publish→delivered at that rate.
+    #[arg(long, conflicts_with_all = ["events", "pending"])]
+    pub rate: Option<u32>,
+    /// How long `--rate` publishes, or how long `--pending` watches the idle server.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Memory mode: run `menon-harness serve` as a child process, load this many pending
+    /// deliveries (due in 24 h, as after a failed attempt) into its database while it
+    /// runs, and report its RSS before, during and after, and while it idles over them.
+    #[arg(long, conflicts_with_all = ["events", "rate"])]
+    pub pending: Option<u64>,
 }
 
 type Arrivals = Arc<Mutex<Vec<(String, Instant)>>>;
@@ -69,20 +81,235 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-/// Peak resident set size in KiB (`VmHWM`), where /proc exists.
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// A KiB field (`VmRSS`, `VmHWM`) of `/proc/<who>/status`, where /proc exists.
+fn status_kib(who: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{who}/status")).ok()?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Peak resident set size in KiB (`VmHWM`), where /proc exists.
+fn peak_rss_kib() -> Option<u64> {
+    status_kib("self", "VmHWM")
+}
+
+/// CPU time (user + system) of a process so far, where /proc exists (100 ticks/s).
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    #[allow(clippy::cast_precision_loss)] // tick counts far below 2^52
+    Some(ticks as f64 / 100.0)
+}
+
+fn mib(kib: Option<u64>) -> String {
+    #[allow(clippy::cast_precision_loss)] // sizes far below 2^52
+    kib.map_or_else(
+        || "unknown".into(),
+        |k| format!("{:.1} MiB", k as f64 / 1024.0),
+    )
+}
+
+/// Stops the child server (by its handle) however `pending` ends.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `--pending N`: a real `serve` child over a database loaded with N pending deliveries
+/// (due in 24 h, to a webhook whose receiver is down), its RSS sampled throughout.
+async fn pending(
+    count: u64,
+    seconds: u64,
+    folder: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::BufRead as _;
+
+    const BATCH: u64 = 10_000;
+    let data = folder.join("data");
+    std::fs::create_dir_all(&data)?;
+    let db = data.join("menon.db");
+    let store = Arc::new(SqliteStore::open(&db)?);
+    let seller = SellerId("sel_bench".into());
+    // A receiver that is down: a loopback port that was free a moment ago.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let webhook = store.create_webhook(NewWebhook {
+        id: ids::webhook_id()?,
+        seller_id: seller.clone(),
+        url: format!("http://127.0.0.1:{port}/down"),
+        events: vec![menon_webhooks::EventType::ListingCreated],
+        secret: ids::webhook_secret()?,
+        now: SystemClock.now_unix(),
+    })?;
+
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-private-targets",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout from the server")?;
+    let guard = ChildGuard(child);
+    let pid = guard.0.id();
+    let mut reader = std::io::BufReader::new(stdout);
+    let first = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        reader.read_line(&mut line).map(|_| (line, reader))
+    })
+    .await??;
+    let (line, _reader) = first;
+    let base = line
+        .trim()
+        .rsplit_once(' ')
+        .map(|(_, url)| url.to_owned())
+        .ok_or_else(|| format!("unexpected first line from serve: {line:?}"))?;
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !http
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        if Instant::now() >= deadline {
+            return Err("the server did not become healthy".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss = move || status_kib(&pid.to_string(), "VmRSS");
+    let before = rss();
+    let cpu_before = cpu_secs(pid);
+
+    // Load the queue while the server runs (as `emit` would), sampling its RSS.
+    let started = Instant::now();
+    let loading = {
+        let (store, webhook_id) = (Arc::clone(&store), webhook.id.clone());
+        tokio::task::spawn_blocking(move || -> Result<u64, String> {
+            let now = SystemClock.now_unix();
+            let mut queued = 0;
+            while queued < count {
+                let n = BATCH.min(count - queued);
+                let mut batch = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+                for i in 0..n {
+                    let mut data = serde_json::Map::new();
+                    data.insert("listing_id".into(), format!("lst_{}", queued + i).into());
+                    batch.push(
+                        events::build(seller.clone(), "listing.created", data, now)
+                            .map_err(|e| e.to_string())?,
+                    );
+                }
+                store
+                    .queue_events_for(&batch, &webhook_id, now + 24 * 60 * 60)
+                    .map_err(|e| e.to_string())?;
+                queued += n;
+            }
+            Ok(queued)
+        })
+    };
+    let mut during_peak = before.unwrap_or(0);
+    while !loading.is_finished() {
+        during_peak = during_peak.max(rss().unwrap_or(0));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let queued = loading.await??;
+    let load_time = started.elapsed();
+    let after = rss();
+    let cpu_after_load = cpu_secs(pid);
+
+    // Idle over them: the dispatcher polls (at most every second) and finds nothing due.
+    let mut samples = Vec::new();
+    let idle_until = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < idle_until {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if let Some(kib) = rss() {
+            samples.push(kib);
+        }
+    }
+    let cpu_end = cpu_secs(pid);
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let depth = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("menon_queue_depth "))
+        .unwrap_or("?")
+        .trim()
+        .to_owned();
+    let last = samples.last().copied();
+    let hwm = status_kib(&pid.to_string(), "VmHWM");
+    drop(guard);
+
+    println!(
+        "pending mode: {queued} pending deliveries (due in 24 h) to one webhook, receiver down"
+    );
+    println!(
+        "loaded in {:.1} s ({:.0} deliveries/s) while the server ran; database {:.0} MiB",
+        load_time.as_secs_f64(),
+        {
+            #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+            let q = queued as f64;
+            q / load_time.as_secs_f64().max(1e-9)
+        },
+        {
+            #[allow(clippy::cast_precision_loss)] // sizes far below 2^52
+            let bytes = ["menon.db", "menon.db-wal"]
+                .iter()
+                .filter_map(|f| std::fs::metadata(data.join(f)).ok())
+                .map(|m| m.len())
+                .sum::<u64>() as f64;
+            bytes / (1024.0 * 1024.0)
+        }
+    );
+    println!("server queue depth (/metrics) {depth}");
+    println!("server RSS before load     {}", mib(before));
+    println!("server RSS peak during     {}", mib(Some(during_peak)));
+    println!("server RSS after load      {}", mib(after));
+    println!(
+        "server RSS idle {seconds} s       min {}  max {}  last {}",
+        mib(samples.iter().copied().min()),
+        mib(samples.iter().copied().max()),
+        mib(last)
+    );
+    println!("server peak RSS (VmHWM)    {}", mib(hwm));
+    if let (Some(a), Some(b), Some(c)) = (cpu_before, cpu_after_load, cpu_end) {
+        println!(
+            "server CPU                 {:.2} s during load, {:.2} s over the {seconds} s idle",
+            b - a,
+            c - b
+        );
+    }
+    Ok(())
 }
 
 /// Runs the benchmark and prints its results.
 pub async fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     let folder = std::env::temp_dir().join(format!("menon-bench-{}", ids::event_id()?));
     std::fs::create_dir_all(&folder)?;
-    let result = measure(&args, &folder).await;
+    let result = if let Some(count) = args.pending {
+        pending(count, args.seconds, &folder).await
+    } else {
+        measure(&args, &folder).await
+    };
     let _ = std::fs::remove_dir_all(&folder);
     result
 }
@@ -121,12 +348,28 @@ async fn measure(
     let dispatching = tokio::spawn(dispatcher.run(stopping));
 
     let started = Instant::now();
+    // `--rate`: event n is published at `started + n / rate`, never earlier.
+    let (events_total, pace) = match args.rate {
+        Some(rate) => {
+            let rate = rate.max(1);
+            let total = usize::try_from(u64::from(rate).saturating_mul(args.seconds))?;
+            (total, Some(Duration::from_secs(1) / rate))
+        }
+        None => (args.events, None),
+    };
     let publisher = {
         let (store, clock, wake, seller) = (Arc::clone(&store), clock, wake, seller);
-        let events = args.events;
+        let events = events_total;
         tokio::task::spawn_blocking(move || -> Result<HashMap<String, Instant>, String> {
             let mut published = HashMap::with_capacity(events);
             for n in 0..events {
+                if let Some(step) = pace {
+                    let due = started + step * u32::try_from(n).unwrap_or(u32::MAX);
+                    let now = Instant::now();
+                    if due > now {
+                        std::thread::sleep(due - now);
+                    }
+                }
                 let mut data = serde_json::Map::new();
                 data.insert("listing_id".into(), format!("lst_{n}").into());
                 let event =
@@ -142,7 +385,7 @@ async fn measure(
     };
     let published = publisher.await??;
     let publish_time = started.elapsed();
-    let expected = args.events * args.webhooks;
+    let expected = events_total * args.webhooks;
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
     loop {
         let got = arrivals.lock().map(|a| a.len()).unwrap_or(0);
@@ -164,9 +407,17 @@ async fn measure(
     latencies.sort_unstable();
     #[allow(clippy::cast_precision_loss)] // counts far below 2^52
     let rate = arrived.len() as f64 / elapsed.as_secs_f64().max(1e-9);
+    if let Some(rate) = args.rate {
+        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+        let achieved = events_total as f64 / publish_time.as_secs_f64().max(1e-9);
+        println!(
+            "rate mode: target {rate} events/s for {} s; published at {achieved:.0} events/s",
+            args.seconds
+        );
+    }
     println!(
         "events {}  webhooks {}  workers {}  deliveries {}/{expected}",
-        args.events,
+        events_total,
         args.webhooks,
         args.workers,
         arrived.len()

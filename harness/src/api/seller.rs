@@ -62,7 +62,8 @@ pub(super) async fn create(
 /// Show one webhook (without its secret).
 #[utoipa::path(get, path = "/api/seller/webhooks/{id}", tag = "seller", operation_id = "seller_show",
     security(("seller_jwt" = [])), params(("id" = String, Path, description = "wh_…")),
-    responses((status = 200, body = WebhookEnvelope), (status = 401, body = ErrorEnvelope),
+    responses((status = 200, body = WebhookEnvelope),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope)))]
 pub(super) async fn show(
     State(state): State<AppState>,
@@ -78,6 +79,7 @@ pub(super) async fn show(
     request_body = UpdateWebhook,
     responses((status = 200, body = WebhookEnvelope), (status = 400, body = ErrorEnvelope),
         (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 413, body = ErrorEnvelope), (status = 415, body = ErrorEnvelope),
         (status = 422, body = ErrorEnvelope)))]
 pub(super) async fn update(
     State(state): State<AppState>,
@@ -91,7 +93,8 @@ pub(super) async fn update(
 /// Delete a webhook with its delivery logs.
 #[utoipa::path(delete, path = "/api/seller/webhooks/{id}", tag = "seller", operation_id = "seller_delete",
     security(("seller_jwt" = [])), params(("id" = String, Path, description = "wh_…")),
-    responses((status = 200, body = DeletedEnvelope), (status = 401, body = ErrorEnvelope),
+    responses((status = 200, body = DeletedEnvelope),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope)))]
 pub(super) async fn delete(
     State(state): State<AppState>,
@@ -105,7 +108,8 @@ pub(super) async fn delete(
 /// `X-Menon-Signature-V2` for 24 hours.
 #[utoipa::path(post, path = "/api/seller/webhooks/{id}/rotate-secret", tag = "seller", operation_id = "seller_rotate_secret",
     security(("seller_jwt" = [])), params(("id" = String, Path, description = "wh_…")),
-    responses((status = 200, body = RotatedSecretEnvelope), (status = 401, body = ErrorEnvelope),
+    responses((status = 200, body = RotatedSecretEnvelope),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope)))]
 pub(super) async fn rotate_secret(
     State(state): State<AppState>,
@@ -122,7 +126,9 @@ pub(super) async fn rotate_secret(
     security(("seller_jwt" = [])), params(("id" = String, Path, description = "wh_…")),
     request_body(content = Option<TestRequest>, description = "optional; empty body = the webhook's first event type"),
     responses((status = 200, body = TestDeliveryEnvelope), (status = 400, body = ErrorEnvelope),
-        (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+        (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 413, body = ErrorEnvelope), (status = 415, body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope)))]
 pub(super) async fn send_test(
     State(state): State<AppState>,
     SellerAuth(seller): SellerAuth,
@@ -151,7 +157,8 @@ pub(super) async fn list_logs(
 #[utoipa::path(post, path = "/api/seller/webhooks/{id}/logs/{log_id}/retry", tag = "seller",
     operation_id = "seller_retry", security(("seller_jwt" = [])),
     params(("id" = String, Path, description = "wh_…"), ("log_id" = String, Path, description = "log_…")),
-    responses((status = 200, body = TestDeliveryEnvelope), (status = 401, body = ErrorEnvelope),
+    responses((status = 200, body = TestDeliveryEnvelope),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 pub(super) async fn retry(
     State(state): State<AppState>,

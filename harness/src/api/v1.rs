@@ -56,7 +56,8 @@ pub(super) async fn create(
 /// Show one webhook (without its secret).
 #[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "v1", operation_id = "v1_show",
     security(("api_key" = [])), params(("id" = String, Path, description = "wh_…")),
-    responses((status = 200, body = WebhookEnvelope), (status = 401, body = ErrorEnvelope),
+    responses((status = 200, body = WebhookEnvelope),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope)))]
 pub(super) async fn show(
     State(state): State<AppState>,
@@ -72,6 +73,7 @@ pub(super) async fn show(
     request_body = UpdateWebhook,
     responses((status = 200, body = WebhookEnvelope), (status = 400, body = ErrorEnvelope),
         (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 413, body = ErrorEnvelope), (status = 415, body = ErrorEnvelope),
         (status = 422, body = ErrorEnvelope)))]
 pub(super) async fn update(
     State(state): State<AppState>,
@@ -85,7 +87,8 @@ pub(super) async fn update(
 /// Delete a webhook with its delivery logs.
 #[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "v1", operation_id = "v1_delete",
     security(("api_key" = [])), params(("id" = String, Path, description = "wh_…")),
-    responses((status = 200, body = DeletedEnvelope), (status = 401, body = ErrorEnvelope),
+    responses((status = 200, body = DeletedEnvelope),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope)))]
 pub(super) async fn delete(
     State(state): State<AppState>,
@@ -99,7 +102,8 @@ pub(super) async fn delete(
 /// `X-Menon-Signature-V2` for 24 hours.
 #[utoipa::path(post, path = "/v1/webhooks/{id}/rotate-secret", tag = "v1", operation_id = "v1_rotate_secret",
     security(("api_key" = [])), params(("id" = String, Path, description = "wh_…")),
-    responses((status = 200, body = RotatedSecretEnvelope), (status = 401, body = ErrorEnvelope),
+    responses((status = 200, body = RotatedSecretEnvelope),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope)))]
 pub(super) async fn rotate_secret(
     State(state): State<AppState>,
@@ -116,7 +120,9 @@ pub(super) async fn rotate_secret(
     security(("api_key" = [])), params(("id" = String, Path, description = "wh_…")),
     request_body(content = Option<TestRequest>, description = "optional; empty body = the webhook's first event type"),
     responses((status = 200, body = TestDeliveryEnvelope), (status = 400, body = ErrorEnvelope),
-        (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+        (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 413, body = ErrorEnvelope), (status = 415, body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope)))]
 pub(super) async fn send_test(
     State(state): State<AppState>,
     ApiKeyAuth(seller): ApiKeyAuth,
@@ -145,7 +151,8 @@ pub(super) async fn list_logs(
 #[utoipa::path(post, path = "/v1/webhooks/{id}/logs/{log_id}/retry", tag = "v1",
     operation_id = "v1_retry", security(("api_key" = [])),
     params(("id" = String, Path, description = "wh_…"), ("log_id" = String, Path, description = "log_…")),
-    responses((status = 200, body = TestDeliveryEnvelope), (status = 401, body = ErrorEnvelope),
+    responses((status = 200, body = TestDeliveryEnvelope),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 pub(super) async fn retry(
     State(state): State<AppState>,

@@ -105,6 +105,15 @@ pub trait Store: Send + Sync + 'static {
     /// the event's `created_at`) for each active webhook of its seller subscribed to its
     /// type. Returns how many were queued. Durable when it returns.
     fn publish_event(&self, event: &StoredEvent) -> Result<usize, StoreError>;
+    /// Bulk loading (`bench --pending`): stores `events` and, for each, one pending
+    /// delivery to `webhook_id` due at `due_at`, all in one transaction. Returns how many
+    /// deliveries were queued.
+    fn queue_events_for(
+        &self,
+        events: &[StoredEvent],
+        webhook_id: &str,
+        due_at: u64,
+    ) -> Result<usize, StoreError>;
     /// Claims up to `log_ids.len()` due deliveries of active webhooks, oldest due first:
     /// leases each until `lease_until`, counts the attempt, marks any attempt left
     /// `pending` by an earlier claim (a crash) as failed, and logs the new attempt as

@@ -479,6 +479,33 @@ impl Store for SqliteStore {
         Ok(targets.len())
     }
 
+    fn queue_events_for(
+        &self,
+        events: &[StoredEvent],
+        webhook_id: &str,
+        due_at: u64,
+    ) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO deliveries (event_id, webhook_id, status, next_attempt_at, created_at)
+                 VALUES (?1, ?2, 'pending', ?3, ?4)",
+            )?;
+            for event in events {
+                insert_event(&tx, event)?;
+                insert.execute(params![
+                    event.id,
+                    webhook_id,
+                    secs(due_at),
+                    secs(event.created_at)
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(events.len())
+    }
+
     fn claim_due(
         &self,
         now: u64,
