@@ -12,6 +12,9 @@
 //! - [`Verifier`]: the keyed HMAC state prepared once per secret, for receivers that
 //!   verify many deliveries; [`Verifier::verify_delivery`] applies the rule "v2 when
 //!   present, else v1".
+//! - [`Verifier::delivery_headers`]: the headers a sender sends with a delivery
+//!   (`Content-Type`, the event, delivery and timestamp headers, both signatures), in a
+//!   fixed order; the reference server and every SDK's `sign` send exactly these.
 //! - [`canonicalize`]: RFC 8785 (JSON Canonicalization Scheme), so a receiver that only
 //!   holds the parsed body can rebuild the signed bytes.
 //! - [`EventType`] and [`Envelope`]: the 21 event types and the event envelope.
@@ -41,6 +44,7 @@
 extern crate alloc;
 
 mod canonical;
+mod delivery;
 mod error;
 mod event;
 mod signature;
@@ -67,4 +71,10 @@ pub mod headers {
     pub const DELIVERY: &str = "X-Menon-Delivery";
     /// `X-Menon-Timestamp`: unix seconds, when this attempt was signed.
     pub const TIMESTAMP: &str = "X-Menon-Timestamp";
+    /// `Content-Type`: `application/json` on every delivery.
+    pub const CONTENT_TYPE: &str = "Content-Type";
+    /// The product token of the server's `User-Agent`, which is
+    /// `Menon-Webhooks/<version>`. Not a header name; SDKs signing test deliveries send
+    /// no `User-Agent` of their own.
+    pub const USER_AGENT_PRODUCT: &str = "Menon-Webhooks";
 }

@@ -3,7 +3,7 @@
 //! - v1, `X-Menon-Signature: sha256=<hex>`: hex(HMAC-SHA256(secret, body)), exactly the
 //!   public docs' scheme, so receivers written from the docs keep working.
 //! - v2, `X-Menon-Signature-V2: t=<unix>,v2=<hex>[,v2=<hex>…]`: each entry is
-//!   hex(HMAC-SHA256(secret, "<t>." + body)), one per secret while a secret is rotated.
+//!   hex(HMAC-SHA256(secret, `"<t>." + body`)), one per secret while a secret is rotated.
 //!
 //! The HMAC key is the UTF-8 bytes of the whole secret string, `whsec_` prefix included
 //! (PROTOCOL §1). Tags are compared as decoded bytes through `subtle`, in constant time.

@@ -7,14 +7,17 @@
 //     .verifyDeliveryStr(text, ...)                  the same over a string's UTF-8 bytes
 //     .sign(bytes) / .signStr(text)                  X-Menon-Signature
 //     .signV2(t, bytes) / .signV2Str(t, text)        X-Menon-Signature-V2
+//     .deliveryHeaders(bytes, t, type?, id?, delivery?) / .deliveryHeadersStr(text, ...)
+//                                                    PROTOCOL §2 headers, [name, value, …]
 //   verifySignature(secret, bytes, header) / verifySignatureStr(...)  -> boolean
 //   canonicalize(text) / canonicalizeBytes(bytes)    RFC 8785
 //   eventTypes(), defaultTolerance()
 //
 // Every protocol rule (v2 when present, header trimming, the tolerance check, which secret
-// signs) is the core's. This layer only converts JS values into those arguments, maps
-// errors to WebhookVerificationError, reads the clock (the core reads none), and adapts
-// to Express and fetch. Everything is synchronous but reading a request body.
+// signs, which headers a delivery carries) is the core's. This layer only converts JS
+// values into those arguments, maps errors to WebhookVerificationError, reads the clock
+// (the core reads none), and adapts to Express and fetch. Everything is synchronous but
+// reading a request body.
 
 import { WebhookVerificationError } from './errors.js';
 
@@ -103,20 +106,19 @@ export function createApi(backend, name) {
   function signWith(verifier, body, options = {}) {
     const input = bodyInput(body, 'sign');
     const timestamp = options.timestamp == null ? resolveNow(undefined) : seconds('timestamp', options.timestamp);
-    const text = input.text;
-    /** @type {Record<string, string>} */
-    const headers = {
-      'Content-Type': 'application/json',
-      'X-Menon-Timestamp': String(timestamp),
-      'X-Menon-Signature': text !== undefined ? verifier.signStr(text) : verifier.sign(input.bytes),
-      'X-Menon-Signature-V2': text !== undefined ? verifier.signV2Str(timestamp, text) : verifier.signV2(timestamp, input.bytes),
-    };
     const envelope = input.parsed ?? tryParse(input);
     const type = options.eventType ?? (typeof envelope?.type === 'string' ? envelope.type : undefined);
     const id = options.eventId ?? (typeof envelope?.id === 'string' ? envelope.id : undefined);
-    if (type !== undefined) headers['X-Menon-Event'] = String(type);
-    if (id !== undefined) headers['X-Menon-Event-Id'] = String(id);
-    if (options.deliveryId !== undefined) headers['X-Menon-Delivery'] = String(options.deliveryId);
+    const event = type === undefined ? undefined : String(type);
+    const eventId = id === undefined ? undefined : String(id);
+    const delivery = options.deliveryId === undefined ? undefined : String(options.deliveryId);
+    const pairs =
+      input.text !== undefined
+        ? verifier.deliveryHeadersStr(input.text, timestamp, event, eventId, delivery)
+        : verifier.deliveryHeaders(input.bytes, timestamp, event, eventId, delivery);
+    /** @type {Record<string, string>} */
+    const headers = {};
+    for (let i = 0; i < pairs.length; i += 2) headers[pairs[i]] = pairs[i + 1];
     return headers;
   }
 

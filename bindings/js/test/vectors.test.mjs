@@ -40,6 +40,11 @@ for (const { name, raw, api } of BACKENDS) {
       const verifier = new raw.Verifier(v.secrets);
       assert.equal(verifier.sign(body), v.v1, `v1 ${show(v)}`);
       assert.equal(verifier.signV2(v.timestamp, body), v.v2, `v2 ${show(v)}`);
+      assert.deepEqual(
+        verifier.deliveryHeaders(body, v.timestamp, undefined, undefined, undefined),
+        ['Content-Type', 'application/json', 'X-Menon-Timestamp', String(v.timestamp), 'X-Menon-Signature', v.v1, 'X-Menon-Signature-V2', v.v2],
+        `deliveryHeaders ${show(v)}`,
+      );
       const headers = new api.Webhook(v.secrets).sign(body, { timestamp: v.timestamp });
       assert.equal(headers['X-Menon-Signature'], v.v1, `Webhook.sign v1 ${show(v)}`);
       assert.equal(headers['X-Menon-Signature-V2'], v.v2, `Webhook.sign v2 ${show(v)}`);
@@ -48,6 +53,11 @@ for (const { name, raw, api } of BACKENDS) {
         const text = body.toString('utf8');
         assert.equal(verifier.signStr(text), v.v1, `v1 of text ${show(v)}`);
         assert.equal(verifier.signV2Str(v.timestamp, text), v.v2, `v2 of text ${show(v)}`);
+        assert.deepEqual(
+          verifier.deliveryHeadersStr(text, v.timestamp, undefined, undefined, undefined),
+          verifier.deliveryHeaders(body, v.timestamp, undefined, undefined, undefined),
+          `deliveryHeadersStr ${show(v)}`,
+        );
         const h = api.sign(text, v.secrets, { timestamp: v.timestamp });
         assert.deepEqual([h['X-Menon-Signature'], h['X-Menon-Signature-V2']], [v.v1, v.v2], `sign(text) ${show(v)}`);
       }

@@ -10,6 +10,7 @@
 //! | `new Verifier(secrets)` | [`menon_webhooks::Verifier::new`] |
 //! | `verifier.verifyDelivery(body, v1?, v2?, now, tolerance)` → secret index | [`menon_webhooks::Verifier::verify_delivery`] |
 //! | `verifier.sign(body)`, `verifier.signV2(timestamp, body)` | [`menon_webhooks::Verifier::sign`], [`menon_webhooks::Verifier::sign_v2`] |
+//! | `verifier.deliveryHeaders(body, timestamp, eventType?, eventId?, deliveryId?)` → `[name, value, …]` | [`menon_webhooks::Verifier::delivery_headers`] |
 //! | `verifySignature(secret, body, header)` → boolean | [`menon_webhooks::verify`] |
 //! | `canonicalize(text)`, `canonicalizeBytes(bytes)` → string | [`menon_webhooks::canonicalize`] |
 //! | `eventTypes()` | [`menon_webhooks::EventType::ALL`] |
@@ -105,6 +106,61 @@ impl Verifier {
     #[napi(js_name = "signV2Str")]
     pub fn sign_v2_str(&self, timestamp: f64, body: String) -> String {
         self.inner.sign_v2(seconds(timestamp), body.as_bytes())
+    }
+
+    /// The headers a sender sends with `body` signed at `timestamp` (PROTOCOL §2), in the
+    /// core's order, flattened as `[name, value, name, value, …]`. `undefined` leaves the
+    /// event, event id or delivery header out.
+    #[napi]
+    pub fn delivery_headers(
+        &self,
+        body: &[u8],
+        timestamp: f64,
+        event_type: Option<String>,
+        event_id: Option<String>,
+        delivery_id: Option<String>,
+    ) -> Vec<String> {
+        self.headers(body, timestamp, event_type, event_id, delivery_id)
+    }
+
+    /// [`Verifier::delivery_headers`] over the UTF-8 bytes of a string body.
+    #[napi]
+    pub fn delivery_headers_str(
+        &self,
+        body: String,
+        timestamp: f64,
+        event_type: Option<String>,
+        event_id: Option<String>,
+        delivery_id: Option<String>,
+    ) -> Vec<String> {
+        self.headers(
+            body.as_bytes(),
+            timestamp,
+            event_type,
+            event_id,
+            delivery_id,
+        )
+    }
+
+    fn headers(
+        &self,
+        body: &[u8],
+        timestamp: f64,
+        event_type: Option<String>,
+        event_id: Option<String>,
+        delivery_id: Option<String>,
+    ) -> Vec<String> {
+        self.inner
+            .delivery_headers(
+                body,
+                seconds(timestamp),
+                event_type.as_deref(),
+                event_id.as_deref(),
+                delivery_id.as_deref(),
+            )
+            .into_iter()
+            .flat_map(|(name, value)| [String::from(name), value])
+            .collect()
     }
 
     fn deliver(

@@ -2,8 +2,8 @@
 //!
 //! Glue only. Arguments are converted in `convert` (and `json` for parsed bodies),
 //! errors are made in `errors`, and every protocol rule (trimming, "v2 when present",
-//! the tolerance, constant-time comparison, RFC 8785) is the core's: this file calls
-//! [`Verifier::verify_delivery`], [`Verifier::sign`], [`Verifier::sign_v2`],
+//! the tolerance, constant-time comparison, RFC 8785, the headers a delivery carries) is
+//! the core's: this file calls [`Verifier::verify_delivery`], [`Verifier::delivery_headers`],
 //! [`menon_webhooks::verify`] and [`menon_webhooks::canonicalize`].
 //!
 //! Hashing runs with the GIL released once a body reaches [`convert::DETACH_AT`] bytes;
@@ -339,13 +339,6 @@ fn sign_headers<'py>(
     let py = body.py();
     let timestamp = convert::now_or_clock(timestamp, "timestamp")?;
     let input = convert::body(body)?;
-    let bytes = input.body.as_slice();
-    let sign = || (verifier.sign(bytes), verifier.sign_v2(timestamp, bytes));
-    let (v1, v2) = if bytes.len() >= DETACH_AT {
-        py.detach(sign)
-    } else {
-        sign()
-    };
     let (event_type, event_id) = match (extra.event_type, extra.event_id) {
         (Some(t), Some(i)) => (Some(t), Some(i)),
         (t, i) => {
@@ -354,20 +347,25 @@ fn sign_headers<'py>(
             (t.or_else(|| field("type")), i.or_else(|| field("id")))
         }
     };
+    let bytes = input.body.as_slice();
+    let make = || {
+        verifier.delivery_headers(
+            bytes,
+            timestamp,
+            event_type.as_deref(),
+            event_id.as_deref(),
+            extra.delivery_id.as_deref(),
+        )
+    };
+    let pairs = if bytes.len() >= DETACH_AT {
+        py.detach(make)
+    } else {
+        make()
+    };
     let headers = PyDict::new(py);
-    headers.set_item("Content-Type", "application/json")?;
-    if let Some(event_type) = event_type {
-        headers.set_item(menon_webhooks::headers::EVENT, event_type)?;
+    for (name, value) in pairs {
+        headers.set_item(name, value)?;
     }
-    if let Some(event_id) = event_id {
-        headers.set_item(menon_webhooks::headers::EVENT_ID, event_id)?;
-    }
-    if let Some(delivery_id) = extra.delivery_id {
-        headers.set_item(menon_webhooks::headers::DELIVERY, delivery_id)?;
-    }
-    headers.set_item(menon_webhooks::headers::TIMESTAMP, timestamp.to_string())?;
-    headers.set_item(menon_webhooks::SIGNATURE_HEADER, v1)?;
-    headers.set_item(menon_webhooks::SIGNATURE_V2_HEADER, v2)?;
     Ok(headers)
 }
 

@@ -1,7 +1,7 @@
 //! Every vector of `fixtures/vectors`, the files every binding runs byte for byte.
 //! A failure prints the whole vector.
 
-use menon_webhooks::{canonicalize, sign, sign_v2, verify, Verifier, DEFAULT_TOLERANCE};
+use menon_webhooks::{canonicalize, headers, sign, sign_v2, verify, Verifier, DEFAULT_TOLERANCE};
 use serde_json::Value;
 
 fn load(name: &str) -> Value {
@@ -85,6 +85,25 @@ fn sign_vectors() {
             text(v, "v2"),
             "Verifier::sign_v2 of {v:#}"
         );
+        // The delivery headers carry exactly these signatures, at this timestamp.
+        let sent = verifier.delivery_headers(&body, t, None, None, None);
+        let get = |name: &str| {
+            sent.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, value)| value.as_str())
+                .unwrap_or_else(|| panic!("no {name} in {sent:?} for {v:#}"))
+        };
+        assert_eq!(
+            get(headers::SIGNATURE),
+            text(v, "v1"),
+            "delivery v1 of {v:#}"
+        );
+        assert_eq!(
+            get(headers::SIGNATURE_V2),
+            text(v, "v2"),
+            "delivery v2 of {v:#}"
+        );
+        assert_eq!(get(headers::TIMESTAMP), t.to_string(), "timestamp of {v:#}");
     }
 }
 

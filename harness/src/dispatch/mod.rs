@@ -17,14 +17,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use menon_webhooks::headers;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::{Host, Url};
 
 use crate::ids::Secret;
 use crate::target;
 
-/// `User-Agent` of every delivery.
-pub const USER_AGENT: &str = concat!("Menon-Webhooks/", env!("CARGO_PKG_VERSION"));
+/// `User-Agent` of every delivery: `Menon-Webhooks/<version>` (PROTOCOL §2), the product
+/// token being the core's.
+pub fn user_agent() -> String {
+    format!(
+        "{}/{}",
+        headers::USER_AGENT_PRODUCT,
+        env!("CARGO_PKG_VERSION")
+    )
+}
 
 /// One attempt to send.
 #[derive(Debug)]
@@ -107,7 +114,7 @@ impl Sender {
             .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
-            .user_agent(USER_AGENT)
+            .user_agent(user_agent())
             .dns_resolver(Arc::new(resolver::GuardedResolver { allow_private }))
             .build()?;
         Ok(Self {
@@ -203,29 +210,19 @@ impl Sender {
     }
 }
 
-/// The headers of PROTOCOL §2 for one attempt, signed by the core.
+/// The headers of PROTOCOL §2 for one attempt, as the core makes them.
 fn delivery_headers(d: &Delivery<'_>) -> Result<HeaderMap, String> {
-    let newest = d
-        .secrets
-        .first()
-        .ok_or("the webhook has no live signing secret")?;
     let secrets: Vec<&str> = d.secrets.iter().map(Secret::expose).collect();
-    let pairs = [
-        (headers::EVENT, d.event_type.to_owned()),
-        (headers::EVENT_ID, d.event_id.to_owned()),
-        (headers::DELIVERY, d.log_id.to_owned()),
-        (headers::TIMESTAMP, d.timestamp.to_string()),
-        (
-            headers::SIGNATURE,
-            menon_webhooks::sign(newest.expose(), d.body),
-        ),
-        (
-            headers::SIGNATURE_V2,
-            menon_webhooks::sign_v2(&secrets, d.timestamp, d.body),
-        ),
-    ];
-    let mut map = HeaderMap::with_capacity(pairs.len() + 1);
-    map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let verifier = menon_webhooks::Verifier::new(&secrets)
+        .map_err(|_| String::from("the webhook has no live signing secret"))?;
+    let pairs = verifier.delivery_headers(
+        d.body,
+        d.timestamp,
+        Some(d.event_type),
+        Some(d.event_id),
+        Some(d.log_id),
+    );
+    let mut map = HeaderMap::with_capacity(pairs.len());
     for (name, value) in pairs {
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
         let value = HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
@@ -284,6 +281,9 @@ mod tests {
             );
             assert!(verified.is_ok(), "{secret}");
         }
+        assert_eq!(get("content-type"), "application/json");
+        assert_eq!(get("x-menon-event"), "listing.created");
+        assert_eq!(get("x-menon-event-id"), "evt_1");
         assert_eq!(get("x-menon-delivery"), "log_1");
         assert_eq!(get("x-menon-timestamp"), "1705314600");
         let none = Delivery {

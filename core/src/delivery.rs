@@ -1,0 +1,159 @@
+//! The headers a sender sends with one delivery (PROTOCOL §2), assembled in one place.
+//!
+//! The reference server's attempts and every SDK's `sign` (to test a receiver) send the
+//! same set, so which headers there are, in which order and with which values is decided
+//! here and nowhere else; callers only turn the pairs into their own header type. The
+//! `User-Agent` is the server's own (`Menon-Webhooks/<version>`, built from
+//! [`headers::USER_AGENT_PRODUCT`]) and is not part of this set: an SDK signing a test
+//! delivery is not the server.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::headers;
+use crate::signature::Verifier;
+
+/// The `Content-Type` of every delivery: the body is a JSON envelope (PROTOCOL §3).
+const JSON_MEDIA_TYPE: &str = "application/json";
+
+impl Verifier {
+    /// The headers of PROTOCOL §2 for `body` signed at `timestamp` (unix seconds), as
+    /// `(name, value)` pairs in this fixed order:
+    ///
+    /// 1. `Content-Type: application/json`
+    /// 2. `X-Menon-Event: <event_type>`, when given
+    /// 3. `X-Menon-Event-Id: <event_id>`, when given
+    /// 4. `X-Menon-Delivery: <delivery_id>`, when given (one id per attempt)
+    /// 5. `X-Menon-Timestamp: <timestamp>`
+    /// 6. `X-Menon-Signature`: [`Verifier::sign`], with the first (newest) secret
+    /// 7. `X-Menon-Signature-V2`: [`Verifier::sign_v2`], one entry per secret
+    ///
+    /// The names are the constants of [`headers`]. Values are passed through as given:
+    /// reading the event's type and id from the body, and checking that a value is fit
+    /// for an HTTP header, is the caller's.
+    ///
+    /// ```
+    /// use menon_webhooks::{headers, Verifier};
+    ///
+    /// let verifier = Verifier::new(&["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]).unwrap();
+    /// let body = br#"{"created_at":"2024-01-15T10:30:00Z","data":{},"id":"evt_1","type":"listing.created"}"#;
+    /// let sent = verifier.delivery_headers(body, 1_705_314_600, Some("listing.created"), Some("evt_1"), None);
+    /// let names: Vec<&str> = sent.iter().map(|(name, _)| *name).collect();
+    /// assert_eq!(
+    ///     names,
+    ///     [
+    ///         headers::CONTENT_TYPE,
+    ///         headers::EVENT,
+    ///         headers::EVENT_ID,
+    ///         headers::TIMESTAMP,
+    ///         headers::SIGNATURE,
+    ///         headers::SIGNATURE_V2,
+    ///     ]
+    /// );
+    /// assert_eq!(sent[3].1, "1705314600");
+    /// ```
+    pub fn delivery_headers(
+        &self,
+        body: &[u8],
+        timestamp: u64,
+        event_type: Option<&str>,
+        event_id: Option<&str>,
+        delivery_id: Option<&str>,
+    ) -> Vec<(&'static str, String)> {
+        let optional = [
+            (headers::EVENT, event_type),
+            (headers::EVENT_ID, event_id),
+            (headers::DELIVERY, delivery_id),
+        ];
+        let mut out = Vec::with_capacity(7);
+        out.push((headers::CONTENT_TYPE, String::from(JSON_MEDIA_TYPE)));
+        for (name, value) in optional {
+            if let Some(value) = value {
+                out.push((name, String::from(value)));
+            }
+        }
+        out.push((headers::TIMESTAMP, timestamp.to_string()));
+        out.push((headers::SIGNATURE, self.sign(body)));
+        out.push((headers::SIGNATURE_V2, self.sign_v2(timestamp, body)));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{sign, sign_v2, verify_v2};
+
+    const NEW: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const OLD: &str = "whsec_olderolderolderolderolderolder00";
+    const BODY: &[u8] =
+        br#"{"created_at":"2024-01-15T10:30:00Z","data":{},"id":"evt_1","type":"listing.created"}"#;
+    const T: u64 = 1_705_314_600;
+
+    #[test]
+    fn all_headers_in_protocol_order() {
+        let verifier = Verifier::new(&[NEW, OLD]).unwrap();
+        let sent = verifier.delivery_headers(
+            BODY,
+            T,
+            Some("listing.created"),
+            Some("evt_1"),
+            Some("log_1"),
+        );
+        let expected = [
+            ("Content-Type", String::from("application/json")),
+            ("X-Menon-Event", String::from("listing.created")),
+            ("X-Menon-Event-Id", String::from("evt_1")),
+            ("X-Menon-Delivery", String::from("log_1")),
+            ("X-Menon-Timestamp", String::from("1705314600")),
+            ("X-Menon-Signature", sign(NEW, BODY)),
+            ("X-Menon-Signature-V2", sign_v2(&[NEW, OLD], T, BODY)),
+        ];
+        assert_eq!(sent, expected);
+        // Every secret's v2 entry verifies; v1 is the newest secret's.
+        for secret in [NEW, OLD] {
+            assert!(
+                verify_v2(&[secret], BODY, &sent[6].1, T, 0).is_ok(),
+                "{secret}"
+            );
+        }
+    }
+
+    #[test]
+    fn optional_headers_are_left_out_one_by_one() {
+        let verifier = Verifier::new(&[NEW]).unwrap();
+        let names = |sent: Vec<(&'static str, String)>| -> Vec<&'static str> {
+            sent.into_iter().map(|(name, _)| name).collect()
+        };
+        assert_eq!(
+            names(verifier.delivery_headers(b"", 0, None, None, None)),
+            [
+                headers::CONTENT_TYPE,
+                headers::TIMESTAMP,
+                headers::SIGNATURE,
+                headers::SIGNATURE_V2
+            ]
+        );
+        assert_eq!(
+            names(verifier.delivery_headers(b"", 0, None, Some("evt_1"), Some("log_1"))),
+            [
+                headers::CONTENT_TYPE,
+                headers::EVENT_ID,
+                headers::DELIVERY,
+                headers::TIMESTAMP,
+                headers::SIGNATURE,
+                headers::SIGNATURE_V2
+            ]
+        );
+        assert_eq!(
+            names(verifier.delivery_headers(b"", 0, Some("user.created"), None, None)),
+            [
+                headers::CONTENT_TYPE,
+                headers::EVENT,
+                headers::TIMESTAMP,
+                headers::SIGNATURE,
+                headers::SIGNATURE_V2
+            ]
+        );
+    }
+}
