@@ -17,15 +17,7 @@ async fn test_deliveries_are_signed_by_the_core_and_logged() {
     let key = server.api_key("sel_test");
     let receiver = Receiver::start().await;
     let body = json!({"url": receiver.url, "events": ["listing.created", "message.received"]});
-    let (status, created, text) = server
-        .call(
-            Method::POST,
-            "/api/seller/webhooks",
-            Some(&token),
-            Some(&body),
-        )
-        .await;
-    assert_eq!(status, 201, "{text}");
+    let created = server.create_webhook(&token, &body).await;
     let id = created["data"]["webhook"]["id"]
         .as_str()
         .unwrap()
@@ -323,14 +315,7 @@ async fn test_delivery_failures_are_bounded_and_described() {
         ("http://127.0.0.1:1/closed".to_owned(), "could not connect"),
     ] {
         let body = json!({"url": url, "events": ["user.created"]});
-        let (_, created, _) = server
-            .call(
-                Method::POST,
-                "/api/seller/webhooks",
-                Some(&token),
-                Some(&body),
-            )
-            .await;
+        let created = server.create_webhook(&token, &body).await;
         let id = created["data"]["webhook"]["id"].as_str().unwrap();
         let started = std::time::Instant::now();
         let (status, result, text) = server

@@ -11,7 +11,6 @@ mod lifecycle;
 mod validation;
 mod webhooks;
 
-use reqwest::Method;
 use serde_json::{json, Value};
 use support::Server;
 
@@ -23,15 +22,7 @@ pub fn docs_example() -> Value {
 
 /// Creates the docs' example webhook through the seller family; returns (id, secret).
 pub async fn create(server: &Server, token: &str) -> (String, String) {
-    let (status, body, text) = server
-        .call(
-            Method::POST,
-            "/api/seller/webhooks",
-            Some(token),
-            Some(&docs_example()),
-        )
-        .await;
-    assert_eq!(status, 201, "{text}");
+    let body = server.create_webhook(token, &docs_example()).await;
     let webhook = &body["data"]["webhook"];
     (
         webhook["id"].as_str().expect("id").to_owned(),

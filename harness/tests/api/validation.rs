@@ -129,15 +129,7 @@ async fn private_targets_are_refused_by_default() {
 
     // A public literal passes; moving it to a private address is refused too.
     let body = json!({"url": "https://8.8.8.8/hook", "events": ["listing.created"]});
-    let (status, body, text) = server
-        .call(
-            Method::POST,
-            "/api/seller/webhooks",
-            Some(&token),
-            Some(&body),
-        )
-        .await;
-    assert_eq!(status, 201, "{text}");
+    let body = server.create_webhook(&token, &body).await;
     let path = format!(
         "/api/seller/webhooks/{}",
         body["data"]["webhook"]["id"].as_str().expect("id")

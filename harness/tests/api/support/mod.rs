@@ -150,6 +150,21 @@ impl Server {
         Self::finish(request).await
     }
 
+    /// Creates a webhook through the seller API, asserting 201; returns the response
+    /// (`data.webhook` holds the webhook and its secret).
+    pub async fn create_webhook(&self, token: &str, body: &Value) -> Value {
+        let (status, created, text) = self
+            .call(
+                Method::POST,
+                "/api/seller/webhooks",
+                Some(token),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 201, "{text}");
+        created
+    }
+
     /// Sends a raw body with an optional content type.
     pub async fn raw(
         &self,
