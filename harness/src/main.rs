@@ -6,6 +6,7 @@ mod auth;
 mod bench;
 mod clock;
 mod config;
+mod dashboard;
 mod dispatch;
 mod ids;
 mod metrics;

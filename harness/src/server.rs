@@ -4,6 +4,7 @@
 //! stops claiming and drains the attempts in flight (bounded).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::api::{self, AppState, Settings};
@@ -14,12 +15,33 @@ use crate::dispatch::{Dispatcher, Sender};
 use crate::metrics::Metrics;
 use crate::store::{SqliteStore, Store};
 
-/// Runs the server with `args` until `shutdown` completes.
+/// Runs the server with `args` until `shutdown` completes, printing its URL first.
 pub async fn run(
     args: ServeArgs,
     clock: SharedClock,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let bound = bind(args, clock).await?;
+    // The first line on stdout is the URL: scripts and tests read it (port 0 included).
+    println!("menon-harness listening on http://{}", bound.addr);
+    bound.serve(shutdown).await
+}
+
+/// A server whose database is open and whose socket is bound, not yet serving.
+pub struct Bound {
+    /// The address it listens on (the real port when `--listen` asked for port 0).
+    pub addr: SocketAddr,
+    /// What every handler shares (the demo reads the store and key through it).
+    pub state: AppState,
+    listener: tokio::net::TcpListener,
+    args: ServeArgs,
+}
+
+/// Opens the data folder and binds the listener.
+pub async fn bind(
+    args: ServeArgs,
+    clock: SharedClock,
+) -> Result<Bound, Box<dyn std::error::Error>> {
     args.data.ensure_data_dir().map_err(|e| {
         format!(
             "cannot create the data folder {}: {e}",
@@ -33,72 +55,90 @@ pub async fn run(
     let sender = Sender::new(args.delivery_timeout, args.allow_private_targets)
         .map_err(|e| format!("cannot build the delivery HTTP client: {e}"))?;
     let store: Arc<dyn Store> = Arc::new(store);
-    let metrics = Arc::new(Metrics::new());
-    let wake = Arc::new(tokio::sync::Notify::new());
     let state = AppState {
-        store: Arc::clone(&store),
-        clock: Arc::clone(&clock),
+        store,
+        clock,
         jwt: Arc::new(jwt),
         settings: Arc::new(Settings {
             allow_private_targets: args.allow_private_targets,
             max_body_bytes: args.max_body_bytes,
         }),
-        sender: sender.clone(),
-        metrics: Arc::clone(&metrics),
-        wake: Arc::clone(&wake),
+        sender,
+        metrics: Arc::new(Metrics::new()),
+        wake: Arc::new(tokio::sync::Notify::new()),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
-    // The first line on stdout is the URL: scripts and tests read it (port 0 included).
-    println!("menon-harness listening on http://{addr}");
-    tracing::info!(
-        %addr,
-        database = %db_path.display(),
-        allow_private_targets = args.allow_private_targets,
-        workers = args.workers,
-        time_scale = args.time_scale,
-        delivery_timeout_ms = u64::try_from(args.delivery_timeout.as_millis()).unwrap_or(u64::MAX),
-        "serving"
-    );
-    if args.allow_private_targets {
-        tracing::warn!(
-            "--allow-private-targets is on: webhooks may target loopback and private addresses"
-        );
-    }
-    if (args.time_scale - 1.0).abs() > f64::EPSILON {
-        tracing::warn!(
+    Ok(Bound {
+        addr,
+        state,
+        listener,
+        args,
+    })
+}
+
+impl Bound {
+    /// Starts the dispatcher and serves HTTP until `shutdown` completes; then lets
+    /// in-flight requests finish and drains the dispatcher.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let Bound {
+            addr,
+            state,
+            listener,
+            args,
+        } = self;
+        tracing::info!(
+            %addr,
+            database = %args.data.database_path().display(),
+            allow_private_targets = args.allow_private_targets,
+            workers = args.workers,
             time_scale = args.time_scale,
-            "--time-scale is on: the retry schedule runs faster than real time"
+            delivery_timeout_ms = u64::try_from(args.delivery_timeout.as_millis()).unwrap_or(u64::MAX),
+            "serving"
         );
+        if args.allow_private_targets {
+            tracing::warn!(
+                "--allow-private-targets is on: webhooks may target loopback and private addresses"
+            );
+        }
+        if (args.time_scale - 1.0).abs() > f64::EPSILON {
+            tracing::warn!(
+                time_scale = args.time_scale,
+                "--time-scale is on: the retry schedule runs faster than real time"
+            );
+        }
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let dispatcher = Dispatcher::new(
+            Arc::clone(&state.store),
+            Arc::clone(&state.clock),
+            state.sender.clone(),
+            Arc::clone(&state.metrics),
+            Arc::clone(&state.wake),
+            usize::from(args.workers),
+            args.delivery_timeout,
+        );
+        let dispatching = tokio::spawn(dispatcher.run(stopping.clone()));
+        let mut http_stopping = stopping;
+        axum::serve(listener, api::router(state))
+            .with_graceful_shutdown(async move {
+                let _ = http_stopping.wait_for(|stop| *stop).await;
+            })
+            .await?;
+        if let Err(e) = dispatching.await {
+            tracing::error!(error = %e, "the dispatcher failed");
+        }
+        tracing::info!("stopped");
+        Ok(())
     }
-    let (stop, stopping) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop.send(true);
-    });
-    let dispatcher = Dispatcher::new(
-        store,
-        clock,
-        sender,
-        metrics,
-        wake,
-        usize::from(args.workers),
-        args.delivery_timeout,
-    );
-    let dispatching = tokio::spawn(dispatcher.run(stopping.clone()));
-    let mut http_stopping = stopping;
-    axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(async move {
-            let _ = http_stopping.wait_for(|stop| *stop).await;
-        })
-        .await?;
-    if let Err(e) = dispatching.await {
-        tracing::error!(error = %e, "the dispatcher failed");
-    }
-    tracing::info!("stopped");
-    Ok(())
 }
 
 /// Completes on Ctrl-C or, on unix, SIGTERM.

@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .merge(seller::router())
         .merge(v1::router())
         .merge(events::router())
+        .merge(crate::dashboard::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
