@@ -8,6 +8,7 @@ mod clock;
 mod config;
 mod dashboard;
 mod dispatch;
+mod grade;
 mod ids;
 mod metrics;
 mod samples;
@@ -56,6 +57,9 @@ enum Command {
     /// receiver, print deliveries/s, publish→delivered p50/p99 and peak RSS (use
     /// `cargo run --release`).
     Bench(bench::BenchArgs),
+    /// Grade a webhook receiver against PROTOCOL §7: signatures, idempotency, fast 200s.
+    /// Exit status 0 (conforming), 1 (a case failed), 2 (could not run).
+    Grade(grade::GradeArgs),
     /// Print the OpenAPI document (regenerate the committed copy with
     /// `menon-harness openapi > harness/openapi.json`).
     Openapi,
@@ -110,6 +114,9 @@ enum ApiKeyCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Grade(args) = cli.command {
+        return ExitCode::from(grade::main(args));
+    }
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -162,6 +169,10 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 .build()?;
             runtime.block_on(bench::run(args))
         }
+        Command::Grade(args) => match grade::main(args) {
+            0 => Ok(()),
+            code => Err(format!("grade exited with {code}").into()),
+        },
         Command::Openapi => {
             print!("{}", api::openapi::json()?);
             Ok(())

@@ -211,7 +211,7 @@ impl Sender {
 }
 
 /// The headers of PROTOCOL §2 for one attempt, as the core makes them.
-fn delivery_headers(d: &Delivery<'_>) -> Result<HeaderMap, String> {
+pub fn delivery_headers(d: &Delivery<'_>) -> Result<HeaderMap, String> {
     let secrets: Vec<&str> = d.secrets.iter().map(Secret::expose).collect();
     let verifier = menon_webhooks::Verifier::new(&secrets)
         .map_err(|_| String::from("the webhook has no live signing secret"))?;

@@ -1,0 +1,385 @@
+//! `menon-harness grade`: the conformance grader (PROTOCOL §7).
+//!
+//! [`cases`] is the catalogue, [`send`] builds and sends deliveries the way the server
+//! does, [`engine`] runs and judges the cases, [`receiver`] starts a receiver for
+//! `grade -- CMD`, and [`report`] writes what happened. This file parses the options and
+//! puts them together. Exit status: 0 when no case fails, 1 when one does, 2 when the
+//! grader could not run.
+
+pub mod cases;
+pub mod engine;
+mod receiver;
+pub mod report;
+pub mod send;
+
+use std::net::ToSocketAddrs;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use self::cases::Selection;
+use self::engine::{CaseResult, Progress, Target, Verdict};
+use self::report::{Receiver, Report, Summary};
+use crate::config::parse_duration;
+
+/// The path a receiver started with `grade -- CMD` is graded on, unless `--url` says.
+pub const DEFAULT_PATH: &str = "/webhooks/menon";
+
+/// Options of `menon-harness grade`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Examples:
+  menon-harness grade --url http://localhost:3000/webhooks/menon --secret whsec_...
+  menon-harness grade --strict --probe /webhooks/menon/processed -- npm start
+  menon-harness grade --cases signature/malformed,idempotency --junit grade.xml -- python app.py
+
+With `-- CMD ARGS` the grader starts the receiver itself on a free loopback port, with the
+environment variables PORT and MENON_WEBHOOK_SECRET (a fresh secret unless --secret is
+given), waits until it listens, grades http://127.0.0.1:$PORT/webhooks/menon (or --url
+/path), and stops it. Exit status: 0 no case failed, 1 a case failed, 2 the grader could
+not run (receiver unreachable, bad arguments).")]
+pub struct GradeArgs {
+    /// The receiver's webhook URL. With `-- CMD`, a path on the started receiver
+    /// [default: /webhooks/menon].
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The receiver's signing secret (`whsec_...`). Required with --url; with `-- CMD`, a
+    /// fresh one is made and passed as MENON_WEBHOOK_SECRET unless given.
+    #[arg(long, env = "MENON_WEBHOOK_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// `GET` URL (or, with `-- CMD`, path) answering
+    /// `{"processed": {"<event id>": <times its side effect ran>}}`. Without it the
+    /// processed-once cases are skipped.
+    #[arg(long)]
+    pub probe: Option<String>,
+    /// Run only these cases: comma-separated ids, groups or prefixes
+    /// (`signature/malformed`), or globs (`*/valid/listing.*`). See --list.
+    #[arg(long, value_name = "PATTERN")]
+    pub cases: Option<String>,
+    /// Count warnings (SHOULD-level cases, e.g. a stale v2 timestamp accepted) as failures.
+    #[arg(long)]
+    pub strict: bool,
+    /// The fast-200 limit for one answer (and for the p99 of the burst), e.g. 1s, 500ms.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub deadline: Duration,
+    /// Write the JSON report here (schema: harness/grade-report.schema.json).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write a JUnit XML report here (for CI test tabs).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a self-contained HTML report here.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Print the cases (id, group, what a conforming receiver does) and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Build every delivery and print what would be sent, without sending anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With `-- CMD`: how long the receiver may take to start listening.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub startup_timeout: Duration,
+    /// Show no progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// The receiver to start: `-- npm start`, `-- python app.py`, ...
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// The grader could not run (exit status 2).
+#[derive(Debug)]
+pub struct CannotRun(pub String);
+
+impl std::fmt::Display for CannotRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CannotRun {}
+
+/// Runs `grade` and returns its exit status.
+pub fn main(args: GradeArgs) -> u8 {
+    match run(args) {
+        Ok(code) => code,
+        Err(CannotRun(message)) => {
+            eprintln!("error: {message}");
+            2
+        }
+    }
+}
+
+fn run(args: GradeArgs) -> Result<u8, CannotRun> {
+    let catalogue = cases::catalogue();
+    if args.list {
+        print!("{}", list(&catalogue));
+        return Ok(0);
+    }
+    let selection = Selection::parse(args.cases.as_deref());
+    let unmatched = selection.unmatched(&catalogue);
+    if !unmatched.is_empty() {
+        return Err(CannotRun(format!(
+            "--cases {} selects no case (see `menon-harness grade --list`)",
+            unmatched.join(", ")
+        )));
+    }
+    let spawn = !args.command.is_empty();
+    let secret = match (&args.secret, spawn) {
+        (Some(s), _) if s.trim().is_empty() => {
+            return Err(CannotRun("--secret is empty".into()));
+        }
+        (Some(s), _) => s.clone(),
+        (None, true) => crate::ids::webhook_secret()
+            .map_err(|e| CannotRun(e.to_string()))?
+            .expose()
+            .to_owned(),
+        (None, false) if args.dry_run => String::from("whsec_dry_run_secret_not_used_for_sending"),
+        (None, false) => {
+            return Err(CannotRun(
+                "--secret (or MENON_WEBHOOK_SECRET) is required with --url".into(),
+            ))
+        }
+    };
+    if !spawn && args.url.is_none() {
+        return Err(CannotRun(
+            "say which receiver to grade: --url URL --secret SECRET, or `-- CMD ARGS` to start it"
+                .into(),
+        ));
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CannotRun(format!("cannot start the async runtime: {e}")))?;
+
+    let mut started = None;
+    let base = if spawn && !args.dry_run {
+        let mut receiver = receiver::Spawned::start(&args.command, &secret).map_err(CannotRun)?;
+        if !args.quiet {
+            eprintln!(
+                "started `{}` on port {}; waiting until it listens…",
+                args.command.join(" "),
+                receiver.port
+            );
+        }
+        if let Err(e) = receiver.wait_until_listening(args.startup_timeout) {
+            receiver.stop(Duration::from_secs(2));
+            return Err(CannotRun(e));
+        }
+        let base = format!("http://127.0.0.1:{}", receiver.port);
+        started = Some(receiver);
+        Some(base)
+    } else if spawn {
+        Some(String::from("http://127.0.0.1:$PORT"))
+    } else {
+        None
+    };
+    let resolve = |given: Option<&str>, default: Option<&str>| -> Option<String> {
+        let given = given.or(default)?;
+        Some(match (&base, given.starts_with('/')) {
+            (Some(base), true) => format!("{base}{given}"),
+            _ => given.to_owned(),
+        })
+    };
+    let url = resolve(args.url.as_deref(), Some(DEFAULT_PATH)).unwrap_or_default();
+    let probe = resolve(args.probe.as_deref(), None);
+    for (flag, value) in [("--url", Some(&url)), ("--probe", probe.as_ref())] {
+        if let Some(value) = value {
+            check_url(flag, value, args.dry_run)?;
+        }
+    }
+    if !spawn && !args.dry_run {
+        reachable(&url)?;
+    }
+
+    let target = Target {
+        url: url.clone(),
+        secret,
+        probe: probe.clone(),
+        deadline: args.deadline,
+        dry_run: args.dry_run,
+    };
+    let bar = progress_bar(
+        engine::planned_requests(&selection),
+        args.quiet || args.dry_run,
+    );
+    let clock = Instant::now();
+    let started_at =
+        menon_webhooks::format_rfc3339(crate::clock::Clock::now_unix(&crate::clock::SystemClock));
+    let outcome = runtime.block_on(engine::run(&target, &selection, Arc::new(bar.clone())));
+    bar.finish_and_clear();
+    let tail = started.as_ref().map(|r| r.tail(30)).unwrap_or_default();
+    if let Some(receiver) = started {
+        receiver.stop(Duration::from_secs(5));
+    }
+    let mut results = outcome.map_err(CannotRun)?;
+    if args.dry_run {
+        print!("{}", dry_run(&results));
+        return Ok(0);
+    }
+    if args.strict {
+        for c in results.iter_mut().filter(|c| c.verdict == Verdict::Warn) {
+            c.verdict = Verdict::Fail;
+            c.reason
+                .push_str(" [a warning; --strict counts it as a failure]");
+        }
+    }
+    let summary = Summary::of(&results);
+    let report = Report {
+        version: report::VERSION,
+        tool: format!("menon-harness {}", env!("CARGO_PKG_VERSION")),
+        receiver: Receiver {
+            url,
+            probe,
+            command: spawn.then(|| args.command.clone()),
+        },
+        started_at,
+        duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+        strict: args.strict,
+        deadline_ms: u64::try_from(args.deadline.as_millis()).unwrap_or(u64::MAX),
+        cases: results,
+        summary,
+    };
+    write_reports(&args, &report)?;
+    print!(
+        "{}",
+        report::terminal::render(&report, console::colors_enabled())
+    );
+    if report.summary.fail > 0 && !tail.is_empty() {
+        eprintln!("{tail}");
+    }
+    Ok(report.summary.exit_code)
+}
+
+/// Writes the files asked for and names them on stderr.
+pub fn write_reports(args: &GradeArgs, report: &Report) -> Result<(), CannotRun> {
+    let files = [
+        (&args.json, "JSON", report.to_json()),
+        (&args.junit, "JUnit", report::junit::render(report)),
+        (&args.html, "HTML", report::html::render(report)),
+    ];
+    for (path, kind, text) in files {
+        if let Some(path) = path {
+            let text = text.map_err(CannotRun)?;
+            report::write_file(path, &text).map_err(CannotRun)?;
+            if !args.quiet {
+                eprintln!("{kind} report written to {}", path.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_url(flag: &str, value: &str, dry_run: bool) -> Result<(), CannotRun> {
+    if dry_run && value.contains("$PORT") {
+        return Ok(());
+    }
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        Ok(u) => Err(CannotRun(format!(
+            "{flag} {value}: use an http:// or https:// URL (not {}:)",
+            u.scheme()
+        ))),
+        Err(e) => Err(CannotRun(format!(
+            "{flag} {value} is not a URL ({e}); with `-- CMD` a path such as /webhooks/menon works too"
+        ))),
+    }
+}
+
+/// Refuses to grade a receiver nobody listens for (exit 2, not 31 failures).
+fn reachable(url: &str) -> Result<(), CannotRun> {
+    let parsed = url::Url::parse(url).map_err(|e| CannotRun(format!("{url}: {e}")))?;
+    let host = parsed
+        .host_str()
+        .unwrap_or_default()
+        .trim_matches(['[', ']']);
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let addrs: Vec<_> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| CannotRun(format!("cannot resolve {host}: {e}")))?
+        .collect();
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(CannotRun(format!(
+        "the receiver at {url} is unreachable ({last}); is it running? \
+         (or let the grader start it: menon-harness grade -- CMD ARGS)"
+    )))
+}
+
+struct Bar(ProgressBar);
+
+impl Clone for Bar {
+    fn clone(&self) -> Self {
+        Bar(self.0.clone())
+    }
+}
+
+impl Progress for Bar {
+    fn tick(&self) {
+        self.0.inc(1);
+    }
+}
+
+impl Bar {
+    fn finish_and_clear(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// A progress bar on stderr (drawn only when stderr is a terminal).
+fn progress_bar(total: u64, hidden: bool) -> Bar {
+    if hidden {
+        return Bar(ProgressBar::hidden());
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} grading [{bar:30}] {pos}/{len} requests {elapsed}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(Duration::from_millis(100));
+    Bar(bar)
+}
+
+fn list(catalogue: &[cases::Case]) -> String {
+    let width = catalogue.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for c in catalogue {
+        out.push_str(&format!("{:<width$}  {}\n", c.id, c.expect));
+    }
+    out.push_str(&format!("\n{} cases\n", catalogue.len()));
+    out
+}
+
+fn dry_run(results: &[CaseResult]) -> String {
+    let mut out = String::new();
+    let mut total = 0;
+    for c in results {
+        total += c.requests;
+        out.push_str(&format!("{}  ({} request(s))\n", c.case.id, c.requests));
+        if let Some(e) = c.exchanges.first() {
+            out.push_str(&format!(
+                "  {} {}  {} bytes\n",
+                e.request.method, e.request.url, e.request.body_bytes
+            ));
+            for (name, value) in &e.request.headers {
+                out.push_str(&format!("    {name}: {value}\n"));
+            }
+        }
+    }
+    out.push_str(&format!(
+        "\ndry run: {} cases, {total} requests built, none sent\n",
+        results.len()
+    ));
+    out
+}

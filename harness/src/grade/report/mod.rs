@@ -1,0 +1,104 @@
+//! The grade report: one model ([`Report`]) written four ways — the terminal table
+//! ([`terminal`]), JSON (this file; schema in `harness/grade-report.schema.json`),
+//! JUnit XML ([`junit`]) and one self-contained HTML page ([`html`]).
+
+pub mod html;
+pub mod junit;
+pub mod terminal;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::engine::{CaseResult, Verdict};
+
+/// The JSON report's schema version. Adding a field keeps it; renaming or removing one,
+/// or changing a meaning, bumps it.
+pub const VERSION: u32 = 1;
+
+/// A whole grading run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// [`VERSION`].
+    pub version: u32,
+    /// `menon-harness <version>`.
+    pub tool: String,
+    /// What was graded.
+    pub receiver: Receiver,
+    /// When the run started, RFC 3339 UTC.
+    pub started_at: String,
+    /// Wall time of the whole run, in milliseconds.
+    pub duration_ms: u64,
+    /// Whether warnings counted as failures (`--strict`).
+    pub strict: bool,
+    /// The fast-200 deadline, in milliseconds.
+    pub deadline_ms: u64,
+    /// Every selected case, in catalogue order.
+    pub cases: Vec<CaseResult>,
+    /// The counts and the exit status.
+    pub summary: Summary,
+}
+
+/// The receiver under test.
+#[derive(Debug, Clone, Serialize)]
+pub struct Receiver {
+    /// Its webhook URL.
+    pub url: String,
+    /// Its probe URL, when given.
+    pub probe: Option<String>,
+    /// The command the grader started it with (`grade -- CMD`), when it did.
+    pub command: Option<Vec<String>>,
+}
+
+/// Verdict counts.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Cases run or skipped.
+    pub total: usize,
+    /// `pass`
+    pub pass: usize,
+    /// `fail`
+    pub fail: usize,
+    /// `warn`
+    pub warn: usize,
+    /// `skipped`
+    pub skipped: usize,
+    /// 0 when no case failed, 1 when one did.
+    pub exit_code: u8,
+}
+
+impl Summary {
+    /// Counts `cases`.
+    pub fn of(cases: &[CaseResult]) -> Self {
+        let mut s = Summary {
+            total: cases.len(),
+            ..Summary::default()
+        };
+        for c in cases {
+            match c.verdict {
+                Verdict::Pass => s.pass += 1,
+                Verdict::Fail => s.fail += 1,
+                Verdict::Warn => s.warn += 1,
+                Verdict::Skipped => s.skipped += 1,
+            }
+        }
+        s.exit_code = u8::from(s.fail > 0);
+        s
+    }
+}
+
+impl Report {
+    /// The JSON report, pretty-printed.
+    pub fn to_json(&self) -> Result<String, String> {
+        serde_json::to_string_pretty(self).map_err(|e| format!("cannot write the JSON report: {e}"))
+    }
+}
+
+/// Writes `text` to `path`, creating its folder, with a message naming the file on error.
+pub fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}

@@ -1,0 +1,343 @@
+//! Building and sending deliveries, shared by `grade` and `replay`.
+//!
+//! Every delivery is made as the server makes it: the canonical envelope from the core,
+//! headers from [`crate::dispatch::delivery_headers`] (which asks the core's
+//! `Verifier::delivery_headers`) and the server's `User-Agent`. A case that needs a broken
+//! delivery starts from a correct one and changes one thing.
+
+use std::time::{Duration, Instant};
+
+use menon_webhooks::{headers, Envelope};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::dispatch::{self, Delivery};
+use crate::ids::{self, Secret};
+
+/// How long one attempt may take (PROTOCOL §5's delivery timeout).
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How much of a request or response body a report keeps.
+const EXCERPT_BYTES: usize = 2048;
+
+/// A request ready to send.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The headers, in the order they are sent.
+    pub headers: HeaderMap,
+    /// The body bytes.
+    pub body: Vec<u8>,
+    /// `X-Menon-Event-Id`, when the body is an envelope.
+    pub event_id: String,
+}
+
+impl Outgoing {
+    /// A correctly signed delivery of `envelope`, signed at `timestamp` with `secret`.
+    pub fn signed(envelope: &Envelope, secret: &str, timestamp: u64) -> Result<Self, String> {
+        let body = envelope
+            .to_json()
+            .map_err(|e| format!("cannot canonicalize the envelope {}: {e}", envelope.id))?;
+        Self::signed_bytes(body, &envelope.kind, &envelope.id, secret, timestamp)
+    }
+
+    /// A correctly signed delivery of `body` (already the bytes to send).
+    pub fn signed_bytes(
+        body: Vec<u8>,
+        event_type: &str,
+        event_id: &str,
+        secret: &str,
+        timestamp: u64,
+    ) -> Result<Self, String> {
+        let log_id = ids::log_id().map_err(|e| e.to_string())?;
+        let secrets = [Secret::new(secret.to_owned())];
+        let mut headers = dispatch::delivery_headers(&Delivery {
+            url: "",
+            event_type,
+            event_id,
+            log_id: &log_id,
+            body: &body,
+            secrets: &secrets,
+            timestamp,
+        })?;
+        if let Ok(agent) = HeaderValue::from_str(&dispatch::user_agent()) {
+            headers.insert(reqwest::header::USER_AGENT, agent);
+        }
+        Ok(Self {
+            headers,
+            body,
+            event_id: event_id.to_owned(),
+        })
+    }
+
+    /// The same delivery as a new attempt: a new `X-Menon-Delivery`, the same bytes.
+    pub fn redelivered(&self) -> Result<Self, String> {
+        let mut copy = self.clone();
+        let log_id = ids::log_id().map_err(|e| e.to_string())?;
+        copy.set(headers::DELIVERY, &log_id);
+        Ok(copy)
+    }
+
+    /// Replaces (or adds) one header.
+    pub fn set(&mut self, name: &str, value: &str) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            self.headers.insert(name, value);
+        }
+    }
+
+    /// Removes one header.
+    pub fn remove(&mut self, name: &str) {
+        self.headers.remove(name);
+    }
+
+    /// One header's value.
+    #[cfg(test)]
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A new envelope of type `kind` with a fresh id, created `now`.
+pub fn envelope(kind: &str, data: Map<String, Value>, now: u64) -> Result<Envelope, String> {
+    Ok(Envelope {
+        created_at: menon_webhooks::format_rfc3339(now),
+        data,
+        id: ids::event_id().map_err(|e| e.to_string())?,
+        kind: kind.to_owned(),
+        test: None,
+        extra: Map::new(),
+    })
+}
+
+/// What was sent and what came back, for the reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exchange {
+    /// What was sent.
+    pub request: RequestRecord,
+    /// What came back, when anything did.
+    pub response: Option<ResponseRecord>,
+    /// Why nothing usable came back (timeout, refused connection, ...).
+    pub error: Option<String>,
+    /// From sending the first byte to the end of the answer, in milliseconds.
+    pub duration_ms: f64,
+}
+
+impl Exchange {
+    /// The status code, when the receiver answered.
+    pub fn status(&self) -> Option<u16> {
+        self.response.as_ref().map(|r| r.status)
+    }
+
+    /// Whether it was answered with a 2xx.
+    pub fn acknowledged(&self) -> bool {
+        self.status().is_some_and(|s| (200..300).contains(&s))
+    }
+
+    /// "200", "401", or the error, for reasons.
+    pub fn outcome(&self) -> String {
+        match (&self.response, &self.error) {
+            (Some(r), _) => format!("{}", r.status),
+            (None, Some(e)) => e.clone(),
+            (None, None) => String::from("no answer"),
+        }
+    }
+}
+
+/// The request side of an [`Exchange`].
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestRecord {
+    /// `POST`
+    pub method: &'static str,
+    /// The receiver URL.
+    pub url: String,
+    /// Every header sent (signatures included; never the secret).
+    pub headers: Vec<(String, String)>,
+    /// The body's size in bytes.
+    pub body_bytes: usize,
+    /// The body's first 2 KiB, as text.
+    pub body_excerpt: String,
+}
+
+/// The response side of an [`Exchange`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ResponseRecord {
+    /// The status code.
+    pub status: u16,
+    /// The body's first 2 KiB, as text.
+    pub body_excerpt: String,
+}
+
+fn excerpt(bytes: &[u8]) -> String {
+    let cut = &bytes[..bytes.len().min(EXCERPT_BYTES)];
+    let mut text = String::from_utf8_lossy(cut).into_owned();
+    if bytes.len() > EXCERPT_BYTES {
+        text.push_str(&format!(" … ({} bytes in all)", bytes.len()));
+    }
+    text
+}
+
+/// The HTTP client deliveries go out on: no redirects followed, the delivery timeout.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client with the delivery timeout.
+    pub fn new() -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(DELIVERY_TIMEOUT)
+            .pool_max_idle_per_host(128)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self { http })
+    }
+
+    /// POSTs `outgoing` to `url` and records the exchange. Never fails: a failure is
+    /// recorded as the exchange's error.
+    pub async fn send(&self, url: &str, outgoing: &Outgoing) -> Exchange {
+        let request = record(url, outgoing);
+        let started = Instant::now();
+        let sent = self
+            .http
+            .post(url)
+            .headers(outgoing.headers.clone())
+            .body(outgoing.body.clone())
+            .send()
+            .await;
+        let result = match sent {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                match response.bytes().await {
+                    Ok(body) => Ok(ResponseRecord {
+                        status,
+                        body_excerpt: excerpt(&body),
+                    }),
+                    Err(e) => Err(describe(&e)),
+                }
+            }
+            Err(e) => Err(describe(&e)),
+        };
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match result {
+            Ok(response) => Exchange {
+                request,
+                response: Some(response),
+                error: None,
+                duration_ms,
+            },
+            Err(error) => Exchange {
+                request,
+                response: None,
+                error: Some(error),
+                duration_ms,
+            },
+        }
+    }
+
+    /// GETs a JSON document (the probe).
+    pub async fn get_json(&self, url: &str) -> Result<Value, String> {
+        let response = self
+            .http
+            .get(url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| describe(&e))?;
+        if !status.is_success() {
+            return Err(format!("answered {}", status.as_u16()));
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| format!("answered something that is not JSON: {e}"))
+    }
+}
+
+/// What a report shows of `outgoing` sent to `url`.
+pub fn record(url: &str, outgoing: &Outgoing) -> RequestRecord {
+    RequestRecord {
+        method: "POST",
+        url: url.to_owned(),
+        headers: outgoing
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    display_name(n.as_str()),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body_bytes: outgoing.body.len(),
+        body_excerpt: excerpt(&outgoing.body),
+    }
+}
+
+/// `x-menon-event-id` → `X-Menon-Event-Id`, for reports that people read.
+fn display_name(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// A failed request, with its causes, in one line.
+pub fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return format!(
+            "no answer within the {} s delivery timeout",
+            DELIVERY_TIMEOUT.as_secs()
+        );
+    }
+    let mut text = if e.is_connect() {
+        String::from("could not connect")
+    } else {
+        String::from("the request failed")
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_deliveries_verify_with_the_core() -> Result<(), String> {
+        let env = envelope("listing.created", Map::new(), 1_705_314_600)?;
+        let out = Outgoing::signed(&env, "whsec_test", 1_705_314_600)?;
+        let v1 = out.get("x-menon-signature").unwrap_or_default();
+        assert!(menon_webhooks::verify("whsec_test", &out.body, v1).is_ok());
+        assert_eq!(out.get("x-menon-event-id"), Some(env.id.as_str()));
+        let again = out.redelivered()?;
+        assert_ne!(again.get("x-menon-delivery"), out.get("x-menon-delivery"));
+        assert_eq!(again.body, out.body);
+        assert_eq!(display_name("x-menon-signature-v2"), "X-Menon-Signature-V2");
+        Ok(())
+    }
+
+    #[test]
+    fn excerpts_are_bounded() {
+        let long = vec![b'a'; 5000];
+        let text = excerpt(&long);
+        assert!(text.starts_with(&"a".repeat(2048)));
+        assert!(text.ends_with("(5000 bytes in all)"));
+    }
+}
