@@ -4,6 +4,10 @@
 //! Only HS256 is accepted: a token whose header names another algorithm, `none`
 //! included, is refused before its signature is looked at. Expiry is checked against the
 //! harness [`Clock`](crate::clock::Clock), not the library's own reading of the time.
+//!
+//! The same key signs the dashboard's sign-in links: short-lived tokens with the audience
+//! [`SIGN_IN_AUDIENCE`] and a `jti`. A seller token has no `aud`, and a token with an
+//! `aud` is refused as a bearer token, so neither kind can stand in for the other.
 
 use std::fmt;
 use std::fs;
@@ -32,6 +36,30 @@ struct Claims {
     exp: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     iat: Option<u64>,
+}
+
+/// The `aud` of a dashboard sign-in link token.
+pub const SIGN_IN_AUDIENCE: &str = "menon-dashboard-sign-in";
+
+/// The claims of a dashboard sign-in link token.
+#[derive(Debug, Serialize, Deserialize)]
+struct SignInClaims {
+    sub: String,
+    exp: u64,
+    iat: u64,
+    aud: String,
+    jti: String,
+}
+
+/// A checked sign-in link token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInToken {
+    /// The seller it signs in.
+    pub seller: SellerId,
+    /// Its unique id: a link works once.
+    pub jti: String,
+    /// Unix seconds when it stops working.
+    pub expires_at: u64,
 }
 
 /// The HS256 key that signs and checks seller tokens. `Debug` does not show it.
@@ -130,6 +158,68 @@ impl JwtKey {
     /// The seller a token speaks for, if it is an HS256 token signed with this key whose
     /// `exp` is after `now`.
     pub fn verify(&self, token: &str, now: u64) -> Result<SellerId, AuthError> {
+        self.verify_until(token, now).map(|(seller, _)| seller)
+    }
+
+    /// A dashboard sign-in link token for `seller`, valid from `now` for `ttl_secs`
+    /// seconds, with the unique id `jti`.
+    pub fn issue_sign_in(
+        &self,
+        seller: &SellerId,
+        now: u64,
+        ttl_secs: u64,
+        jti: &str,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let claims = SignInClaims {
+            sub: seller.0.clone(),
+            exp: now.saturating_add(ttl_secs),
+            iat: now,
+            aud: SIGN_IN_AUDIENCE.into(),
+            jti: jti.into(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+    }
+
+    /// Checks a sign-in link token: HS256, this key, audience [`SIGN_IN_AUDIENCE`],
+    /// `exp` after `now`. (Whether it was used already is the store's to say.)
+    pub fn verify_sign_in(&self, token: &str, now: u64) -> Result<SignInToken, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| header_error(token))?;
+        if header.alg != Algorithm::HS256 {
+            return Err(AuthError::WrongAlgorithm);
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false;
+        validation.set_audience(&[SIGN_IN_AUDIENCE]);
+        validation.required_spec_claims = ["exp", "sub", "aud"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let data = jsonwebtoken::decode::<SignInClaims>(token, &self.decoding, &validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => AuthError::BadSignature,
+                _ => AuthError::MalformedToken,
+            })?;
+        let claims = data.claims;
+        if claims.exp <= now {
+            return Err(AuthError::Expired);
+        }
+        if claims.sub.is_empty()
+            || claims.sub.len() > MAX_SELLER_ID_LEN
+            || claims.sub.chars().any(char::is_control)
+            || claims.jti.is_empty()
+        {
+            return Err(AuthError::MissingClaims);
+        }
+        Ok(SignInToken {
+            seller: SellerId(claims.sub),
+            jti: claims.jti,
+            expires_at: claims.exp,
+        })
+    }
+
+    /// Like [`JwtKey::verify`], with the token's `exp` (unix seconds): a dashboard
+    /// session made from a token ends no later than the token.
+    pub fn verify_until(&self, token: &str, now: u64) -> Result<(SellerId, u64), AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| header_error(token))?;
         if header.alg != Algorithm::HS256 {
             return Err(AuthError::WrongAlgorithm);
@@ -157,7 +247,7 @@ impl JwtKey {
         if sub.is_empty() || sub.len() > MAX_SELLER_ID_LEN || sub.chars().any(char::is_control) {
             return Err(AuthError::MissingClaims);
         }
-        Ok(SellerId(sub))
+        Ok((SellerId(sub), exp))
     }
 }
 
@@ -281,6 +371,35 @@ mod tests {
             key().verify("not-a-jwt", NOW),
             Err(AuthError::MalformedToken)
         );
+    }
+
+    #[test]
+    fn sign_in_tokens_and_seller_tokens_do_not_mix() -> Result<(), jsonwebtoken::errors::Error> {
+        let seller = SellerId("sel_1".into());
+        let link = key().issue_sign_in(&seller, NOW, 60, "jti_1")?;
+        let checked = key().verify_sign_in(&link, NOW + 59);
+        assert_eq!(
+            checked,
+            Ok(SignInToken {
+                seller: seller.clone(),
+                jti: "jti_1".into(),
+                expires_at: NOW + 60
+            })
+        );
+        assert_eq!(
+            key().verify_sign_in(&link, NOW + 60),
+            Err(AuthError::Expired)
+        );
+        // A link is not a bearer token, and a bearer token is not a link.
+        assert!(key().verify(&link, NOW).is_err());
+        let token = key().issue(&seller, NOW, 60)?;
+        assert!(key().verify_sign_in(&token, NOW).is_err());
+        let other = JwtKey::from_bytes(b"another key, also 32 bytes long!!");
+        assert_eq!(
+            other.verify_sign_in(&link, NOW),
+            Err(AuthError::BadSignature)
+        );
+        Ok(())
     }
 
     #[test]

@@ -82,8 +82,31 @@ pub struct ServeArgs {
     #[arg(long, env = "MENON_TIME_SCALE", default_value_t = 1.0, value_parser = parse_scale)]
     pub time_scale: f64,
 
+    /// Print, after the URL, a link that signs a browser in to the dashboard (/dashboard)
+    /// as SELLER [sel_demo when no seller is given]. The link works once, within an hour.
+    /// For development and demos only: without it, sign in by pasting a token from
+    /// `menon-harness token --seller <id>`.
+    #[arg(
+        long,
+        env = "MENON_DEV_SIGN_IN",
+        value_name = "SELLER",
+        num_args = 0..=1,
+        default_missing_value = "sel_demo",
+        value_parser = parse_seller
+    )]
+    pub dev_sign_in: Option<String>,
+
     #[command(flatten)]
     pub data: DataArgs,
+}
+
+fn parse_seller(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.len() > 128 || text.chars().any(char::is_control) {
+        return Err(format!(
+            "{text:?} is not a seller id: give 1 to 128 printable characters, e.g. sel_demo"
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 fn parse_scale(text: &str) -> Result<f64, String> {
@@ -128,5 +151,12 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn sellers() {
+        assert_eq!(parse_seller("sel_demo"), Ok("sel_demo".into()));
+        assert!(parse_seller("").is_err());
+        assert!(parse_seller("a\nb").is_err());
     }
 }

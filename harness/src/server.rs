@@ -13,7 +13,7 @@ use crate::clock::SharedClock;
 use crate::config::ServeArgs;
 use crate::dispatch::{Dispatcher, Sender};
 use crate::metrics::Metrics;
-use crate::store::{SqliteStore, Store};
+use crate::store::{SellerId, SqliteStore, Store};
 
 /// Runs the server with `args` until `shutdown` completes, printing its URL first.
 pub async fn run(
@@ -24,6 +24,22 @@ pub async fn run(
     let bound = bind(args, clock).await?;
     // The first line on stdout is the URL: scripts and tests read it (port 0 included).
     println!("menon-harness listening on http://{}", bound.addr);
+    let base = crate::dashboard::base_url(bound.addr);
+    match &bound.args.dev_sign_in {
+        Some(seller) => {
+            let link =
+                crate::dashboard::sign_in_url(&bound.state, &base, &SellerId(seller.clone()))?;
+            println!(
+                "dashboard sign-in link for {seller} (--dev-sign-in: development only; works once, \
+                 within {} minutes): {link}",
+                crate::dashboard::SIGN_IN_LINK_TTL_SECS / 60
+            );
+        }
+        None => println!(
+            "dashboard: {base}/dashboard (sign in with a token from \
+             `menon-harness token --seller <id>`)"
+        ),
+    }
     bound.serve(shutdown).await
 }
 

@@ -16,6 +16,9 @@ use crate::store::{
     Attempt, AttemptFilter, AttemptStatus, SellerId, StoredEvent, Webhook, WebhookStatus,
 };
 
+/// How much of the receiver's answer a test or retry response shows, in bytes.
+pub const RESPONSE_EXCERPT_BYTES: usize = 2048;
+
 /// Default and largest page size of a log listing.
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
@@ -103,6 +106,13 @@ pub struct TestDeliveryEnvelope {
 pub struct TestDelivery {
     /// The attempt, as logged.
     pub delivery: DeliveryLog,
+    /// The exact body that was sent (the canonical JSON envelope).
+    pub request_body: String,
+    /// The first bytes (at most 2048) of the receiver's answer, as text; `null` when it
+    /// did not answer. Shown here only: never logged, never stored.
+    pub response_body: Option<String>,
+    /// `response_body` is only the start of a longer answer.
+    pub response_body_truncated: bool,
 }
 
 /// `{"success": true, "data": {"logs": [...], "next_cursor": ...}}`
@@ -214,17 +224,20 @@ async fn deliver_now(
     let log_id = ids::log_id().map_err(internal)?;
     let webhook_id = webhook.id.clone();
     let secrets = blocking(state, move |store| store.signing_secrets(&webhook_id, now)).await?;
-    let outcome = state
+    let (outcome, excerpt) = state
         .sender
-        .send(&Delivery {
-            url: &webhook.url,
-            event_type: &event.event_type,
-            event_id: &event.id,
-            log_id: &log_id,
-            body: &event.body,
-            secrets: &secrets,
-            timestamp: state.clock.wall_unix(),
-        })
+        .send_with_excerpt(
+            &Delivery {
+                url: &webhook.url,
+                event_type: &event.event_type,
+                event_id: &event.id,
+                log_id: &log_id,
+                body: &event.body,
+                secrets: &secrets,
+                timestamp: state.clock.wall_unix(),
+            },
+            RESPONSE_EXCERPT_BYTES,
+        )
         .await;
     let (status, response_code, elapsed_ms, error) = match outcome {
         AttemptOutcome::Delivered { status, elapsed_ms } => {
@@ -267,6 +280,9 @@ async fn deliver_now(
         success: true,
         data: TestDelivery {
             delivery: attempt.into(),
+            request_body: String::from_utf8_lossy(&event.body).into_owned(),
+            response_body_truncated: excerpt.as_ref().is_some_and(|e| e.truncated),
+            response_body: excerpt.map(|e| e.text),
         },
     }))
 }

@@ -68,8 +68,8 @@ pub struct ErrorBody {
 }
 
 impl ApiError {
-    /// The status, stable code and public message.
-    fn parts(&self) -> (StatusCode, &'static str, String) {
+    /// The status, stable code and public message (the dashboard shows them too).
+    pub fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
             ApiError::Unauthorized(e) => (StatusCode::UNAUTHORIZED, e.code(), e.message().into()),
             ApiError::NotFound(what) => (

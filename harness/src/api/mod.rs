@@ -2,14 +2,14 @@
 //! and `/openapi.json`, with every refusal (unknown route and wrong method included) in
 //! the error envelope. Each resource keeps its router beside its handlers.
 
-mod deliveries;
+pub mod deliveries;
 mod error;
 pub mod events;
 mod extract;
 pub mod openapi;
 mod seller;
 mod v1;
-mod webhooks;
+pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -99,6 +99,46 @@ impl RetryAfter {
     }
 }
 
+/// The first bytes of a receiver's answer, as text (invalid UTF-8 replaced): what the
+/// Send Test result shows. Never logged, never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyExcerpt {
+    /// The text read.
+    pub text: String,
+    /// The body went on past the limit (or could not be read to its end in time).
+    pub truncated: bool,
+}
+
+impl BodyExcerpt {
+    /// Reads at most `limit` bytes of `response`'s body, within the client's timeout.
+    async fn read(mut response: reqwest::Response, limit: usize) -> Self {
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut truncated = false;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = limit.saturating_sub(bytes.len());
+                    if chunk.len() > room {
+                        bytes.extend_from_slice(chunk.get(..room).unwrap_or_default());
+                        truncated = true;
+                        break;
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    truncated = true;
+                    break;
+                }
+            }
+        }
+        Self {
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            truncated,
+        }
+    }
+}
+
 /// The HTTP client that sends deliveries. One per server; cheap to share.
 #[derive(Debug, Clone)]
 pub struct Sender {
@@ -127,6 +167,25 @@ impl Sender {
     /// Sends one attempt and reports its outcome. Never panics, never returns early
     /// without an outcome: every attempt is loggable.
     pub async fn send(&self, delivery: &Delivery<'_>) -> AttemptOutcome {
+        self.send_reading(delivery, 0).await.0
+    }
+
+    /// Sends one attempt like [`Sender::send`] and also reads up to `limit` bytes of the
+    /// answer's body (the Send Test result shows them; they are never logged or stored).
+    /// The response time is still the time to the answer's headers.
+    pub async fn send_with_excerpt(
+        &self,
+        delivery: &Delivery<'_>,
+        limit: usize,
+    ) -> (AttemptOutcome, Option<BodyExcerpt>) {
+        self.send_reading(delivery, limit).await
+    }
+
+    async fn send_reading(
+        &self,
+        delivery: &Delivery<'_>,
+        limit: usize,
+    ) -> (AttemptOutcome, Option<BodyExcerpt>) {
         let started = Instant::now();
         let elapsed = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let failed = |status, error: String| AttemptOutcome::Failed {
@@ -137,7 +196,7 @@ impl Sender {
         };
         let url = match Url::parse(delivery.url) {
             Ok(url) => url,
-            Err(e) => return failed(None, format!("invalid endpoint URL: {e}")),
+            Err(e) => return (failed(None, format!("invalid endpoint URL: {e}")), None),
         };
         // Names are checked by the resolver as they are dialled; literals are checked here.
         if !self.allow_private {
@@ -147,12 +206,15 @@ impl Sender {
                 _ => None,
             };
             if let Some(ip) = literal.filter(|ip| !target::is_public(*ip)) {
-                return failed(None, target::TargetError::NotPublic(ip).to_string());
+                return (
+                    failed(None, target::TargetError::NotPublic(ip).to_string()),
+                    None,
+                );
             }
         }
         let headers = match delivery_headers(delivery) {
             Ok(headers) => headers,
-            Err(e) => return failed(None, e),
+            Err(e) => return (failed(None, e), None),
         };
         let response = self
             .client
@@ -164,7 +226,7 @@ impl Sender {
         match response {
             Ok(response) => {
                 let status = response.status().as_u16();
-                if response.status().is_success() {
+                let outcome = if response.status().is_success() {
                     AttemptOutcome::Delivered {
                         status,
                         elapsed_ms: elapsed(),
@@ -181,9 +243,18 @@ impl Sender {
                         error: format!("the endpoint answered {status}"),
                         retry_after,
                     }
-                }
+                };
+                let excerpt = if limit > 0 {
+                    Some(BodyExcerpt::read(response, limit).await)
+                } else {
+                    None
+                };
+                (outcome, excerpt)
             }
-            Err(e) => failed(e.status().map(|s| s.as_u16()), self.describe(&e)),
+            Err(e) => (
+                failed(e.status().map(|s| s.as_u16()), self.describe(&e)),
+                None,
+            ),
         }
     }
 
@@ -246,6 +317,21 @@ mod tests {
         assert_eq!(RetryAfter::parse("-5"), None);
         assert_eq!(RetryAfter::parse("soon"), None);
         assert_eq!(RetryAfter::parse(""), None);
+    }
+
+    #[tokio::test]
+    async fn excerpts_stop_at_the_limit() {
+        let answer =
+            |body: &str| reqwest::Response::from(axum::http::Response::new(body.to_owned()));
+        let whole = BodyExcerpt::read(answer("{\"ok\":true}"), 2048).await;
+        assert_eq!(whole.text, "{\"ok\":true}");
+        assert!(!whole.truncated);
+        let cut = BodyExcerpt::read(answer("abcdef"), 4).await;
+        assert_eq!(cut.text, "abcd");
+        assert!(cut.truncated);
+        // A cut through a character is shown with a replacement character, not refused.
+        let cut = BodyExcerpt::read(answer("aé"), 2).await;
+        assert_eq!(cut.text, "a\u{fffd}");
     }
 
     #[test]

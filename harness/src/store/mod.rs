@@ -14,8 +14,8 @@ use std::fmt;
 use crate::ids::Secret;
 
 pub use model::{
-    Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, NewWebhook, SellerId, Settle,
-    StoredEvent, Webhook, WebhookChanges, WebhookStatus,
+    Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, DashboardSession, NewWebhook,
+    SellerId, Settle, StoredEvent, Webhook, WebhookChanges, WebhookStatus,
 };
 pub use sqlite::SqliteStore;
 
@@ -133,4 +133,19 @@ pub trait Store: Send + Sync + 'static {
     fn next_due(&self) -> Result<Option<u64>, StoreError>;
     /// Deliveries not yet delivered nor failed for good.
     fn queue_depth(&self) -> Result<u64, StoreError>;
+
+    /// Stores a new dashboard session, and forgets sessions and used sign-in links that
+    /// expired before its `created_at`.
+    fn create_session(&self, session: &DashboardSession) -> Result<(), StoreError>;
+    /// The session whose cookie hashes to `id_hash`, if it has not expired at `now`.
+    fn find_session(
+        &self,
+        id_hash: &[u8; 32],
+        now: u64,
+    ) -> Result<Option<DashboardSession>, StoreError>;
+    /// Ends a session (signing out); ending an unknown one is not an error.
+    fn delete_session(&self, id_hash: &[u8; 32]) -> Result<(), StoreError>;
+    /// Marks the sign-in link `jti` (valid until `expires_at`) as used; `false` when it
+    /// was used before: a link works once.
+    fn use_sign_in_link(&self, jti: &str, expires_at: u64) -> Result<bool, StoreError>;
 }

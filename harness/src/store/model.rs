@@ -250,3 +250,27 @@ pub struct AttemptResult {
     /// Unix seconds when the attempt ended.
     pub finished_at: u64,
 }
+
+/// A signed-in dashboard browser (issue 7).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DashboardSession {
+    /// SHA-256 of the session cookie's value (the value itself is never stored).
+    pub id_hash: [u8; 32],
+    /// Who is signed in.
+    pub seller_id: SellerId,
+    /// The token every form of this session carries (CSRF).
+    pub csrf_token: String,
+    /// Unix seconds (wall clock).
+    pub created_at: u64,
+    /// Unix seconds (wall clock) when the session ends.
+    pub expires_at: u64,
+}
+
+impl std::fmt::Debug for DashboardSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DashboardSession")
+            .field("seller_id", &self.seller_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}

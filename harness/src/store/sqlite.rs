@@ -12,8 +12,8 @@ use menon_webhooks::EventType;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{
-    Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, NewWebhook, SellerId, Settle,
-    Store, StoreError, StoredEvent, Webhook, WebhookChanges, WebhookStatus,
+    Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, DashboardSession, NewWebhook,
+    SellerId, Settle, Store, StoreError, StoredEvent, Webhook, WebhookChanges, WebhookStatus,
 };
 use crate::ids::Secret;
 
@@ -21,6 +21,7 @@ use crate::ids::Secret;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_dispatch.sql"),
+    include_str!("../../migrations/0003_dashboard.sql"),
 ];
 
 const WEBHOOK_COLUMNS: &str =
@@ -763,6 +764,77 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
     }
+
+    fn create_session(&self, session: &DashboardSession) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let now = secs(session.created_at);
+        tx.execute(
+            "DELETE FROM dashboard_sessions WHERE expires_at <= ?1",
+            params![now],
+        )?;
+        tx.execute(
+            "DELETE FROM dashboard_used_links WHERE expires_at <= ?1",
+            params![now],
+        )?;
+        tx.execute(
+            "INSERT INTO dashboard_sessions (id_hash, seller_id, csrf_token, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                &session.id_hash[..],
+                session.seller_id.0,
+                session.csrf_token,
+                now,
+                secs(session.expires_at)
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn find_session(
+        &self,
+        id_hash: &[u8; 32],
+        now: u64,
+    ) -> Result<Option<DashboardSession>, StoreError> {
+        // As for API keys: an index search on a hash, not a comparison of the secret.
+        let found = self
+            .conn()
+            .query_row(
+                "SELECT seller_id, csrf_token, created_at, expires_at FROM dashboard_sessions
+                 WHERE id_hash = ?1 AND expires_at > ?2",
+                params![&id_hash[..], secs(now)],
+                |row| {
+                    let created_at: i64 = row.get(2)?;
+                    let expires_at: i64 = row.get(3)?;
+                    Ok(DashboardSession {
+                        id_hash: *id_hash,
+                        seller_id: SellerId(row.get(0)?),
+                        csrf_token: row.get(1)?,
+                        created_at: unsigned(created_at),
+                        expires_at: unsigned(expires_at),
+                    })
+                },
+            )
+            .optional()?;
+        Ok(found)
+    }
+
+    fn delete_session(&self, id_hash: &[u8; 32]) -> Result<(), StoreError> {
+        self.conn().execute(
+            "DELETE FROM dashboard_sessions WHERE id_hash = ?1",
+            params![&id_hash[..]],
+        )?;
+        Ok(())
+    }
+
+    fn use_sign_in_link(&self, jti: &str, expires_at: u64) -> Result<bool, StoreError> {
+        let inserted = self.conn().execute(
+            "INSERT OR IGNORE INTO dashboard_used_links (jti, expires_at) VALUES (?1, ?2)",
+            params![jti, secs(expires_at)],
+        )?;
+        Ok(inserted == 1)
+    }
 }
 
 #[cfg(test)]
@@ -856,6 +928,34 @@ mod tests {
         store.insert_api_key(&[7; 32], "mk_abc", &seller("sel_a"), 1)?;
         assert_eq!(store.seller_for_api_key(&[7; 32])?, Some(seller("sel_a")));
         assert_eq!(store.seller_for_api_key(&[8; 32])?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn sessions_expire_and_links_work_once() -> Result<(), StoreError> {
+        let store = SqliteStore::in_memory()?;
+        let session = DashboardSession {
+            id_hash: [7; 32],
+            seller_id: seller("sel_a"),
+            csrf_token: "csrf".into(),
+            created_at: 100,
+            expires_at: 200,
+        };
+        store.create_session(&session)?;
+        assert_eq!(store.find_session(&[7; 32], 199)?, Some(session.clone()));
+        assert_eq!(store.find_session(&[7; 32], 200)?, None);
+        assert_eq!(store.find_session(&[8; 32], 150)?, None);
+        store.delete_session(&[7; 32])?;
+        assert_eq!(store.find_session(&[7; 32], 150)?, None);
+        assert!(store.use_sign_in_link("jti_1", 300)?);
+        assert!(!store.use_sign_in_link("jti_1", 300)?);
+        // Creating a session later sweeps what expired.
+        store.create_session(&DashboardSession {
+            created_at: 400,
+            expires_at: 500,
+            ..session
+        })?;
+        assert!(store.use_sign_in_link("jti_1", 600)?);
         Ok(())
     }
 

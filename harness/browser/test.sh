@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The seller dashboard in a real browser (dashboard.test.mjs): builds menon-harness,
+# installs playwright-core (npm ci; it never downloads a browser) and drives Debian's
+# headless Chromium through the whole flow, saving screenshots to docs/screenshots/.
+# Runs from any directory; extra arguments go to `node --test`.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+chromium=${CHROMIUM_PATH:-/usr/bin/chromium}
+if [[ ! -x $chromium ]]; then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "harness/browser/test.sh: error: $chromium is missing; install Debian's chromium (sudo apt-get install chromium) or set CHROMIUM_PATH" >&2
+        exit 1
+    fi
+    echo "==> harness/browser: installing Debian's chromium for the browser test (once)" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+cd "$here"
+if [[ ! -d node_modules/playwright-core ]] || ! npm ls --silent >/dev/null 2>&1; then
+    npm ci --no-audit --no-fund
+fi
+
+(cd "$root" && cargo build -p menon-harness --locked)
+export MENON_HARNESS_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/menon-harness"
+export CHROMIUM_PATH="$chromium"
+exec node --test "$@" dashboard.test.mjs

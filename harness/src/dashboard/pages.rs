@@ -1,0 +1,527 @@
+//! The webhook pages. Each handler reads its input, calls the management API's own
+//! operation (`api::webhooks`, `api::deliveries`) for the signed-in seller, and renders
+//! the answer: a page, a form again with the refusal next to its field, or a redirect
+//! (Post/Redirect/Get) to the page that shows the change.
+//!
+//! Two answers are rendered straight from the POST instead: the page with a new or
+//! rotated secret (so the secret is never in a URL and never shown again) and the Send
+//! Test result; the script then swaps the address bar to the webhook's URL, so that a
+//! reload does not post again.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use menon_webhooks::EventType;
+
+use super::form::{href, Form};
+use super::session::{Session, Submitted};
+use super::views::{
+    type_groups, when, DeletePage, EventGroupView, FormPage, ListPage, LogFilter, LogPager, LogRow,
+    Notice, Pager, SecretPage, TestPage, TestResult, WebhookForm, WebhookPage, WebhookRow,
+    WebhookSummary,
+};
+use super::{render, see_other, PageError};
+use crate::api::deliveries::{self, DeliveryLog, LogQuery, TestRequest};
+use crate::api::webhooks::{self, CreateWebhook, UpdateWebhook, WebhookView};
+use crate::api::{ApiError, AppState};
+use crate::store::{AttemptStatus, SellerId, WebhookStatus};
+
+/// Webhooks per page of the list.
+const PAGE_SIZE: usize = 20;
+/// Log entries per page.
+const LOG_PAGE_SIZE: u32 = 20;
+
+type Page = Result<Response, PageError>;
+
+/// The newest entry of a webhook's logs, through the API's log listing.
+async fn last_delivery(
+    state: &AppState,
+    seller: &SellerId,
+    id: &str,
+) -> Result<Option<DeliveryLog>, ApiError> {
+    let query = LogQuery {
+        status: None,
+        event_type: None,
+        limit: Some(1),
+        cursor: None,
+    };
+    let logs = deliveries::list_logs(state, seller.clone(), id.to_owned(), query).await?;
+    Ok(logs.0.data.logs.into_iter().next())
+}
+
+/// One of the seller's webhooks, through the API (404 for anyone else's).
+async fn webhook(state: &AppState, seller: &SellerId, id: &str) -> Result<WebhookView, ApiError> {
+    Ok(webhooks::get(state, seller.clone(), id.to_owned())
+        .await?
+        .0
+        .data
+        .webhook)
+}
+
+/// `GET /dashboard`: the webhook list, newest first, 20 to a page.
+pub async fn list(
+    State(state): State<AppState>,
+    session: Session,
+    RawQuery(query): RawQuery,
+) -> Page {
+    let query = Form::from_query(query.as_deref());
+    let seller = session.seller.clone();
+    let mut all = webhooks::list(&state, seller.clone())
+        .await?
+        .0
+        .data
+        .webhooks;
+    all.reverse();
+    let total = all.len();
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let page = query
+        .get("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, pages);
+    let start = (page - 1) * PAGE_SIZE;
+    let mut rows = Vec::new();
+    for view in all.into_iter().skip(start).take(PAGE_SIZE) {
+        let last = last_delivery(&state, &seller, &view.id).await?;
+        rows.push(WebhookRow::new(view, last.as_ref()));
+    }
+    let page_href = |n: usize| href("/dashboard", &[("page", &n.to_string())]);
+    let pager = Pager {
+        page,
+        pages,
+        first: if total == 0 { 0 } else { start + 1 },
+        last: start + rows.len(),
+        total,
+        prev_href: (page > 1).then(|| page_href(page - 1)),
+        next_href: (page < pages).then(|| page_href(page + 1)),
+    };
+    render(
+        StatusCode::OK,
+        &ListPage {
+            layout: session.layout("Webhooks"),
+            notice: query.get("notice").and_then(Notice::from_query),
+            rows,
+            pager,
+        },
+    )
+}
+
+/// `GET /dashboard/webhooks/new`: Add Webhook.
+pub async fn new_form(session: Session) -> Page {
+    render(
+        StatusCode::OK,
+        &add_page(&session, WebhookForm::new("", &[])),
+    )
+}
+
+fn add_page(session: &Session, form: WebhookForm) -> FormPage {
+    FormPage {
+        layout: session.layout("Add webhook"),
+        heading: "Add webhook",
+        action: "/dashboard/webhooks".into(),
+        submit_label: "Add webhook",
+        cancel_href: "/dashboard".into(),
+        webhook: None,
+        form,
+    }
+}
+
+fn edit_page(session: &Session, webhook: WebhookSummary, form: WebhookForm) -> FormPage {
+    FormPage {
+        layout: session.layout("Edit webhook"),
+        heading: "Edit webhook",
+        action: format!("{}/edit", webhook.href),
+        submit_label: "Save changes",
+        cancel_href: webhook.href.clone(),
+        webhook: Some(webhook),
+        form,
+    }
+}
+
+/// Which field a validation code belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Url,
+    Events,
+    Neither,
+}
+
+fn field_of(code: &str) -> Field {
+    match code {
+        "invalid_url" | "url_not_allowed" | "url_not_resolvable" => Field::Url,
+        "invalid_events" | "invalid_event_type" | "duplicate_event_type" => Field::Events,
+        _ => Field::Neither,
+    }
+}
+
+/// The form again with the API's refusal next to its field. The API stops at the first
+/// problem; the other field is checked with the API's own validators, so that both
+/// messages show at once.
+async fn form_with_errors(
+    state: &AppState,
+    url: &str,
+    events: &[String],
+    code: &str,
+    message: String,
+) -> WebhookForm {
+    let mut form = WebhookForm::new(url, events);
+    match field_of(code) {
+        Field::Url => form.url_error = Some(message),
+        Field::Events => form.events_error = Some(message),
+        Field::Neither => form.error = Some(message),
+    }
+    if form.events_error.is_none() {
+        if let Err(ApiError::BadRequest { message, .. }) = webhooks::validate_events(events) {
+            form.events_error = Some(message);
+        }
+    }
+    if form.url_error.is_none() {
+        if let Err(ApiError::BadRequest { message, .. }) =
+            webhooks::validate_url(url, state.settings.allow_private_targets).await
+        {
+            form.url_error = Some(message);
+        }
+    }
+    // The API's words are for API callers; a person at a form gets plainer ones.
+    if url.is_empty() && form.url_error.is_some() {
+        form.url_error =
+            Some("Enter your endpoint's URL, e.g. https://yourapp.com/webhooks/menon.".into());
+    }
+    if events.is_empty() && form.events_error.is_some() {
+        form.events_error = Some("Pick at least one event.".into());
+    }
+    form
+}
+
+/// `POST /dashboard/webhooks`: creates the webhook (the API's create) and shows its secret.
+pub async fn create(State(state): State<AppState>, Submitted { session, form }: Submitted) -> Page {
+    let url = form.get("url").unwrap_or_default().trim().to_owned();
+    let events = form.all("events");
+    let body = CreateWebhook {
+        url: url.clone(),
+        events: events.clone(),
+    };
+    match webhooks::create(&state, session.seller.clone(), body).await {
+        Ok((_, created)) => {
+            let webhook = created.0.data.webhook;
+            let summary = WebhookSummary::from(&webhook);
+            render(
+                StatusCode::CREATED,
+                &secret_page(&session, "Webhook created", summary, webhook.secret, None),
+            )
+        }
+        Err(ApiError::BadRequest { code, message }) => {
+            let form = form_with_errors(&state, &url, &events, code, message).await;
+            render(StatusCode::BAD_REQUEST, &add_page(&session, form))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn secret_page(
+    session: &Session,
+    heading: &'static str,
+    webhook: WebhookSummary,
+    secret: String,
+    previous_until: Option<String>,
+) -> SecretPage {
+    SecretPage {
+        layout: session.layout(heading),
+        heading,
+        webhook,
+        secret,
+        previous_until,
+    }
+}
+
+/// `GET /dashboard/webhooks/:id`: details, actions, and the delivery logs (filtered by
+/// `status` and `event_type`, paged by `cursor`).
+pub async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Page {
+    let query = Form::from_query(query.as_deref());
+    let seller = session.seller.clone();
+    let summary = WebhookSummary::from(webhook(&state, &seller, &id).await?);
+    let status = match query.get("status") {
+        Some("pending") => Some(AttemptStatus::Pending),
+        Some("delivered") => Some(AttemptStatus::Delivered),
+        Some("failed") => Some(AttemptStatus::Failed),
+        _ => None,
+    };
+    let event_type = query
+        .non_empty("event_type")
+        .filter(|t| t.parse::<EventType>().is_ok())
+        .map(str::to_owned);
+    let cursor = query.non_empty("cursor").map(str::to_owned);
+    let page: u32 = match cursor {
+        Some(_) => query
+            .get("page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(2)
+            .max(2),
+        None => 1,
+    };
+    let log_query = LogQuery {
+        status,
+        event_type: event_type.clone(),
+        limit: Some(LOG_PAGE_SIZE),
+        cursor,
+    };
+    let listed = deliveries::list_logs(&state, seller, id.clone(), log_query)
+        .await?
+        .0
+        .data;
+    let highlight = query.get("highlight").unwrap_or_default();
+    let logs = listed
+        .logs
+        .into_iter()
+        .map(|log| LogRow::new(log, highlight))
+        .collect();
+    let status_name = status.map(AttemptStatus::as_str).unwrap_or_default();
+    let type_name = event_type.unwrap_or_default();
+    let filter_pairs = |extra: &[(&'static str, String)]| {
+        let mut pairs = vec![("status", status_name), ("event_type", type_name.as_str())];
+        pairs.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
+        href(&summary.href, &pairs)
+    };
+    let pager = LogPager {
+        page,
+        newest_href: (page > 1).then(|| filter_pairs(&[])),
+        older_href: listed
+            .next_cursor
+            .map(|cursor| filter_pairs(&[("cursor", cursor), ("page", (page + 1).to_string())])),
+    };
+    let filter = LogFilter {
+        status: status_name.to_owned(),
+        types: type_groups(&type_name, &[]),
+        event_type: type_name.clone(),
+    };
+    render(
+        StatusCode::OK,
+        &WebhookPage {
+            layout: session.layout(summary.url.clone()),
+            notice: query.get("notice").and_then(Notice::from_query),
+            groups: EventGroupView::all(&summary.events)
+                .into_iter()
+                .filter(|g| g.checked_count() > 0)
+                .collect(),
+            webhook: summary,
+            logs,
+            filter,
+            pager,
+        },
+    )
+}
+
+/// `GET /dashboard/webhooks/:id/edit`: the URL-and-events form, filled in.
+pub async fn edit_form(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Page {
+    let summary = WebhookSummary::from(webhook(&state, &session.seller, &id).await?);
+    let form = WebhookForm::new(&summary.url, &summary.events);
+    render(StatusCode::OK, &edit_page(&session, summary, form))
+}
+
+/// `POST /dashboard/webhooks/:id/edit`: saves the URL and events (the API's update).
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Submitted { session, form }: Submitted,
+) -> Page {
+    let url = form.get("url").unwrap_or_default().trim().to_owned();
+    let events = form.all("events");
+    let body = UpdateWebhook {
+        url: Some(url.clone()),
+        events: Some(events.clone()),
+        status: None,
+    };
+    match webhooks::update(&state, session.seller.clone(), id.clone(), body).await {
+        Ok(_) => Ok(see_other(&href(
+            &format!("/dashboard/webhooks/{id}"),
+            &[("notice", Notice::Saved.as_query())],
+        ))),
+        Err(ApiError::BadRequest { code, message }) => {
+            let summary = WebhookSummary::from(webhook(&state, &session.seller, &id).await?);
+            let form = form_with_errors(&state, &url, &events, code, message).await;
+            render(StatusCode::BAD_REQUEST, &edit_page(&session, summary, form))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /dashboard/webhooks/:id/status`: enables or disables (the API's update).
+pub async fn set_status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Submitted { session, form }: Submitted,
+) -> Page {
+    let (status, notice) = match form.get("status") {
+        Some("active") => (WebhookStatus::Active, Notice::Enabled),
+        Some("disabled") => (WebhookStatus::Disabled, Notice::Disabled),
+        _ => {
+            return Err(PageError::BadForm(
+                "Choose to enable (active) or disable (disabled) the webhook.".into(),
+            ))
+        }
+    };
+    let body = UpdateWebhook {
+        url: None,
+        events: None,
+        status: Some(status),
+    };
+    let _updated = webhooks::update(&state, session.seller, id.clone(), body).await?;
+    Ok(see_other(&href(
+        &format!("/dashboard/webhooks/{id}"),
+        &[("notice", notice.as_query())],
+    )))
+}
+
+/// `POST /dashboard/webhooks/:id/rotate-secret`: a new secret (the API's rotation),
+/// shown once.
+pub async fn rotate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Submitted { session, .. }: Submitted,
+) -> Page {
+    let rotated = webhooks::rotate_secret(&state, session.seller.clone(), id)
+        .await?
+        .0
+        .data;
+    let summary = WebhookSummary::from(&rotated.webhook);
+    render(
+        StatusCode::OK,
+        &secret_page(
+            &session,
+            "Signing secret rotated",
+            summary,
+            rotated.webhook.secret,
+            Some(when(&rotated.previous_secret_expires_at)),
+        ),
+    )
+}
+
+/// `GET /dashboard/webhooks/:id/delete`: "Delete this webhook?"
+pub async fn delete_confirm(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Page {
+    let summary = WebhookSummary::from(webhook(&state, &session.seller, &id).await?);
+    render(
+        StatusCode::OK,
+        &DeletePage {
+            layout: session.layout("Delete webhook"),
+            webhook: summary,
+        },
+    )
+}
+
+/// `POST /dashboard/webhooks/:id/delete`: deletes it (the API's delete).
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Submitted { session, .. }: Submitted,
+) -> Page {
+    let _deleted = webhooks::delete(&state, session.seller, id).await?;
+    Ok(see_other(&href(
+        "/dashboard",
+        &[("notice", Notice::Deleted.as_query())],
+    )))
+}
+
+fn test_page(
+    session: &Session,
+    summary: WebhookSummary,
+    selected: &str,
+    error: Option<String>,
+    result: Option<TestResult>,
+) -> TestPage {
+    let selected = if selected.is_empty() {
+        summary.events.first().map_or("", String::as_str)
+    } else {
+        selected
+    };
+    TestPage {
+        layout: session.layout("Send test"),
+        types: type_groups(selected, &summary.events),
+        webhook: summary,
+        error,
+        result,
+    }
+}
+
+/// `GET /dashboard/webhooks/:id/test`: Send Test.
+pub async fn test_form(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Page {
+    let summary = WebhookSummary::from(webhook(&state, &session.seller, &id).await?);
+    render(
+        StatusCode::OK,
+        &test_page(&session, summary, "", None, None),
+    )
+}
+
+/// `POST /dashboard/webhooks/:id/test`: sends a test event (the API's test) and shows
+/// what was sent and what came back.
+pub async fn send_test(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Submitted { session, form }: Submitted,
+) -> Page {
+    let summary = WebhookSummary::from(webhook(&state, &session.seller, &id).await?);
+    let chosen = form.non_empty("event_type").unwrap_or_default().to_owned();
+    let request = TestRequest {
+        event_type: (!chosen.is_empty()).then(|| chosen.clone()),
+    };
+    match deliveries::send_test(&state, session.seller.clone(), id, request).await {
+        Ok(sent) => {
+            let result = TestResult::new(sent.0.data);
+            let selected = result.event_type.clone();
+            render(
+                StatusCode::OK,
+                &test_page(&session, summary, &selected, None, Some(result)),
+            )
+        }
+        Err(ApiError::BadRequest { message, .. }) => render(
+            StatusCode::BAD_REQUEST,
+            &test_page(&session, summary, "", Some(message), None),
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /dashboard/webhooks/:id/logs/:log_id/retry`: sends the event again (the API's
+/// retry) and goes back to the logs with the new attempt highlighted.
+pub async fn retry(
+    State(state): State<AppState>,
+    Path((id, log_id)): Path<(String, String)>,
+    Submitted { session, .. }: Submitted,
+) -> Page {
+    let page = format!("/dashboard/webhooks/{id}");
+    match deliveries::retry(&state, session.seller, id, log_id).await {
+        Ok(sent) => {
+            let attempt = sent.0.data.delivery;
+            let notice = if attempt.status == AttemptStatus::Delivered {
+                Notice::RetryDelivered
+            } else {
+                Notice::RetryFailed
+            };
+            Ok(see_other(&href(
+                &page,
+                &[("notice", notice.as_query()), ("highlight", &attempt.id)],
+            )))
+        }
+        Err(ApiError::Conflict { .. }) => Ok(see_other(&href(
+            &page,
+            &[("notice", Notice::RetryDisabled.as_query())],
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}

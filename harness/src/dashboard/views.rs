@@ -1,0 +1,685 @@
+//! What each page shows: one askama template (`harness/templates/dashboard/`) per page
+//! struct, and the plain view models they read. The models are built from the management
+//! API's own response types, so a page shows what the API would answer.
+
+use askama::Template;
+use menon_webhooks::{EventGroup, EventType};
+
+use super::form::{group_events, group_title};
+use crate::api::deliveries::{DeliveryLog, TestDelivery};
+use crate::api::webhooks::{WebhookView, WebhookWithSecret};
+use crate::store::{AttemptStatus, WebhookStatus};
+
+/// The frame every page shares: the title, who is signed in (with the sign-out form's
+/// token), and the URL to show in the address bar instead of the one that was posted to.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The page title (before " · Menon webhooks").
+    pub title: String,
+    /// The signed-in seller, if any.
+    pub seller: Option<String>,
+    /// The session's form token ("" when signed out).
+    pub csrf: String,
+}
+
+impl Layout {
+    /// A page for someone not signed in.
+    pub fn anonymous(title: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            seller: None,
+            csrf: String::new(),
+        }
+    }
+}
+
+/// A one-line message at the top of a page after an action (`?notice=` names one of a
+/// fixed set: nothing from the query string is echoed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// The webhook's URL and events were saved.
+    Saved,
+    /// The webhook was enabled.
+    Enabled,
+    /// The webhook was disabled.
+    Disabled,
+    /// A retry got through.
+    RetryDelivered,
+    /// A retry failed again.
+    RetryFailed,
+    /// A retry was refused: the webhook is disabled.
+    RetryDisabled,
+    /// A webhook was deleted.
+    Deleted,
+    /// The seller signed out.
+    SignedOut,
+}
+
+impl Notice {
+    /// Reads `?notice=`.
+    pub fn from_query(value: &str) -> Option<Self> {
+        Some(match value {
+            "saved" => Notice::Saved,
+            "enabled" => Notice::Enabled,
+            "disabled" => Notice::Disabled,
+            "retry-delivered" => Notice::RetryDelivered,
+            "retry-failed" => Notice::RetryFailed,
+            "retry-disabled" => Notice::RetryDisabled,
+            "deleted" => Notice::Deleted,
+            "signed-out" => Notice::SignedOut,
+            _ => return None,
+        })
+    }
+
+    /// The `?notice=` value.
+    pub fn as_query(self) -> &'static str {
+        match self {
+            Notice::Saved => "saved",
+            Notice::Enabled => "enabled",
+            Notice::Disabled => "disabled",
+            Notice::RetryDelivered => "retry-delivered",
+            Notice::RetryFailed => "retry-failed",
+            Notice::RetryDisabled => "retry-disabled",
+            Notice::Deleted => "deleted",
+            Notice::SignedOut => "signed-out",
+        }
+    }
+
+    /// What the banner says.
+    pub fn text(&self) -> &'static str {
+        match self {
+            Notice::Saved => "Changes saved.",
+            Notice::Enabled => {
+                "Webhook enabled. Events it kept while disabled are being delivered now."
+            }
+            Notice::Disabled => {
+                "Webhook disabled. It receives nothing new; undelivered events are kept."
+            }
+            Notice::RetryDelivered => {
+                "Retry delivered. The new attempt is highlighted at the top of the logs."
+            }
+            Notice::RetryFailed => {
+                "The retry failed again. The new attempt is highlighted at the top of the logs."
+            }
+            Notice::RetryDisabled => "This webhook is disabled: enable it, then retry.",
+            Notice::Deleted => "Webhook deleted, with its delivery logs.",
+            Notice::SignedOut => "You have signed out.",
+        }
+    }
+
+    /// `success`, `error` or `info`: the banner's colour.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Notice::Saved | Notice::Enabled | Notice::RetryDelivered | Notice::Deleted => "success",
+            Notice::RetryFailed | Notice::RetryDisabled => "error",
+            Notice::Disabled | Notice::SignedOut => "info",
+        }
+    }
+}
+
+/// `2024-01-15T10:30:00Z` as `2024-01-15 10:30:00 UTC` (the script shows local time).
+pub fn when(rfc3339: &str) -> String {
+    match rfc3339.strip_suffix('Z') {
+        Some(rest) => format!("{} UTC", rest.replacen('T', " ", 1)),
+        None => rfc3339.to_owned(),
+    }
+}
+
+/// A webhook, as its pages head it.
+#[derive(Debug, Clone)]
+pub struct WebhookSummary {
+    /// `wh_…`
+    pub id: String,
+    /// The endpoint URL.
+    pub url: String,
+    /// Receiving events.
+    pub active: bool,
+    /// The subscribed event types.
+    pub events: Vec<String>,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// The page of this webhook.
+    pub href: String,
+}
+
+impl WebhookSummary {
+    fn new(id: String, url: String, status: WebhookStatus, events: Vec<String>, at: &str) -> Self {
+        Self {
+            href: format!("/dashboard/webhooks/{id}"),
+            id,
+            url,
+            active: status == WebhookStatus::Active,
+            events,
+            created_at: at.to_owned(),
+        }
+    }
+
+    /// `created_at` for people.
+    pub fn created_label(&self) -> String {
+        when(&self.created_at)
+    }
+}
+
+impl From<WebhookView> for WebhookSummary {
+    fn from(w: WebhookView) -> Self {
+        Self::new(w.id, w.url, w.status, w.events, &w.created_at)
+    }
+}
+
+impl From<&WebhookWithSecret> for WebhookSummary {
+    fn from(w: &WebhookWithSecret) -> Self {
+        Self::new(
+            w.id.clone(),
+            w.url.clone(),
+            w.status,
+            w.events.clone(),
+            &w.created_at,
+        )
+    }
+}
+
+/// The outcome of a delivery attempt, as a badge.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// `delivered`, `failed` or `pending` (the CSS class).
+    pub status: &'static str,
+    /// "Delivered", "Failed", "Pending".
+    pub label: &'static str,
+    /// The HTTP status, or "—".
+    pub code: String,
+    /// When the attempt started (RFC 3339).
+    pub at: String,
+}
+
+impl Outcome {
+    fn of(log: &DeliveryLog) -> Self {
+        let (status, label) = match log.status {
+            AttemptStatus::Delivered => ("delivered", "Delivered"),
+            AttemptStatus::Failed => ("failed", "Failed"),
+            AttemptStatus::Pending => ("pending", "Pending"),
+        };
+        Self {
+            status,
+            label,
+            code: log
+                .response_code
+                .map_or_else(|| "—".to_owned(), |c| c.to_string()),
+            at: log.created_at.clone(),
+        }
+    }
+
+    /// `at` for people.
+    pub fn at_label(&self) -> String {
+        when(&self.at)
+    }
+}
+
+/// A row of the webhook list.
+#[derive(Debug, Clone)]
+pub struct WebhookRow {
+    /// The webhook.
+    pub webhook: WebhookSummary,
+    /// How many event types it subscribes to.
+    pub event_count: usize,
+    /// The first few event types, for a preview.
+    pub events_preview: String,
+    /// Its last delivery attempt, if any.
+    pub last: Option<Outcome>,
+}
+
+impl WebhookRow {
+    /// A row from the API's webhook and the newest entry of its logs.
+    pub fn new(view: WebhookView, last: Option<&DeliveryLog>) -> Self {
+        let event_count = view.events.len();
+        let mut preview: Vec<&str> = view.events.iter().take(2).map(String::as_str).collect();
+        let more = event_count.saturating_sub(preview.len());
+        let more_text = format!("+{more} more");
+        if more > 0 {
+            preview.push(&more_text);
+        }
+        let events_preview = preview.join(", ");
+        Self {
+            event_count,
+            events_preview,
+            last: last.map(Outcome::of),
+            webhook: view.into(),
+        }
+    }
+}
+
+/// Page-number paging of the webhook list.
+#[derive(Debug, Clone)]
+pub struct Pager {
+    /// The page shown, from 1.
+    pub page: usize,
+    /// How many pages there are (at least 1).
+    pub pages: usize,
+    /// 1-based index of the first row shown.
+    pub first: usize,
+    /// 1-based index of the last row shown.
+    pub last: usize,
+    /// How many rows in all.
+    pub total: usize,
+    /// The previous page, if any.
+    pub prev_href: Option<String>,
+    /// The next page, if any.
+    pub next_href: Option<String>,
+}
+
+/// One event type's checkbox.
+#[derive(Debug, Clone)]
+pub struct EventOption {
+    /// `listing.created`
+    pub name: &'static str,
+    /// The docs' description.
+    pub description: &'static str,
+    /// Ticked.
+    pub checked: bool,
+}
+
+/// A group of event checkboxes, with its select-all box.
+#[derive(Debug, Clone)]
+pub struct EventGroupView {
+    /// `listing`
+    pub name: &'static str,
+    /// `Listing`
+    pub title: &'static str,
+    /// Its event types.
+    pub events: Vec<EventOption>,
+}
+
+impl EventGroupView {
+    /// Every group, with `selected` ticked.
+    pub fn all(selected: &[String]) -> Vec<Self> {
+        EventGroup::ALL
+            .iter()
+            .map(|group| EventGroupView {
+                name: group.as_str(),
+                title: group_title(*group),
+                events: group_events(*group)
+                    .map(|e| EventOption {
+                        name: e.as_str(),
+                        description: e.description(),
+                        checked: selected.iter().any(|s| s == e.as_str()),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Every box of the group is ticked.
+    pub fn all_checked(&self) -> bool {
+        self.events.iter().all(|e| e.checked)
+    }
+
+    /// How many are ticked.
+    pub fn checked_count(&self) -> usize {
+        self.events.iter().filter(|e| e.checked).count()
+    }
+}
+
+/// The URL-and-events form (Add Webhook, Edit), with its validation messages.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookForm {
+    /// The URL as typed.
+    pub url: String,
+    /// What is wrong with it.
+    pub url_error: Option<String>,
+    /// What is wrong with the event selection.
+    pub events_error: Option<String>,
+    /// A refusal that belongs to no field.
+    pub error: Option<String>,
+    /// The checkboxes.
+    pub groups: Vec<EventGroupView>,
+}
+
+impl WebhookForm {
+    /// The form holding `url` and `events`, without messages.
+    pub fn new(url: &str, events: &[String]) -> Self {
+        Self {
+            url: url.to_owned(),
+            groups: EventGroupView::all(events),
+            ..Self::default()
+        }
+    }
+}
+
+/// One `<optgroup>` of the event type pickers.
+#[derive(Debug, Clone)]
+pub struct TypeGroup {
+    /// `Listing`
+    pub title: &'static str,
+    /// Its types.
+    pub types: Vec<TypeOption>,
+}
+
+/// One `<option>`.
+#[derive(Debug, Clone)]
+pub struct TypeOption {
+    /// `listing.created`
+    pub name: &'static str,
+    /// Selected.
+    pub selected: bool,
+    /// The webhook subscribes to it (marked in the Send Test picker).
+    pub subscribed: bool,
+}
+
+/// The 21 event types grouped for a `<select>`, `selected` selected.
+pub fn type_groups(selected: &str, subscribed: &[String]) -> Vec<TypeGroup> {
+    EventGroup::ALL
+        .iter()
+        .map(|group| TypeGroup {
+            title: group_title(*group),
+            types: group_events(*group)
+                .map(|e: EventType| TypeOption {
+                    name: e.as_str(),
+                    selected: e.as_str() == selected,
+                    subscribed: subscribed.iter().any(|s| s == e.as_str()),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// A row of the delivery logs.
+#[derive(Debug, Clone)]
+pub struct LogRow {
+    /// `log_…`
+    pub id: String,
+    /// `evt_…`
+    pub event_id: String,
+    /// The event type.
+    pub event_type: String,
+    /// Status, code and time.
+    pub outcome: Outcome,
+    /// Milliseconds, or "—".
+    pub time_ms: String,
+    /// Why it failed ("" when it did not).
+    pub error: String,
+    /// Attempts of this event before this one.
+    pub retry_count: u32,
+    /// When the next scheduled attempt is due, if one is.
+    pub next_retry: Option<String>,
+    /// Offer "Retry".
+    pub can_retry: bool,
+    /// The attempt a retry just made.
+    pub highlight: bool,
+}
+
+impl LogRow {
+    /// A row from the API's log entry.
+    pub fn new(log: DeliveryLog, highlight: &str) -> Self {
+        Self {
+            outcome: Outcome::of(&log),
+            time_ms: log
+                .response_time_ms
+                .map_or_else(|| "—".to_owned(), |ms| format!("{ms} ms")),
+            error: log.error.clone().unwrap_or_default(),
+            can_retry: log.status == AttemptStatus::Failed,
+            highlight: !highlight.is_empty() && log.id == highlight,
+            next_retry: log.next_retry.as_deref().map(when),
+            retry_count: log.retry_count,
+            event_type: log.event_type,
+            event_id: log.event_id,
+            id: log.id,
+        }
+    }
+}
+
+/// The log filter as chosen.
+#[derive(Debug, Clone)]
+pub struct LogFilter {
+    /// `pending`, `delivered`, `failed` or "".
+    pub status: String,
+    /// An event type or "".
+    pub event_type: String,
+    /// The event type picker.
+    pub types: Vec<TypeGroup>,
+}
+
+impl LogFilter {
+    /// A filter is applied.
+    pub fn active(&self) -> bool {
+        !self.status.is_empty() || !self.event_type.is_empty()
+    }
+}
+
+/// Cursor paging of the delivery logs (newest first).
+#[derive(Debug, Clone)]
+pub struct LogPager {
+    /// The page shown, from 1.
+    pub page: u32,
+    /// Back to the newest entries, when not on the first page.
+    pub newest_href: Option<String>,
+    /// The next older page, if there is one.
+    pub older_href: Option<String>,
+}
+
+/// What a test delivery came to.
+#[derive(Debug, Clone)]
+pub struct TestResult {
+    /// Status, code and time.
+    pub outcome: Outcome,
+    /// Milliseconds, or "—".
+    pub time_ms: String,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// What to check next, when it failed.
+    pub hint: Option<&'static str>,
+    /// `log_…`
+    pub log_id: String,
+    /// `evt_…`
+    pub event_id: String,
+    /// The event type sent.
+    pub event_type: String,
+    /// The payload that was sent, indented.
+    pub payload: String,
+    /// The start of the receiver's answer, if it answered.
+    pub response: Option<String>,
+    /// `response` is only the start.
+    pub truncated: bool,
+}
+
+impl TestResult {
+    /// The result from the API's test response.
+    pub fn new(test: TestDelivery) -> Self {
+        let log = test.delivery;
+        let payload = serde_json::from_str::<serde_json::Value>(&test.request_body)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| test.request_body.clone());
+        let hint = match (log.status, log.response_code) {
+            (AttemptStatus::Delivered, _) => None,
+            (_, None) => Some(
+                "No HTTP answer. Is the receiver running, and reachable from this server at \
+                 this URL?",
+            ),
+            (_, Some(code)) if (300..400).contains(&code) => {
+                Some("Redirects are not followed: point the webhook at the final URL.")
+            }
+            (_, Some(401 | 403)) => Some(
+                "The receiver refused the request: check that it verifies signatures with \
+                 this webhook's current secret.",
+            ),
+            (_, Some(code)) if code >= 500 => {
+                Some("The receiver failed while handling the event: its own logs say why.")
+            }
+            _ => Some("Any status other than 2xx counts as a failed delivery."),
+        };
+        Self {
+            outcome: Outcome::of(&log),
+            time_ms: log
+                .response_time_ms
+                .map_or_else(|| "—".to_owned(), |ms| format!("{ms} ms")),
+            error: log.error,
+            hint,
+            log_id: log.id,
+            event_id: log.event_id,
+            event_type: log.event_type,
+            payload,
+            response: test.response_body,
+            truncated: test.response_body_truncated,
+        }
+    }
+}
+
+/// An error page.
+#[derive(Template)]
+#[template(path = "dashboard/error.html")]
+pub struct ErrorPage {
+    /// The frame.
+    pub layout: Layout,
+    /// The HTTP status.
+    pub status: u16,
+    /// The heading.
+    pub heading: &'static str,
+    /// What happened and what to do.
+    pub message: String,
+    /// Offer the sign-in page.
+    pub sign_in: bool,
+}
+
+/// The sign-in page.
+#[derive(Template)]
+#[template(path = "dashboard/sign_in.html")]
+pub struct SignInPage {
+    /// The frame.
+    pub layout: Layout,
+    /// A banner (signed out).
+    pub notice: Option<Notice>,
+    /// Why signing in failed.
+    pub error: Option<String>,
+}
+
+/// The webhook list.
+#[derive(Template)]
+#[template(path = "dashboard/list.html")]
+pub struct ListPage {
+    /// The frame.
+    pub layout: Layout,
+    /// A banner.
+    pub notice: Option<Notice>,
+    /// The rows of this page.
+    pub rows: Vec<WebhookRow>,
+    /// Paging.
+    pub pager: Pager,
+}
+
+/// Add Webhook and Edit.
+#[derive(Template)]
+#[template(path = "dashboard/webhook_form.html")]
+pub struct FormPage {
+    /// The frame.
+    pub layout: Layout,
+    /// "Add webhook" or "Edit webhook".
+    pub heading: &'static str,
+    /// Where the form posts.
+    pub action: String,
+    /// The submit button.
+    pub submit_label: &'static str,
+    /// Where Cancel goes.
+    pub cancel_href: String,
+    /// The webhook being edited (none when adding).
+    pub webhook: Option<WebhookSummary>,
+    /// The fields.
+    pub form: WebhookForm,
+}
+
+/// The page that shows a new or rotated secret, once.
+#[derive(Template)]
+#[template(path = "dashboard/secret.html")]
+pub struct SecretPage {
+    /// The frame.
+    pub layout: Layout,
+    /// "Webhook created" or "Secret rotated".
+    pub heading: &'static str,
+    /// The webhook.
+    pub webhook: WebhookSummary,
+    /// `whsec_…`
+    pub secret: String,
+    /// After a rotation: until when the previous secret still signs (v2).
+    pub previous_until: Option<String>,
+}
+
+/// A webhook's page: details, actions and delivery logs.
+#[derive(Template)]
+#[template(path = "dashboard/webhook.html")]
+pub struct WebhookPage {
+    /// The frame.
+    pub layout: Layout,
+    /// A banner.
+    pub notice: Option<Notice>,
+    /// The webhook.
+    pub webhook: WebhookSummary,
+    /// The groups its events fall in, for the summary.
+    pub groups: Vec<EventGroupView>,
+    /// This page of its logs.
+    pub logs: Vec<LogRow>,
+    /// The filter applied.
+    pub filter: LogFilter,
+    /// Paging.
+    pub pager: LogPager,
+}
+
+/// "Delete this webhook?"
+#[derive(Template)]
+#[template(path = "dashboard/delete.html")]
+pub struct DeletePage {
+    /// The frame.
+    pub layout: Layout,
+    /// The webhook.
+    pub webhook: WebhookSummary,
+}
+
+/// Send Test: the form and, after sending, the result.
+#[derive(Template)]
+#[template(path = "dashboard/test.html")]
+pub struct TestPage {
+    /// The frame.
+    pub layout: Layout,
+    /// The webhook.
+    pub webhook: WebhookSummary,
+    /// The event type picker.
+    pub types: Vec<TypeGroup>,
+    /// What is wrong with the choice.
+    pub error: Option<String>,
+    /// The delivery, once sent.
+    pub result: Option<TestResult>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_notices() {
+        assert_eq!(when("2024-01-15T10:30:00Z"), "2024-01-15 10:30:00 UTC");
+        assert_eq!(when("soon"), "soon");
+        for notice in [
+            Notice::Saved,
+            Notice::Enabled,
+            Notice::Disabled,
+            Notice::RetryDelivered,
+            Notice::RetryFailed,
+            Notice::RetryDisabled,
+            Notice::Deleted,
+            Notice::SignedOut,
+        ] {
+            assert_eq!(Notice::from_query(notice.as_query()), Some(notice));
+        }
+        assert_eq!(Notice::from_query("<script>"), None);
+    }
+
+    #[test]
+    fn pages_escape_what_they_show() {
+        let page = ErrorPage {
+            layout: Layout::anonymous("Oops"),
+            status: 400,
+            heading: "That did not work",
+            message: "<script>alert(1)</script>".into(),
+            sign_in: false,
+        };
+        let html = page.render().unwrap();
+        assert!(html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"));
+        assert!(!html.contains("<script>alert"));
+    }
+}
