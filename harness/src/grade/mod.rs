@@ -21,8 +21,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use self::cases::Selection;
-use self::engine::{CaseResult, Progress, Target, Verdict};
-use self::report::{Receiver, Report, Summary};
+use self::engine::{CaseResult, Progress, Target};
+use self::report::{Receiver, Report};
 use crate::config::parse_duration;
 
 /// The path a receiver started with `grade -- CMD` is graded on, unless `--url` says.
@@ -217,34 +217,23 @@ fn run(args: GradeArgs) -> Result<u8, CannotRun> {
     if let Some(receiver) = started {
         receiver.stop(Duration::from_secs(5));
     }
-    let mut results = outcome.map_err(CannotRun)?;
+    let results = outcome.map_err(CannotRun)?;
     if args.dry_run {
         print!("{}", dry_run(&results));
         return Ok(0);
     }
-    if args.strict {
-        for c in results.iter_mut().filter(|c| c.verdict == Verdict::Warn) {
-            c.verdict = Verdict::Fail;
-            c.reason
-                .push_str(" [a warning; --strict counts it as a failure]");
-        }
-    }
-    let summary = Summary::of(&results);
-    let report = Report {
-        version: report::VERSION,
-        tool: format!("menon-harness {}", env!("CARGO_PKG_VERSION")),
-        receiver: Receiver {
+    let report = Report::build(
+        Receiver {
             url,
             probe,
             command: spawn.then(|| args.command.clone()),
         },
         started_at,
-        duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
-        strict: args.strict,
-        deadline_ms: u64::try_from(args.deadline.as_millis()).unwrap_or(u64::MAX),
-        cases: results,
-        summary,
-    };
+        clock.elapsed(),
+        args.strict,
+        args.deadline,
+        results,
+    );
     write_reports(&args, &report)?;
     print!(
         "{}",
@@ -316,7 +305,8 @@ fn reachable(url: &str) -> Result<(), CannotRun> {
     )))
 }
 
-struct Bar(ProgressBar);
+/// The grader's progress bar (one tick per request).
+pub struct Bar(ProgressBar);
 
 impl Clone for Bar {
     fn clone(&self) -> Self {
@@ -331,13 +321,14 @@ impl Progress for Bar {
 }
 
 impl Bar {
-    fn finish_and_clear(&self) {
+    /// Removes the bar.
+    pub fn finish_and_clear(&self) {
         self.0.finish_and_clear();
     }
 }
 
 /// A progress bar on stderr (drawn only when stderr is a terminal).
-fn progress_bar(total: u64, hidden: bool) -> Bar {
+pub fn progress_bar(total: u64, hidden: bool) -> Bar {
     if hidden {
         return Bar(ProgressBar::hidden());
     }

@@ -752,3 +752,105 @@ async fn dash_dash_starts_and_stops_the_receiver() {
     let gone = std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap()));
     assert!(gone.is_err(), "the receiver was left running");
 }
+
+async fn run_bin(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .args(&args)
+            .env_remove("MENON_WEBHOOK_SECRET")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_sends_a_folder_and_says_what_was_not_acknowledged() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/events");
+    let addr = start(Defect::ConflictOnDuplicate).await;
+    let args = |extra: &[&str]| {
+        let mut args: Vec<String> = vec![
+            "replay".into(),
+            fixtures.display().to_string(),
+            "--quiet".into(),
+            "--url".into(),
+            format!("http://{addr}/webhooks/menon"),
+            "--secret".into(),
+            SECRET.into(),
+        ];
+        args.extend(extra.iter().map(|s| String::from(*s)));
+        args
+    };
+    let first = run_bin(args(&[])).await;
+    let text = String::from_utf8_lossy(&first.stdout);
+    assert_eq!(first.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("21 sent to") && text.contains("21 acknowledged (2xx), 0 not"),
+        "{text}"
+    );
+    // The same ids again: this receiver answers 409 to duplicates, and replay names them.
+    let again = run_bin(args(&["--concurrency", "8"])).await;
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(1), "{text}");
+    assert!(text.contains("✘ listing.created.json: 409"), "{text}");
+    assert!(text.contains("0 acknowledged (2xx), 21 not"), "{text}");
+    // Fresh ids are new events to it.
+    let fresh = run_bin(args(&["--new-ids"])).await;
+    assert_eq!(fresh.status.code(), Some(0));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("broken.json"), "{\"id\": 1}").unwrap();
+    let bad = run_bin(vec![
+        "replay".into(),
+        dir.path().display().to_string(),
+        "--url".into(),
+        format!("http://{addr}/webhooks/menon"),
+        "--secret".into(),
+        SECRET.into(),
+    ])
+    .await;
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("broken.json") && stderr.contains("nothing was sent"),
+        "{stderr}"
+    );
+}
+
+/// The README's main-job command, end to end (with `--no-wait` instead of Ctrl-C).
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_runs_server_receiver_events_and_grade() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("report.html");
+    let data = dir.path().join("data");
+    let out = run_bin(vec![
+        "demo".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--no-wait".into(),
+        "--html".into(),
+        html.display().to_string(),
+        "--data-dir".into(),
+        data.display().to_string(),
+    ])
+    .await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("delivered 21 of them"), "{text}");
+    assert!(
+        text.contains("✔ conforming: 41 passed of 41 cases"),
+        "{text}"
+    );
+    assert!(text.contains("/dashboard"), "{text}");
+    assert!(std::fs::read_to_string(&html)
+        .unwrap()
+        .contains("✔ Conforming"));
+    assert!(data.join("menon.db").is_file(), "a real SQLite file");
+}

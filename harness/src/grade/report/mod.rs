@@ -88,6 +88,36 @@ impl Summary {
 }
 
 impl Report {
+    /// A report of `cases`; under `strict`, warnings are turned into failures first.
+    pub fn build(
+        receiver: Receiver,
+        started_at: String,
+        duration: std::time::Duration,
+        strict: bool,
+        deadline: std::time::Duration,
+        mut cases: Vec<CaseResult>,
+    ) -> Self {
+        if strict {
+            for c in cases.iter_mut().filter(|c| c.verdict == Verdict::Warn) {
+                c.verdict = Verdict::Fail;
+                c.reason
+                    .push_str(" [a warning; --strict counts it as a failure]");
+            }
+        }
+        let summary = Summary::of(&cases);
+        Report {
+            version: VERSION,
+            tool: format!("menon-harness {}", env!("CARGO_PKG_VERSION")),
+            receiver,
+            started_at,
+            duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+            strict,
+            deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
+            cases,
+            summary,
+        }
+    }
+
     /// The JSON report, pretty-printed.
     pub fn to_json(&self) -> Result<String, String> {
         serde_json::to_string_pretty(self).map_err(|e| format!("cannot write the JSON report: {e}"))
