@@ -13,12 +13,13 @@ use std::time::{Duration, Instant};
 use menon_webhooks::{headers, EventType};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
 
 use super::cases::{self, Case, Selection};
 use super::send::{self, Client, Exchange, Outgoing};
 
 /// What a case came to (PROTOCOL §7's spelling).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Met.
@@ -44,7 +45,7 @@ impl Verdict {
 }
 
 /// A judged case.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CaseResult {
     /// The case.
     #[serde(flatten)]
@@ -57,7 +58,8 @@ pub struct CaseResult {
     pub duration_ms: u64,
     /// How many requests the case sent.
     pub requests: usize,
-    /// What was sent and what came back (at most the first five exchanges).
+    /// What was sent and what came back: at most five exchanges (the first ones; for the
+    /// fast-200 cases, the slowest).
     pub exchanges: Vec<Exchange>,
 }
 

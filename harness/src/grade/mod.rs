@@ -74,6 +74,9 @@ pub struct GradeArgs {
     /// Write a self-contained HTML report here.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Print the JSON Schema of the --json report and exit.
+    #[arg(long)]
+    pub schema: bool,
     /// Print the cases (id, group, what a conforming receiver does) and exit.
     #[arg(long)]
     pub list: bool,
@@ -116,6 +119,10 @@ pub fn main(args: GradeArgs) -> u8 {
 
 fn run(args: GradeArgs) -> Result<u8, CannotRun> {
     let catalogue = cases::catalogue();
+    if args.schema {
+        print!("{}", report::json_schema().map_err(CannotRun)?);
+        return Ok(0);
+    }
     if args.list {
         print!("{}", list(&catalogue));
         return Ok(0);
@@ -363,8 +370,8 @@ fn dry_run(results: &[CaseResult]) -> String {
                 "  {} {}  {} bytes\n",
                 e.request.method, e.request.url, e.request.body_bytes
             ));
-            for (name, value) in &e.request.headers {
-                out.push_str(&format!("    {name}: {value}\n"));
+            for h in &e.request.headers {
+                out.push_str(&format!("    {}: {}\n", h.name, h.value));
             }
         }
     }

@@ -561,7 +561,7 @@ async fn reports_json_junit_and_html_name_every_case() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|h| h[0].as_str().unwrap())
+        .map(|h| h["name"].as_str().unwrap())
         .collect();
     assert!(headers.contains(&"X-Menon-Event-Id"), "{headers:?}");
     assert!(!headers.contains(&"X-Menon-Signature"), "{headers:?}");
@@ -853,4 +853,70 @@ async fn demo_runs_server_receiver_events_and_grade() {
         .unwrap()
         .contains("✔ Conforming"));
     assert!(data.join("menon.db").is_file(), "a real SQLite file");
+}
+
+/// `harness/grade-report.schema.json` is what `grade --schema` prints (the types that
+/// write the report make it); `MENON_BLESS=1` rewrites it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_committed_json_schema_matches_the_report_types() {
+    let out = run_bin(vec!["grade".into(), "--schema".into()]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let generated = String::from_utf8(out.stdout).unwrap();
+    let schema: Value = serde_json::from_str(&generated).unwrap();
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for key in ["version", "receiver", "cases", "summary"] {
+        assert!(required.contains(&key), "{key}");
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("grade-report.schema.json");
+    if std::env::var_os("MENON_BLESS").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "harness/grade-report.schema.json differs from the report types. Regenerate it with\n  \
+         cargo run -p menon-harness -- grade --schema > harness/grade-report.schema.json\n\
+         (or run the tests with MENON_BLESS=1), and bump report::VERSION if a field was \
+         renamed or removed."
+    );
+}
+
+/// The README's table of cases lists exactly the catalogue (`grade --list`).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_lists_every_case() {
+    let out = run_bin(vec!["grade".into(), "--list".into()]).await;
+    let listed: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|id| id.contains('/'))
+        .map(String::from)
+        .collect();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let table = readme
+        .split("<!-- grade-cases:start -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- grade-cases:end -->").next())
+        .expect("README.md has the grade-cases table markers");
+    let mut documented = BTreeSet::new();
+    for row in table.lines().filter(|l| l.starts_with("| `")) {
+        let id = row.trim_start_matches("| `").split('`').next().unwrap();
+        if let Some(prefix) = id.strip_suffix("<type>") {
+            for t in EventType::ALL {
+                documented.insert(format!("{prefix}{t}"));
+            }
+        } else {
+            documented.insert(id.to_owned());
+        }
+    }
+    assert_eq!(
+        listed, documented,
+        "README.md's table of cases and `grade --list` differ"
+    );
 }
