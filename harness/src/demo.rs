@@ -188,6 +188,7 @@ async fn run(args: DemoArgs, serve: ServeArgs) -> Result<u8, Box<dyn std::error:
         secret,
         probe: Some(probe_url.clone()),
         deadline: Duration::from_secs(1),
+        probe_wait: Duration::from_secs(5),
         dry_run: false,
     };
     let selection = Selection::parse(None);

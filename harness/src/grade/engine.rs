@@ -74,6 +74,8 @@ pub struct Target {
     pub probe: Option<String>,
     /// The answer-time limit of the fast-200 cases.
     pub deadline: Duration,
+    /// How long the probe may take to show an acknowledged event's side effect.
+    pub probe_wait: Duration,
     /// Build the deliveries but send nothing.
     pub dry_run: bool,
 }
@@ -90,8 +92,6 @@ const KEPT_EXCHANGES: usize = 5;
 pub const BURST: usize = 100;
 /// Copies in the concurrent idempotency scenario.
 const COPIES: usize = 5;
-/// How long the probe may take to show the side effect of an acknowledged event.
-const PROBE_WAIT: Duration = Duration::from_secs(5);
 /// How long the grader keeps watching the probe after it showed every event once.
 const PROBE_SETTLE: Duration = Duration::from_millis(500);
 /// How old the stale v2 timestamp is.
@@ -574,8 +574,9 @@ impl Runner<'_> {
                     0 => (
                         Verdict::Fail,
                         format!(
-                            "the probe never showed {event_id} processed (waited {} s)",
-                            PROBE_WAIT.as_secs()
+                            "the probe never showed {event_id} processed (waited {} ms; \
+                             --probe-wait gives slow work longer)",
+                            self.target.probe_wait.as_millis()
                         ),
                     ),
                     n => (
@@ -589,7 +590,7 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// Polls the probe until every id shows at least once (or [`PROBE_WAIT`] passes),
+    /// Polls the probe until every id shows at least once (or `--probe-wait` passes),
     /// then once more after [`PROBE_SETTLE`], so late duplicates are seen too.
     async fn watch_probe(
         &self,
@@ -602,7 +603,7 @@ impl Runner<'_> {
             let seen_all = ids
                 .iter()
                 .all(|id| counts.get(id).copied().unwrap_or(0) >= 1);
-            if seen_all || started.elapsed() >= PROBE_WAIT {
+            if seen_all || started.elapsed() >= self.target.probe_wait {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -55,6 +55,10 @@ pub struct GradeArgs {
     /// processed-once cases are skipped.
     #[arg(long)]
     pub probe: Option<String>,
+    /// How long the probe may take to show the side effect of an acknowledged event
+    /// (work done in the background after the answer), e.g. 5s, 30s.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub probe_wait: Duration,
     /// Run only these cases: comma-separated ids, groups or prefixes
     /// (`signature/malformed`), or globs (`*/valid/listing.*`). See --list.
     #[arg(long, value_name = "PATTERN")]
@@ -209,6 +213,7 @@ fn run(args: GradeArgs) -> Result<u8, CannotRun> {
         secret,
         probe: probe.clone(),
         deadline: args.deadline,
+        probe_wait: args.probe_wait,
         dry_run: args.dry_run,
     };
     let bar = progress_bar(

@@ -38,6 +38,8 @@ enum Defect {
     ErrorOnUnknownType,
     SmallBodyLimit,
     AcceptsMissingSignature,
+    /// Not a defect: background work that takes a second.
+    SlowBackgroundWork,
 }
 
 #[derive(Clone)]
@@ -129,8 +131,13 @@ async fn webhook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
         *r.processed.lock().unwrap().entry(id).or_default() += 1;
         return StatusCode::OK;
     }
+    let work = if r.defect == Defect::SlowBackgroundWork {
+        Duration::from_millis(1000)
+    } else {
+        Duration::from_millis(30)
+    };
     tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(30)).await;
+        tokio::time::sleep(work).await;
         *r.processed.lock().unwrap().entry(id).or_default() += 1;
     });
     StatusCode::OK
@@ -919,4 +926,20 @@ async fn the_readme_lists_every_case() {
         listed, documented,
         "README.md's table of cases and `grade --list` differ"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_background_work_passes_within_the_probe_wait_and_not_beyond() {
+    check(Defect::SlowBackgroundWork, &[], &[], &[]).await;
+    check(
+        Defect::SlowBackgroundWork,
+        &ids(&[
+            "idempotency/sequential/processed-once",
+            "idempotency/concurrent/processed-once",
+            "idempotency/redelivery/processed-once",
+        ]),
+        &[],
+        &["--probe-wait", "300ms"],
+    )
+    .await;
 }
