@@ -764,6 +764,13 @@ fn accepted(e: &Exchange) -> (Verdict, String) {
             Verdict::Fail,
             format!("answered {s}: Menon does not follow redirects, so this delivery failed"),
         ),
+        Some(s @ (404 | 405)) => (
+            Verdict::Fail,
+            format!(
+                "answered {s}: nothing takes a POST at {} (is --url the webhook route?)",
+                e.request.url
+            ),
+        ),
         Some(s) if (400..500).contains(&s) => (
             Verdict::Fail,
             format!(
