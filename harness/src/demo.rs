@@ -100,7 +100,9 @@ fn step(text: &str) {
 async fn run(args: DemoArgs, serve: ServeArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let database = serve.data.database_path();
     let clock: SharedClock = Arc::new(SystemClock);
-    let bound = crate::server::bind(serve, clock).await?;
+    let bound = crate::server::bind(serve, clock).await.map_err(|e| {
+        format!("{e} (is a server already running there? `demo --listen 127.0.0.1:0` picks a free port)")
+    })?;
     let base = format!("http://{}", bound.addr);
     let state = bound.state.clone();
     let (stop, stopping) = tokio::sync::watch::channel(false);

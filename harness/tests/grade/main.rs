@@ -943,3 +943,60 @@ async fn slow_background_work_passes_within_the_probe_wait_and_not_beyond() {
     )
     .await;
 }
+
+/// Without `--no-wait`, the demo keeps serving until Ctrl-C, then stops cleanly and
+/// removes the data folder it made.
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_serves_until_ctrl_c_then_cleans_up() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["demo", "--listen", "127.0.0.1:0", "--html"])
+        .arg(dir.path().join("r.html"))
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let done = line.starts_with("Running. Press Ctrl-C");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        seen
+    })
+    .await
+    .unwrap();
+    let text = lines.join("\n");
+    let server = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("▸ server:"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{text}"))
+        .to_owned();
+    let database = lines
+        .iter()
+        .find_map(|l| l.split("(database ").nth(1))
+        .map(|l| std::path::PathBuf::from(l.trim_end_matches(')')))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(database.is_file(), "{text}");
+    let health = reqwest::get(format!("{server}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200, "still serving after the grade");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(!database.exists(), "the demo's own data folder is removed");
+    assert!(reqwest::get(format!("{server}/healthz")).await.is_err());
+}
