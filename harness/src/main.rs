@@ -7,10 +7,12 @@ mod bench;
 mod clock;
 mod config;
 mod dashboard;
+mod demo;
 mod dispatch;
 mod grade;
 mod ids;
 mod metrics;
+mod replay;
 mod samples;
 mod server;
 mod store;
@@ -57,6 +59,13 @@ enum Command {
     /// receiver, print deliveries/s, publish→delivered p50/p99 and peak RSS (use
     /// `cargo run --release`).
     Bench(bench::BenchArgs),
+    /// Everything at once: the server, the bundled example receiver registered through the
+    /// API, the 21 fixture events delivered, the receiver graded, the HTML report written;
+    /// then the server and dashboard keep running until Ctrl-C.
+    Demo(demo::DemoArgs),
+    /// Send a folder of event envelopes to a receiver, signed, with a progress bar and a
+    /// summary. Exit status 0 (all acknowledged), 1 (one was not), 2 (nothing sent).
+    Replay(replay::ReplayArgs),
     /// Grade a webhook receiver against PROTOCOL §7: signatures, idempotency, fast 200s.
     /// Exit status 0 (conforming), 1 (a case failed), 2 (could not run).
     Grade(grade::GradeArgs),
@@ -113,17 +122,22 @@ enum ApiKeyCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Command::Grade(args) = cli.command {
-        return ExitCode::from(grade::main(args));
-    }
-    match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    let code = match Cli::parse().command {
+        Command::Grade(args) => grade::main(args),
+        Command::Replay(args) => replay::main(args),
+        Command::Demo(args) => demo::main(args).unwrap_or_else(|e| {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+            2
+        }),
+        other => match run(other) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        },
+    };
+    ExitCode::from(code)
 }
 
 fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
@@ -169,10 +183,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 .build()?;
             runtime.block_on(bench::run(args))
         }
-        Command::Grade(args) => match grade::main(args) {
-            0 => Ok(()),
-            code => Err(format!("grade exited with {code}").into()),
-        },
+        Command::Grade(_) | Command::Replay(_) | Command::Demo(_) => Err("handled in main".into()),
         Command::Openapi => {
             print!("{}", api::openapi::json()?);
             Ok(())

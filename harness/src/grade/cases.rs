@@ -5,9 +5,10 @@ use std::fmt;
 
 use menon_webhooks::EventType;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The four groups of PROTOCOL §7.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ToSchema)]
 pub enum Group {
     /// Signature checking.
     #[serde(rename = "signature")]
@@ -42,7 +43,7 @@ impl fmt::Display for Group {
 }
 
 /// One case of the catalogue.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Case {
     /// Stable id, `<group>/<name>`, e.g. `signature/tampered-body`.
     pub id: String,

@@ -13,12 +13,13 @@ use std::time::{Duration, Instant};
 use menon_webhooks::{headers, EventType};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
 
 use super::cases::{self, Case, Selection};
 use super::send::{self, Client, Exchange, Outgoing};
 
 /// What a case came to (PROTOCOL §7's spelling).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Met.
@@ -44,7 +45,7 @@ impl Verdict {
 }
 
 /// A judged case.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CaseResult {
     /// The case.
     #[serde(flatten)]
@@ -57,7 +58,8 @@ pub struct CaseResult {
     pub duration_ms: u64,
     /// How many requests the case sent.
     pub requests: usize,
-    /// What was sent and what came back (at most the first five exchanges).
+    /// What was sent and what came back: at most five exchanges (the first ones; for the
+    /// fast-200 cases, the slowest).
     pub exchanges: Vec<Exchange>,
 }
 
@@ -72,6 +74,8 @@ pub struct Target {
     pub probe: Option<String>,
     /// The answer-time limit of the fast-200 cases.
     pub deadline: Duration,
+    /// How long the probe may take to show an acknowledged event's side effect.
+    pub probe_wait: Duration,
     /// Build the deliveries but send nothing.
     pub dry_run: bool,
 }
@@ -88,8 +92,6 @@ const KEPT_EXCHANGES: usize = 5;
 pub const BURST: usize = 100;
 /// Copies in the concurrent idempotency scenario.
 const COPIES: usize = 5;
-/// How long the probe may take to show the side effect of an acknowledged event.
-const PROBE_WAIT: Duration = Duration::from_secs(5);
 /// How long the grader keeps watching the probe after it showed every event once.
 const PROBE_SETTLE: Duration = Duration::from_millis(500);
 /// How old the stale v2 timestamp is.
@@ -194,7 +196,8 @@ pub fn planned_requests(selection: &Selection) -> u64 {
     let mut n = 0u64;
     let deadline = selection.matches("fast-200/deadline");
     for c in &catalogue {
-        if !selection.matches(&c.id) && !(deadline && c.id.starts_with("signature/valid/")) {
+        let sent = selection.matches(&c.id) || (deadline && c.id.starts_with("signature/valid/"));
+        if !sent {
             continue;
         }
         n += match c.id.as_str() {
@@ -571,8 +574,9 @@ impl Runner<'_> {
                     0 => (
                         Verdict::Fail,
                         format!(
-                            "the probe never showed {event_id} processed (waited {} s)",
-                            PROBE_WAIT.as_secs()
+                            "the probe never showed {event_id} processed (waited {} ms; \
+                             --probe-wait gives slow work longer)",
+                            self.target.probe_wait.as_millis()
                         ),
                     ),
                     n => (
@@ -586,7 +590,7 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// Polls the probe until every id shows at least once (or [`PROBE_WAIT`] passes),
+    /// Polls the probe until every id shows at least once (or `--probe-wait` passes),
     /// then once more after [`PROBE_SETTLE`], so late duplicates are seen too.
     async fn watch_probe(
         &self,
@@ -599,7 +603,7 @@ impl Runner<'_> {
             let seen_all = ids
                 .iter()
                 .all(|id| counts.get(id).copied().unwrap_or(0) >= 1);
-            if seen_all || started.elapsed() >= PROBE_WAIT {
+            if seen_all || started.elapsed() >= self.target.probe_wait {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -759,6 +763,13 @@ fn accepted(e: &Exchange) -> (Verdict, String) {
         Some(s) if (300..400).contains(&s) => (
             Verdict::Fail,
             format!("answered {s}: Menon does not follow redirects, so this delivery failed"),
+        ),
+        Some(s @ (404 | 405)) => (
+            Verdict::Fail,
+            format!(
+                "answered {s}: nothing takes a POST at {} (is --url the webhook route?)",
+                e.request.url
+            ),
         ),
         Some(s) if (400..500).contains(&s) => (
             Verdict::Fail,

@@ -21,8 +21,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use self::cases::Selection;
-use self::engine::{CaseResult, Progress, Target, Verdict};
-use self::report::{Receiver, Report, Summary};
+use self::engine::{CaseResult, Progress, Target};
+use self::report::{Receiver, Report};
 use crate::config::parse_duration;
 
 /// The path a receiver started with `grade -- CMD` is graded on, unless `--url` says.
@@ -55,6 +55,10 @@ pub struct GradeArgs {
     /// processed-once cases are skipped.
     #[arg(long)]
     pub probe: Option<String>,
+    /// How long the probe may take to show the side effect of an acknowledged event
+    /// (work done in the background after the answer), e.g. 5s, 30s.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub probe_wait: Duration,
     /// Run only these cases: comma-separated ids, groups or prefixes
     /// (`signature/malformed`), or globs (`*/valid/listing.*`). See --list.
     #[arg(long, value_name = "PATTERN")]
@@ -74,6 +78,9 @@ pub struct GradeArgs {
     /// Write a self-contained HTML report here.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Print the JSON Schema of the --json report and exit.
+    #[arg(long)]
+    pub schema: bool,
     /// Print the cases (id, group, what a conforming receiver does) and exit.
     #[arg(long)]
     pub list: bool,
@@ -116,6 +123,10 @@ pub fn main(args: GradeArgs) -> u8 {
 
 fn run(args: GradeArgs) -> Result<u8, CannotRun> {
     let catalogue = cases::catalogue();
+    if args.schema {
+        print!("{}", report::json_schema().map_err(CannotRun)?);
+        return Ok(0);
+    }
     if args.list {
         print!("{}", list(&catalogue));
         return Ok(0);
@@ -202,6 +213,7 @@ fn run(args: GradeArgs) -> Result<u8, CannotRun> {
         secret,
         probe: probe.clone(),
         deadline: args.deadline,
+        probe_wait: args.probe_wait,
         dry_run: args.dry_run,
     };
     let bar = progress_bar(
@@ -217,34 +229,23 @@ fn run(args: GradeArgs) -> Result<u8, CannotRun> {
     if let Some(receiver) = started {
         receiver.stop(Duration::from_secs(5));
     }
-    let mut results = outcome.map_err(CannotRun)?;
+    let results = outcome.map_err(CannotRun)?;
     if args.dry_run {
         print!("{}", dry_run(&results));
         return Ok(0);
     }
-    if args.strict {
-        for c in results.iter_mut().filter(|c| c.verdict == Verdict::Warn) {
-            c.verdict = Verdict::Fail;
-            c.reason
-                .push_str(" [a warning; --strict counts it as a failure]");
-        }
-    }
-    let summary = Summary::of(&results);
-    let report = Report {
-        version: report::VERSION,
-        tool: format!("menon-harness {}", env!("CARGO_PKG_VERSION")),
-        receiver: Receiver {
+    let report = Report::build(
+        Receiver {
             url,
             probe,
             command: spawn.then(|| args.command.clone()),
         },
         started_at,
-        duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
-        strict: args.strict,
-        deadline_ms: u64::try_from(args.deadline.as_millis()).unwrap_or(u64::MAX),
-        cases: results,
-        summary,
-    };
+        clock.elapsed(),
+        args.strict,
+        args.deadline,
+        results,
+    );
     write_reports(&args, &report)?;
     print!(
         "{}",
@@ -316,7 +317,8 @@ fn reachable(url: &str) -> Result<(), CannotRun> {
     )))
 }
 
-struct Bar(ProgressBar);
+/// The grader's progress bar (one tick per request).
+pub struct Bar(ProgressBar);
 
 impl Clone for Bar {
     fn clone(&self) -> Self {
@@ -331,13 +333,14 @@ impl Progress for Bar {
 }
 
 impl Bar {
-    fn finish_and_clear(&self) {
+    /// Removes the bar.
+    pub fn finish_and_clear(&self) {
         self.0.finish_and_clear();
     }
 }
 
 /// A progress bar on stderr (drawn only when stderr is a terminal).
-fn progress_bar(total: u64, hidden: bool) -> Bar {
+pub fn progress_bar(total: u64, hidden: bool) -> Bar {
     if hidden {
         return Bar(ProgressBar::hidden());
     }
@@ -372,8 +375,8 @@ fn dry_run(results: &[CaseResult]) -> String {
                 "  {} {}  {} bytes\n",
                 e.request.method, e.request.url, e.request.body_bytes
             ));
-            for (name, value) in &e.request.headers {
-                out.push_str(&format!("    {name}: {value}\n"));
+            for h in &e.request.headers {
+                out.push_str(&format!("    {}: {}\n", h.name, h.value));
             }
         }
     }

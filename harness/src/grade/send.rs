@@ -11,6 +11,7 @@ use menon_webhooks::{headers, Envelope};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::dispatch::{self, Delivery};
 use crate::ids::{self, Secret};
@@ -113,7 +114,7 @@ pub fn envelope(kind: &str, data: Map<String, Value>, now: u64) -> Result<Envelo
 }
 
 /// What was sent and what came back, for the reports.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Exchange {
     /// What was sent.
     pub request: RequestRecord,
@@ -147,22 +148,31 @@ impl Exchange {
 }
 
 /// The request side of an [`Exchange`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RequestRecord {
     /// `POST`
     pub method: &'static str,
     /// The receiver URL.
     pub url: String,
-    /// Every header sent (signatures included; never the secret).
-    pub headers: Vec<(String, String)>,
+    /// Every header sent, in order (signatures included; never the secret).
+    pub headers: Vec<Header>,
     /// The body's size in bytes.
     pub body_bytes: usize,
     /// The body's first 2 KiB, as text.
     pub body_excerpt: String,
 }
 
+/// One header of a request.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Header {
+    /// Its name, e.g. `X-Menon-Signature`.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}
+
 /// The response side of an [`Exchange`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ResponseRecord {
     /// The status code.
     pub status: u16,
@@ -267,11 +277,9 @@ pub fn record(url: &str, outgoing: &Outgoing) -> RequestRecord {
         headers: outgoing
             .headers
             .iter()
-            .map(|(n, v)| {
-                (
-                    display_name(n.as_str()),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
+            .map(|(n, v)| Header {
+                name: display_name(n.as_str()),
+                value: String::from_utf8_lossy(v.as_bytes()).into_owned(),
             })
             .collect(),
         body_bytes: outgoing.body.len(),

@@ -77,8 +77,8 @@ fn details(c: &CaseResult) -> String {
             "\nsent: POST {} ({} bytes)\n",
             e.request.url, e.request.body_bytes
         ));
-        for (name, value) in &e.request.headers {
-            text.push_str(&format!("  {name}: {value}\n"));
+        for h in &e.request.headers {
+            text.push_str(&format!("  {}: {}\n", h.name, h.value));
         }
         text.push_str(&format!(
             "got: {} in {:.0} ms\n",

@@ -9,6 +9,7 @@ pub mod terminal;
 use std::path::Path;
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::engine::{CaseResult, Verdict};
 
@@ -17,7 +18,7 @@ use super::engine::{CaseResult, Verdict};
 pub const VERSION: u32 = 1;
 
 /// A whole grading run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Report {
     /// [`VERSION`].
     pub version: u32,
@@ -40,7 +41,7 @@ pub struct Report {
 }
 
 /// The receiver under test.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Receiver {
     /// Its webhook URL.
     pub url: String,
@@ -51,7 +52,7 @@ pub struct Receiver {
 }
 
 /// Verdict counts.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct Summary {
     /// Cases run or skipped.
     pub total: usize,
@@ -88,10 +89,72 @@ impl Summary {
 }
 
 impl Report {
+    /// A report of `cases`; under `strict`, warnings are turned into failures first.
+    pub fn build(
+        receiver: Receiver,
+        started_at: String,
+        duration: std::time::Duration,
+        strict: bool,
+        deadline: std::time::Duration,
+        mut cases: Vec<CaseResult>,
+    ) -> Self {
+        if strict {
+            for c in cases.iter_mut().filter(|c| c.verdict == Verdict::Warn) {
+                c.verdict = Verdict::Fail;
+                c.reason
+                    .push_str(" [a warning; --strict counts it as a failure]");
+            }
+        }
+        let summary = Summary::of(&cases);
+        Report {
+            version: VERSION,
+            tool: format!("menon-harness {}", env!("CARGO_PKG_VERSION")),
+            receiver,
+            started_at,
+            duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+            strict,
+            deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
+            cases,
+            summary,
+        }
+    }
+
     /// The JSON report, pretty-printed.
     pub fn to_json(&self) -> Result<String, String> {
         serde_json::to_string_pretty(self).map_err(|e| format!("cannot write the JSON report: {e}"))
     }
+}
+
+/// The JSON Schema (draft 2020-12) of the JSON report, made from the types that write it;
+/// the committed copy is `harness/grade-report.schema.json`.
+pub fn json_schema() -> Result<String, String> {
+    use utoipa::PartialSchema;
+    let mut defs = Vec::new();
+    <Report as ToSchema>::schemas(&mut defs);
+    let mut doc = serde_json::to_value(Report::schema()).map_err(|e| e.to_string())?;
+    let mut def_map = serde_json::Map::new();
+    for (name, schema) in defs {
+        def_map.insert(
+            name,
+            serde_json::to_value(schema).map_err(|e| e.to_string())?,
+        );
+    }
+    if let Some(obj) = doc.as_object_mut() {
+        let mut head = serde_json::Map::new();
+        head.insert(
+            "$schema".into(),
+            "https://json-schema.org/draft/2020-12/schema".into(),
+        );
+        head.insert(
+            "title".into(),
+            format!("menon-harness grade report, version {VERSION}").into(),
+        );
+        head.extend(std::mem::take(obj));
+        head.insert("$defs".into(), def_map.into());
+        *obj = head;
+    }
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+    Ok(text.replace("#/components/schemas/", "#/$defs/") + "\n")
 }
 
 /// Writes `text` to `path`, creating its folder, with a message naming the file on error.
