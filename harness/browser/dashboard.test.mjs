@@ -8,7 +8,8 @@
 //   receiver → Send Test: failed → logs, filtered → fix it → Retry → delivered → the
 //   list → a phone-sized screen → a form posted from another origin is refused.
 //
-// Screenshots go to docs/screenshots/ (committed; the README shows two).
+// Screenshots go to <target>/screenshots/, or with MENON_UPDATE_SCREENSHOTS=1 to
+// docs/screenshots/ (committed; the README shows two).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -25,7 +26,11 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const BIN = process.env.MENON_HARNESS_BIN ?? path.join(ROOT, 'target/debug/menon-harness');
-const SHOTS = path.join(ROOT, 'docs/screenshots');
+// The committed copies are rewritten only on request (MENON_UPDATE_SCREENSHOTS=1), so a
+// test run leaves the work tree clean; otherwise they go to <target>/screenshots.
+const SHOTS = process.env.MENON_UPDATE_SCREENSHOTS === '1'
+  ? path.join(ROOT, 'docs/screenshots')
+  : path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target'), 'screenshots');
 
 /** `menon-harness serve --dev-sign-in` on a free port: its URL and sign-in link. */
 async function startServer(dataDir) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The seller dashboard in a real browser (dashboard.test.mjs): builds menon-harness,
 # installs playwright-core (npm ci; it never downloads a browser) and drives Debian's
-# headless Chromium through the whole flow, saving screenshots to docs/screenshots/.
+# headless Chromium through the whole flow, saving screenshots to <target>/screenshots/
+# (MENON_UPDATE_SCREENSHOTS=1: to docs/screenshots/, the copies the README shows).
 # Runs from any directory; extra arguments go to `node --test`.
 set -euo pipefail
 
