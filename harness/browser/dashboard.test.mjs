@@ -5,8 +5,9 @@
 //
 //   sign in with the link `serve --dev-sign-in` prints → empty list → Add Webhook (refused
 //   first, then saved) → copy the secret (clipboard) → Send Test: delivered → break the
-//   receiver → Send Test: failed → logs, filtered → fix it → Retry → delivered → the
-//   list → a phone-sized screen → a form posted from another origin is refused.
+//   receiver → Send Test: failed → logs, filtered → fix it → Retry → delivered → rotate
+//   the secret, reload → the list → a phone-sized screen → a form posted from another
+//   origin is refused → the server's log (at info) holds no secret and no sign-in token.
 //
 // Screenshots go to <target>/screenshots/, or with MENON_UPDATE_SCREENSHOTS=1 to
 // docs/screenshots/ (committed; the README shows two).
@@ -32,12 +33,14 @@ const SHOTS = process.env.MENON_UPDATE_SCREENSHOTS === '1'
   ? path.join(ROOT, 'docs/screenshots')
   : path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target'), 'screenshots');
 
-/** `menon-harness serve --dev-sign-in` on a free port: its URL and sign-in link. */
+/** `menon-harness serve --dev-sign-in` on a free port: its URL, sign-in link and log. */
 async function startServer(dataDir) {
+  // Logging at info, as a server runs by default, so that "nothing secret in the log"
+  // is checked against the request log too.
   const child = spawn(BIN, [
     'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir,
     '--allow-private-targets', '--dev-sign-in',
-  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'info' } });
   let stderr = '';
   child.stderr.on('data', (chunk) => { stderr += chunk; });
   const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -58,7 +61,7 @@ async function startServer(dataDir) {
 
 /** A receiver that answers 200, or 500 once "broken", and checks each v1 signature. */
 async function startReceiver() {
-  const state = { broken: false, secret: null, received: [] };
+  const state = { broken: false, secret: null, received: [], bodies: [] };
   const server = createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -82,6 +85,7 @@ async function startReceiver() {
       }
       const event = JSON.parse(body.toString('utf8'));
       state.received.push({ type: event.type, id: event.id, test: event.test, valid });
+      state.bodies.push(body.toString('utf8'));
       if (state.broken) {
         res.writeHead(500, { 'content-type': 'application/json' })
           .end(JSON.stringify({ error: 'database unavailable, try again later' }));
@@ -209,6 +213,12 @@ test('a seller adds a webhook, copies its secret, tests it, and retries a failed
     const got = receiver.state.received.at(-1);
     assert.deepEqual(got, { type: 'payment.succeeded', id: payload.id, test: true, valid: true },
       'the receiver checked the signature with the copied secret');
+    // The payload is shown, and copied, byte for byte as signed: a copy verifies.
+    const sent = receiver.state.bodies.at(-1);
+    assert.equal(await page.getByTestId('payload').textContent(), sent);
+    await page.getByTestId('copy-payload').click();
+    await page.getByTestId('copy-payload').getByText('Copied').waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), sent);
     await shot('dashboard-send-test', { fullPage: true });
   });
 
@@ -241,6 +251,25 @@ test('a seller adds a webhook, copies its secret, tests it, and retries a failed
     assert.equal(retried.id, failed.id, 'a retry sends the same event');
     assert.ok(receiver.state.received.every((r) => r.valid));
     await shot('dashboard-logs', { fullPage: true });
+  });
+
+  let rotated;
+  await t.test('Rotate shows the new secret once; reloading does not rotate again', async () => {
+    await page.getByTestId('rotate').click();
+    await page.getByTestId('secret-warning').waitFor();
+    rotated = await page.getByTestId('secret').inputValue();
+    assert.match(rotated, /^whsec_/);
+    assert.notEqual(rotated, secret);
+    assert.match(new URL(page.url()).pathname, /^\/dashboard\/webhooks\/wh_[A-Za-z0-9_-]+$/);
+    await page.reload();
+    await page.getByTestId('webhook-url').waitFor();
+    assert.equal(await page.getByTestId('secret').count(), 0, 'the reload posted again');
+    // The secret shown is still the one that signs: the reload did not rotate it away.
+    receiver.state.secret = rotated;
+    await page.getByTestId('send-test').click();
+    await page.getByTestId('send').click();
+    await page.getByTestId('result-status').getByText('Delivered').waitFor();
+    assert.equal(receiver.state.received.at(-1).valid, true, 'signed with the secret shown');
   });
 
   await t.test('the list shows status, URL, event count and the last delivery', async () => {
@@ -286,6 +315,13 @@ test('a seller adds a webhook, copies its secret, tests it, and retries a failed
   });
 
   assert.deepEqual(errors, [], 'no script errors on any page');
-  assert.ok(!server.logs().includes(secret), 'the secret was logged');
+  // The log is the request log at info (so this check can fail): nothing secret in it.
+  const logs = server.logs();
+  assert.match(logs, /finished processing request/, 'no request log at info');
+  assert.match(logs, /dashboard session started/);
+  assert.ok(!logs.includes(secret), 'the secret was logged');
+  assert.ok(!logs.includes(rotated), 'the rotated secret was logged');
+  const linkToken = new URL(server.link).searchParams.get('token');
+  assert.ok(linkToken && !logs.includes(linkToken), 'the sign-in token was logged');
   t.diagnostic(`browser flow took ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });

@@ -23,8 +23,16 @@ use sha2::{Digest, Sha256};
 use crate::ids::{self, RngError, Secret};
 use crate::store::SellerId;
 
-/// The longest seller id accepted in a token.
+/// The longest seller id accepted, in bytes.
 const MAX_SELLER_ID_LEN: usize = 128;
+
+/// The one rule for seller ids, wherever one comes in (a token's `sub`, a sign-in link,
+/// `serve --dev-sign-in`): 1 to 128 bytes, no control characters.
+pub fn parse_seller_id(text: &str) -> Option<SellerId> {
+    let valid =
+        !text.is_empty() && text.len() <= MAX_SELLER_ID_LEN && !text.chars().any(char::is_control);
+    valid.then(|| SellerId(text.to_owned()))
+}
 
 /// The claims of a seller token.
 #[derive(Debug, Serialize, Deserialize)]
@@ -203,15 +211,12 @@ impl JwtKey {
         if claims.exp <= now {
             return Err(AuthError::Expired);
         }
-        if claims.sub.is_empty()
-            || claims.sub.len() > MAX_SELLER_ID_LEN
-            || claims.sub.chars().any(char::is_control)
-            || claims.jti.is_empty()
-        {
+        let seller = parse_seller_id(&claims.sub).ok_or(AuthError::MissingClaims)?;
+        if claims.jti.is_empty() {
             return Err(AuthError::MissingClaims);
         }
         Ok(SignInToken {
-            seller: SellerId(claims.sub),
+            seller,
             jti: claims.jti,
             expires_at: claims.exp,
         })
@@ -244,10 +249,8 @@ impl JwtKey {
         if exp <= now {
             return Err(AuthError::Expired);
         }
-        if sub.is_empty() || sub.len() > MAX_SELLER_ID_LEN || sub.chars().any(char::is_control) {
-            return Err(AuthError::MissingClaims);
-        }
-        Ok((SellerId(sub), exp))
+        let seller = parse_seller_id(&sub).ok_or(AuthError::MissingClaims)?;
+        Ok((seller, exp))
     }
 }
 
@@ -270,13 +273,14 @@ fn header_error(token: &str) -> AuthError {
 /// A new API key and the hash to store for it.
 pub fn new_api_key() -> Result<(Secret, [u8; 32]), RngError> {
     let key = ids::api_key()?;
-    let hash = hash_api_key(key.expose());
+    let hash = hash_secret(key.expose());
     Ok((key, hash))
 }
 
-/// The SHA-256 of an API key: what the store keeps and looks keys up by.
-pub fn hash_api_key(key: &str) -> [u8; 32] {
-    Sha256::digest(key.as_bytes()).into()
+/// The SHA-256 of a bearer secret (an API key, a dashboard session cookie): what the
+/// store keeps and looks it up by, so that the store never holds the secret itself.
+pub fn hash_secret(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
 }
 
 /// The first characters of a key, safe to show in listings and logs.
@@ -403,9 +407,18 @@ mod tests {
     }
 
     #[test]
+    fn seller_ids() {
+        assert_eq!(parse_seller_id("sel_1"), Some(SellerId("sel_1".into())));
+        assert_eq!(parse_seller_id(""), None);
+        assert_eq!(parse_seller_id("a\nb"), None);
+        assert!(parse_seller_id(&"a".repeat(128)).is_some());
+        assert_eq!(parse_seller_id(&"a".repeat(129)), None);
+    }
+
+    #[test]
     fn api_keys_hash_stably() -> Result<(), RngError> {
         let (key, hash) = new_api_key()?;
-        assert_eq!(hash_api_key(key.expose()), hash);
+        assert_eq!(hash_secret(key.expose()), hash);
         assert!(api_key_prefix(key.expose()).starts_with("mk_"));
         Ok(())
     }

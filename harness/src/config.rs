@@ -101,12 +101,13 @@ pub struct ServeArgs {
 }
 
 fn parse_seller(text: &str) -> Result<String, String> {
-    if text.is_empty() || text.len() > 128 || text.chars().any(char::is_control) {
-        return Err(format!(
-            "{text:?} is not a seller id: give 1 to 128 printable characters, e.g. sel_demo"
-        ));
-    }
-    Ok(text.to_owned())
+    crate::auth::parse_seller_id(text)
+        .map(|seller| seller.0)
+        .ok_or_else(|| {
+            format!(
+                "{text:?} is not a seller id: give 1 to 128 printable characters, e.g. sel_demo"
+            )
+        })
 }
 
 fn parse_scale(text: &str) -> Result<f64, String> {

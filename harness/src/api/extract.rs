@@ -60,7 +60,7 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
         if !key.starts_with("mk_") {
             return Err(ApiError::Unauthorized(AuthError::UnknownApiKey));
         }
-        let hash = auth::hash_api_key(key);
+        let hash = auth::hash_secret(key);
         blocking(state, move |store| store.seller_for_api_key(&hash))
             .await?
             .map(ApiKeyAuth)
@@ -161,13 +161,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<T>::try_from_uri(&parts.uri)
-            .map(|q| QueryParams(q.0))
-            .map_err(|e| ApiError::BadRequest {
-                code: "invalid_query",
-                message: e.body_text(),
-            })
+        parse_query(parts.uri.query()).map(QueryParams)
     }
+}
+
+/// Parses a query string (none is an empty one) as `T`, as [`QueryParams`] does: what
+/// does not fit is refused with 400 `invalid_query`.
+pub(crate) fn parse_query<T: DeserializeOwned>(query: Option<&str>) -> Result<T, ApiError> {
+    let refused = |message: String| ApiError::BadRequest {
+        code: "invalid_query",
+        message,
+    };
+    let uri: axum::http::Uri = format!("/?{}", query.unwrap_or_default())
+        .parse()
+        .map_err(|e: axum::http::uri::InvalidUri| refused(e.to_string()))?;
+    axum::extract::Query::<T>::try_from_uri(&uri)
+        .map(|q| q.0)
+        .map_err(|e| refused(e.body_text()))
 }
 
 /// Parses `bytes` as `T`, sorting failures into syntax (400 `invalid_json`), unknown

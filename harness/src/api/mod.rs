@@ -19,11 +19,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::ToSchema;
 
 pub use error::ApiError;
+pub(crate) use extract::parse_query;
 
 use crate::auth::JwtKey;
 use crate::clock::SharedClock;
@@ -94,10 +95,21 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(request_span)
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)
+}
+
+/// The span each request is logged in: its method and path, never its query string (a
+/// dashboard sign-in link carries its token there).
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = request.uri().path(),
+        version = ?request.version(),
+    )
 }
 
 /// `{"success": true, "data": {"status": "ok"}}`

@@ -326,8 +326,10 @@ pub async fn create(
     seller: SellerId,
     body: CreateWebhook,
 ) -> Result<(StatusCode, Json<CreatedWebhookEnvelope>), ApiError> {
-    let events = validate_events(&body.events)?;
+    // The URL first: the dashboard's form, refused for its URL, checks the events itself
+    // (no lookup) to show both messages; the other way round it would look the URL up again.
     let url = validate_url(&body.url, state.settings.allow_private_targets).await?;
+    let events = validate_events(&body.events)?;
     let id = ids::webhook_id().map_err(|e| ApiError::Internal(e.to_string()))?;
     let secret = ids::webhook_secret().map_err(|e| ApiError::Internal(e.to_string()))?;
     let new = NewWebhook {
@@ -364,11 +366,12 @@ pub async fn update(
             "nothing to update: send at least one of url, events, status".into(),
         ));
     }
-    let events = body.events.as_deref().map(validate_events).transpose()?;
+    // The URL first, as in `create`.
     let url = match &body.url {
         Some(url) => Some(validate_url(url, state.settings.allow_private_targets).await?),
         None => None,
     };
+    let events = body.events.as_deref().map(validate_events).transpose()?;
     let changes = WebhookChanges {
         url,
         events,

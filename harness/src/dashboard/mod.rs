@@ -81,6 +81,10 @@ pub fn router() -> Router<AppState> {
             "/dashboard/{*rest}",
             any(|| async { PageError::NotFound("page").into_response() }),
         )
+        // A page asked for with the wrong method (a bookmarked form action, say) gets a
+        // page too, not the API's JSON; the application router's own fallback only fills
+        // in routes that have none.
+        .method_not_allowed_fallback(|| async { PageError::MethodNotAllowed.into_response() })
 }
 
 /// Why a dashboard sign-in link could not be made.
@@ -209,6 +213,8 @@ pub(crate) enum PageError {
     Forbidden(&'static str),
     /// 401: a form was sent without a live session.
     SignedOut,
+    /// 405: the page exists, but not for this method (a GET of a form's action).
+    MethodNotAllowed,
     /// 400: the form could not be read.
     BadForm(String),
     /// 500: a template failed to render.
@@ -270,6 +276,14 @@ impl IntoResponse for PageError {
                  then repeat what you were doing."
                     .into(),
                 true,
+            ),
+            PageError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Not a page",
+                "This address is where a dashboard form is sent; it cannot be opened or sent \
+                 this way. Go back to the page the form is on."
+                    .into(),
+                false,
             ),
             PageError::BadForm(message) => {
                 (StatusCode::BAD_REQUEST, "That did not work", message, false)

@@ -4,14 +4,16 @@
 //! (Post/Redirect/Get) to the page that shows the change.
 //!
 //! Two answers are rendered straight from the POST instead: the page with a new or
-//! rotated secret (so the secret is never in a URL and never shown again) and the Send
-//! Test result; the script then swaps the address bar to the webhook's URL, so that a
-//! reload does not post again.
+//! rotated secret and the Send Test result. A redirect would have to carry the secret in
+//! its URL or keep it on the server until the next GET; instead the answer is sent with
+//! `Cache-Control: no-store` (every dashboard answer is) and the page's script swaps its
+//! history entry for the webhook's page (`data-replace-url`, `history.replaceState`), so
+//! that a reload or Back fetches that page rather than posting again (rotating again).
+//! Without script the browser asks before posting again.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use menon_webhooks::EventType;
 
 use super::form::{href, Form};
 use super::session::{Session, Submitted};
@@ -23,7 +25,7 @@ use super::views::{
 use super::{render, see_other, PageError};
 use crate::api::deliveries::{self, DeliveryLog, LogQuery, TestRequest};
 use crate::api::webhooks::{self, CreateWebhook, UpdateWebhook, WebhookView};
-use crate::api::{ApiError, AppState};
+use crate::api::{parse_query, ApiError, AppState};
 use crate::store::{AttemptStatus, SellerId, WebhookStatus};
 
 /// Webhooks per page of the list.
@@ -154,16 +156,11 @@ fn field_of(code: &str) -> Field {
     }
 }
 
-/// The form again with the API's refusal next to its field. The API stops at the first
-/// problem; the other field is checked with the API's own validators, so that both
-/// messages show at once.
-async fn form_with_errors(
-    state: &AppState,
-    url: &str,
-    events: &[String],
-    code: &str,
-    message: String,
-) -> WebhookForm {
+/// The form again with the API's refusal next to its field. The API checks the URL
+/// first and stops at the first problem, so after a URL refusal the events are checked
+/// here too, with the API's own rule (no lookup), so that both messages show at once;
+/// after an events refusal the URL has passed.
+fn form_with_errors(url: &str, events: &[String], code: &str, message: String) -> WebhookForm {
     let mut form = WebhookForm::new(url, events);
     match field_of(code) {
         Field::Url => form.url_error = Some(message),
@@ -173,13 +170,6 @@ async fn form_with_errors(
     if form.events_error.is_none() {
         if let Err(ApiError::BadRequest { message, .. }) = webhooks::validate_events(events) {
             form.events_error = Some(message);
-        }
-    }
-    if form.url_error.is_none() {
-        if let Err(ApiError::BadRequest { message, .. }) =
-            webhooks::validate_url(url, state.settings.allow_private_targets).await
-        {
-            form.url_error = Some(message);
         }
     }
     // The API's words are for API callers; a person at a form gets plainer ones.
@@ -195,7 +185,7 @@ async fn form_with_errors(
 
 /// `POST /dashboard/webhooks`: creates the webhook (the API's create) and shows its secret.
 pub async fn create(State(state): State<AppState>, Submitted { session, form }: Submitted) -> Page {
-    let url = form.get("url").unwrap_or_default().trim().to_owned();
+    let url = form.get("url").unwrap_or_default().to_owned();
     let events = form.all("events");
     let body = CreateWebhook {
         url: url.clone(),
@@ -211,7 +201,7 @@ pub async fn create(State(state): State<AppState>, Submitted { session, form }: 
             )
         }
         Err(ApiError::BadRequest { code, message }) => {
-            let form = form_with_errors(&state, &url, &events, code, message).await;
+            let form = form_with_errors(&url, &events, code, message);
             render(StatusCode::BAD_REQUEST, &add_page(&session, form))
         }
         Err(e) => Err(e.into()),
@@ -235,7 +225,8 @@ fn secret_page(
 }
 
 /// `GET /dashboard/webhooks/:id`: details, actions, and the delivery logs (filtered by
-/// `status` and `event_type`, paged by `cursor`).
+/// `status` and `event_type`, paged by `cursor`: the API's log query, checked by the
+/// API's own rules, so a bad filter is the API's 400 with its message).
 pub async fn show(
     State(state): State<AppState>,
     session: Session,
@@ -245,30 +236,25 @@ pub async fn show(
     let query = Form::from_query(query.as_deref());
     let seller = session.seller.clone();
     let summary = WebhookSummary::from(webhook(&state, &seller, &id).await?);
-    let status = match query.get("status") {
-        Some("pending") => Some(AttemptStatus::Pending),
-        Some("delivered") => Some(AttemptStatus::Delivered),
-        Some("failed") => Some(AttemptStatus::Failed),
-        _ => None,
+    // The filter form sends "" for "all", which the API's query does not take: left out.
+    let api_query = href(
+        "",
+        &["status", "event_type", "cursor"].map(|name| (name, query.get(name).unwrap_or_default())),
+    );
+    let log_query = LogQuery {
+        limit: Some(LOG_PAGE_SIZE),
+        ..parse_query(api_query.strip_prefix('?'))?
     };
-    let event_type = query
-        .non_empty("event_type")
-        .filter(|t| t.parse::<EventType>().is_ok())
-        .map(str::to_owned);
-    let cursor = query.non_empty("cursor").map(str::to_owned);
-    let page: u32 = match cursor {
+    let (status, event_type) = (log_query.status, log_query.event_type.clone());
+    // The page number is only a label the links carry (the cursor does the paging):
+    // whatever the query says, from 2 on an older page, and counting on saturates.
+    let page: u32 = match log_query.cursor {
         Some(_) => query
             .get("page")
             .and_then(|p| p.parse().ok())
             .unwrap_or(2)
             .max(2),
         None => 1,
-    };
-    let log_query = LogQuery {
-        status,
-        event_type: event_type.clone(),
-        limit: Some(LOG_PAGE_SIZE),
-        cursor,
     };
     let listed = deliveries::list_logs(&state, seller, id.clone(), log_query)
         .await?
@@ -290,9 +276,12 @@ pub async fn show(
     let pager = LogPager {
         page,
         newest_href: (page > 1).then(|| filter_pairs(&[])),
-        older_href: listed
-            .next_cursor
-            .map(|cursor| filter_pairs(&[("cursor", cursor), ("page", (page + 1).to_string())])),
+        older_href: listed.next_cursor.map(|cursor| {
+            filter_pairs(&[
+                ("cursor", cursor),
+                ("page", page.saturating_add(1).to_string()),
+            ])
+        }),
     };
     let filter = LogFilter {
         status: status_name.to_owned(),
@@ -328,26 +317,33 @@ pub async fn edit_form(
 }
 
 /// `POST /dashboard/webhooks/:id/edit`: saves the URL and events (the API's update).
+/// Only what changed is sent, as an API caller would: saving new events does not check
+/// an unchanged URL again (DNS, the private-address guard).
 pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Submitted { session, form }: Submitted,
 ) -> Page {
-    let url = form.get("url").unwrap_or_default().trim().to_owned();
+    let url = form.get("url").unwrap_or_default().to_owned();
     let events = form.all("events");
+    let current = webhook(&state, &session.seller, &id).await?;
     let body = UpdateWebhook {
-        url: Some(url.clone()),
-        events: Some(events.clone()),
+        url: (url != current.url).then(|| url.clone()),
+        events: (events != current.events).then(|| events.clone()),
         status: None,
     };
-    match webhooks::update(&state, session.seller.clone(), id.clone(), body).await {
-        Ok(_) => Ok(see_other(&href(
-            &format!("/dashboard/webhooks/{id}"),
-            &[("notice", Notice::Saved.as_query())],
-        ))),
+    let saved = see_other(&href(
+        &format!("/dashboard/webhooks/{id}"),
+        &[("notice", Notice::Saved.as_query())],
+    ));
+    if body.url.is_none() && body.events.is_none() {
+        return Ok(saved);
+    }
+    match webhooks::update(&state, session.seller.clone(), id, body).await {
+        Ok(_) => Ok(saved),
         Err(ApiError::BadRequest { code, message }) => {
-            let summary = WebhookSummary::from(webhook(&state, &session.seller, &id).await?);
-            let form = form_with_errors(&state, &url, &events, code, message).await;
+            let form = form_with_errors(&url, &events, code, message);
+            let summary = WebhookSummary::from(current);
             render(StatusCode::BAD_REQUEST, &edit_page(&session, summary, form))
         }
         Err(e) => Err(e.into()),
@@ -382,7 +378,8 @@ pub async fn set_status(
 }
 
 /// `POST /dashboard/webhooks/:id/rotate-secret`: a new secret (the API's rotation),
-/// shown once.
+/// shown once, in the answer to this POST: a reload must not rotate again, which the
+/// page's script sees to (see the module's comment).
 pub async fn rotate(
     State(state): State<AppState>,
     Path(id): Path<String>,

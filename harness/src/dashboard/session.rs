@@ -10,8 +10,12 @@
 //! is a POST guarded twice:
 //!
 //! 1. the request comes from this origin: `Sec-Fetch-Site`, when the browser sends it,
-//!    is `same-origin`, and `Origin`, when sent, names this host; and
+//!    is `same-origin`, and `Origin`, when sent, names this scheme, host and port; and
 //! 2. the form carries the session's own random token (`csrf`), compared in constant time.
+//!
+//! The sign-in form has no session yet, so no token: it must pass check 1 with at least
+//! one of the two headers present (every current browser sends `Origin` on a form post),
+//! so that another site's page cannot sign a browser in as someone else (login CSRF).
 //!
 //! A refusal is a 403 page that says which check failed; nothing is changed.
 
@@ -23,13 +27,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use sha2::{Digest, Sha256};
+use url::Url;
 
 use super::form::Form;
 use super::views::{Layout, Notice, SignInPage};
 use super::{render, see_other, PageError, SignInLinkError};
 use crate::api::{blocking, AppState};
-use crate::auth::AuthError;
+use crate::auth::{hash_secret, AuthError};
 use crate::ids;
 use crate::store::{DashboardSession, SellerId};
 
@@ -71,10 +75,6 @@ impl Session {
     }
 }
 
-fn hash(value: &str) -> [u8; 32] {
-    Sha256::digest(value.as_bytes()).into()
-}
-
 /// The session cookie's value, if the request has one.
 fn cookie_value(headers: &HeaderMap) -> Option<&str> {
     headers
@@ -92,7 +92,7 @@ async fn current(headers: &HeaderMap, state: &AppState) -> Result<Option<Session
     let Some(value) = cookie_value(headers) else {
         return Ok(None);
     };
-    let id_hash = hash(value);
+    let id_hash = hash_secret(value);
     let now = state.clock.wall_unix();
     let found = blocking(state, move |store| store.find_session(&id_hash, now)).await?;
     Ok(found.map(|s| Session {
@@ -149,9 +149,36 @@ impl FromRequest<AppState> for Submitted {
     }
 }
 
+/// The request came through a TLS-terminating proxy (`X-Forwarded-Proto: https`); the
+/// server itself speaks plain http.
+fn via_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"))
+}
+
+/// This server's origin as the browser sees it: the scheme, and the host and port of
+/// `Host`.
+fn own_origin(parts: &Parts) -> Option<url::Origin> {
+    let host = parts
+        .headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))?;
+    let scheme = if via_https(&parts.headers) {
+        "https"
+    } else {
+        "http"
+    };
+    Url::parse(&format!("{scheme}://{host}"))
+        .ok()
+        .map(|url| url.origin())
+}
+
 /// CSRF check 1: the request was sent by a page of this origin. Browsers say so with
-/// `Sec-Fetch-Site` and `Origin`; a client that sends neither (curl, a test) is left to
-/// check 2, which it can only pass with the session's own page in hand.
+/// `Sec-Fetch-Site` and `Origin` (scheme, host and port, compared as origins: a default
+/// port written or not is the same origin); a client that sends neither (curl, a test)
+/// is left to check 2, which it can only pass with the session's own page in hand.
 fn same_origin(parts: &Parts) -> Result<(), &'static str> {
     let headers = &parts.headers;
     if let Some(site) = headers.get("sec-fetch-site") {
@@ -160,21 +187,30 @@ fn same_origin(parts: &Parts) -> Result<(), &'static str> {
         }
     }
     if let Some(origin) = headers.get(ORIGIN) {
-        let host = headers
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| parts.uri.authority().map(|a| a.as_str()));
-        let authority = origin
+        let origin = origin
             .to_str()
             .ok()
-            .and_then(|o| o.split_once("://"))
-            .map(|(_, rest)| rest);
-        match (authority, host) {
-            (Some(authority), Some(host)) if authority.eq_ignore_ascii_case(host) => {}
+            .and_then(|o| Url::parse(o).ok())
+            .map(|url| url.origin());
+        match (origin, own_origin(parts)) {
+            (Some(origin), Some(own)) if origin.is_tuple() && origin == own => {}
             _ => return Err("The form was sent from another origin."),
         }
     }
     Ok(())
+}
+
+/// CSRF check 1 for the sign-in form, which has no session token for check 2: the
+/// browser must say where the form comes from, and it must be this origin.
+fn sign_in_from_this_origin(parts: &Parts) -> Result<(), &'static str> {
+    let headers = &parts.headers;
+    if !headers.contains_key(ORIGIN) && !headers.contains_key("sec-fetch-site") {
+        return Err(
+            "The sign-in form must be sent from this dashboard's sign-in page (the request \
+             did not say where it came from).",
+        );
+    }
+    same_origin(parts)
 }
 
 /// Compares two tokens in time that depends only on their length.
@@ -221,7 +257,7 @@ async fn start_session(
     let csrf = URL_SAFE_NO_PAD.encode(ids::random_bytes::<24>().map_err(internal)?);
     let now = state.clock.wall_unix();
     let session = DashboardSession {
-        id_hash: hash(&value),
+        id_hash: hash_secret(&value),
         seller_id: seller.clone(),
         csrf_token: csrf,
         created_at: now,
@@ -230,9 +266,7 @@ async fn start_session(
     blocking(state, move |store| store.create_session(&session)).await?;
     tracing::info!(seller = %seller.0, "dashboard session started");
     // Behind a TLS-terminating proxy the cookie is marked Secure as well.
-    let secure = headers
-        .get("x-forwarded-proto")
-        .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
+    let secure = via_https(headers);
     let cookie = format!(
         "{COOKIE_NAME}={value}; Path=/dashboard; HttpOnly; SameSite=Lax; Max-Age={}{}",
         until.saturating_sub(now),
@@ -277,6 +311,13 @@ pub async fn sign_in_page(
         };
         return render(StatusCode::OK, &page).unwrap_or_else(IntoResponse::into_response);
     };
+    if token.trim().is_empty() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link has no token: open the whole link that `menon-harness serve \
+             --dev-sign-in` printed (it ends in ?token=…), or paste a token below.",
+        );
+    }
     // A link opened from another site's page could sign a browser in as someone else
     // (login CSRF): links are for the address bar (or a page of this server).
     let cross_site = headers
@@ -303,16 +344,18 @@ pub async fn sign_in_page(
             )
         }
     };
-    if !cross_site && signed_in.is_some_and(|s| s.seller == link.seller) {
-        return see_other("/dashboard");
-    }
-    // From here on the link is spent, whatever happens: the request log shows its URL,
-    // so a link that got this far must never work again.
+    // A valid link is spent as soon as it is presented, whatever happens next (another
+    // site's page, a browser already signed in): it may sit in the browser's history or a
+    // proxy's log, so a link that got this far must never work again.
     let (jti, expires_at) = (link.jti.clone(), link.expires_at);
-    let first_use = blocking(&state, move |store| {
+    let first_use = match blocking(&state, move |store| {
         store.use_sign_in_link(&jti, expires_at)
     })
-    .await;
+    .await
+    {
+        Ok(first_use) => first_use,
+        Err(e) => return PageError::Api(e).into_response(),
+    };
     if cross_site {
         return refuse(
             StatusCode::FORBIDDEN,
@@ -320,16 +363,16 @@ pub async fn sign_in_page(
              longer works. Get a new one and open it from the address bar.",
         );
     }
-    match first_use {
-        Ok(true) => {}
-        Ok(false) => {
-            return refuse(
-                StatusCode::UNAUTHORIZED,
-                "This sign-in link has been used already: a link works once. Restart \
-                 `menon-harness serve --dev-sign-in` for a new one, or paste a token below.",
-            )
-        }
-        Err(e) => return PageError::Api(e).into_response(),
+    if signed_in.is_some_and(|s| s.seller == link.seller) {
+        // Signed in as this seller already (the link opened twice, say): nothing to start.
+        return see_other("/dashboard");
+    }
+    if !first_use {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "This sign-in link has been used already: a link works once. Restart \
+             `menon-harness serve --dev-sign-in` for a new one, or paste a token below.",
+        );
     }
     // The session outlives the link: the link only starts it.
     let until = now.saturating_add(SESSION_TTL_SECS);
@@ -341,7 +384,7 @@ pub async fn sign_in_page(
 /// `POST /dashboard/sign-in`: signs in with a pasted seller JWT.
 pub async fn sign_in(State(state): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    if let Err(why) = same_origin(&parts) {
+    if let Err(why) = sign_in_from_this_origin(&parts) {
         return PageError::Forbidden(why).into_response();
     }
     let form = match read_form(&parts.headers, body, &state).await {
@@ -407,16 +450,38 @@ mod tests {
         assert!(same_origin(&parts(&[host])).is_ok());
         assert!(same_origin(&parts(&[host, ("origin", "http://127.0.0.1:8787")])).is_ok());
         assert!(same_origin(&parts(&[host, ("sec-fetch-site", "same-origin")])).is_ok());
+        assert!(same_origin(&parts(&[host, ("origin", "HTTP://127.0.0.1:8787")])).is_ok());
+        let default_port = ("host", "dash.example");
+        assert!(same_origin(&parts(&[
+            default_port,
+            ("origin", "http://dash.example:80")
+        ]))
+        .is_ok());
+        let proxied = [
+            default_port,
+            ("x-forwarded-proto", "https"),
+            ("origin", "https://dash.example"),
+        ];
+        assert!(same_origin(&parts(&proxied)).is_ok());
+        assert!(same_origin(&parts(&[default_port, ("origin", "https://dash.example")])).is_err());
         for bad in [
             ("origin", "http://evil.example"),
             ("origin", "null"),
             ("origin", "http://127.0.0.1:8788"),
+            ("origin", "https://127.0.0.1:8787"),
+            ("origin", "127.0.0.1:8787"),
             ("sec-fetch-site", "cross-site"),
             ("sec-fetch-site", "same-site"),
             ("sec-fetch-site", "none"),
         ] {
             assert!(same_origin(&parts(&[host, bad])).is_err(), "{bad:?}");
         }
+        // The sign-in form must name its origin.
+        assert!(sign_in_from_this_origin(&parts(&[host])).is_err());
+        let named = [host, ("origin", "http://127.0.0.1:8787")];
+        assert!(sign_in_from_this_origin(&parts(&named)).is_ok());
+        let fetched = [host, ("sec-fetch-site", "same-origin")];
+        assert!(sign_in_from_this_origin(&parts(&fetched)).is_ok());
     }
 
     #[test]

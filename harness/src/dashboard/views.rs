@@ -10,8 +10,8 @@ use crate::api::deliveries::{DeliveryLog, TestDelivery};
 use crate::api::webhooks::{WebhookView, WebhookWithSecret};
 use crate::store::{AttemptStatus, WebhookStatus};
 
-/// The frame every page shares: the title, who is signed in (with the sign-out form's
-/// token), and the URL to show in the address bar instead of the one that was posted to.
+/// The frame every page shares: the title, and who is signed in (with the sign-out form's
+/// token).
 #[derive(Debug, Clone)]
 pub struct Layout {
     /// The page title (before " · Menon webhooks").
@@ -472,7 +472,8 @@ pub struct TestResult {
     pub event_id: String,
     /// The event type sent.
     pub event_type: String,
-    /// The payload that was sent, indented.
+    /// The payload exactly as sent: the bytes the signatures are over (shown wrapped, not
+    /// re-indented, so that a copy of it verifies).
     pub payload: String,
     /// The start of the receiver's answer, if it answered.
     pub response: Option<String>,
@@ -484,9 +485,6 @@ impl TestResult {
     /// The result from the API's test response.
     pub fn new(test: TestDelivery) -> Self {
         let log = test.delivery;
-        let payload = serde_json::from_str::<serde_json::Value>(&test.request_body)
-            .and_then(|v| serde_json::to_string_pretty(&v))
-            .unwrap_or_else(|_| test.request_body.clone());
         let hint = match (log.status, log.response_code) {
             (AttemptStatus::Delivered, _) => None,
             (_, None) => Some(
@@ -515,7 +513,7 @@ impl TestResult {
             log_id: log.id,
             event_id: log.event_id,
             event_type: log.event_type,
-            payload,
+            payload: test.request_body,
             response: test.response_body,
             truncated: test.response_body_truncated,
         }

@@ -244,6 +244,57 @@ async fn edit_disable_enable_and_delete_go_through_the_api() {
 }
 
 #[tokio::test]
+async fn saving_new_events_does_not_check_an_unchanged_url_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let token = server.token("sel_events");
+    let (id, _) = crate::create_webhook(&server, &token).await;
+    server.stop();
+    // The same data under a server that would refuse that URL today (plain http, loopback):
+    // the webhook's events can still be changed.
+    let server = Server::start_with(dir.path(), &[]);
+    let browser = Browser::signed_in(&server, "sel_events").await;
+    let href = format!("/dashboard/webhooks/{id}");
+    let csrf = browser.get(&format!("{href}/edit")).await.csrf();
+    let edit = |url: &'static str| {
+        let csrf = csrf.clone();
+        let browser = &browser;
+        let path = format!("{href}/edit");
+        async move {
+            browser
+                .post(
+                    &path,
+                    &[("url", url), ("events", "invoice.paid"), ("csrf", &csrf)],
+                )
+                .await
+        }
+    };
+    let saved = edit(crate::RECEIVER_URL).await;
+    saved.expect(303);
+    assert_eq!(saved.location(), format!("{href}?notice=saved"));
+    let (_, webhook) = api_webhook(&server, &token, &id).await;
+    assert_eq!(webhook["events"], serde_json::json!(["invoice.paid"]));
+    assert_eq!(webhook["url"], crate::RECEIVER_URL);
+    // Nothing changed: saved, as it was.
+    edit(crate::RECEIVER_URL).await.expect(303);
+    // A new URL is checked, by the API's rule.
+    let refused = edit("http://127.0.0.1:9/other").await;
+    refused.expect(400);
+    assert!(
+        refused
+            .testid("url-error")
+            .unwrap()
+            .contains("must use https"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        api_webhook(&server, &token, &id).await.1["url"],
+        crate::RECEIVER_URL
+    );
+}
+
+#[tokio::test]
 async fn send_test_shows_the_result_then_a_failure_is_retried() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
@@ -283,12 +334,24 @@ async fn send_test_shows_the_result_then_a_failure_is_retried() {
     assert_eq!(sent.testid("result-status").unwrap(), "Delivered");
     assert_eq!(sent.testid("result-code").unwrap(), "200");
     assert!(sent.testid("result-time").unwrap().ends_with(" ms"));
-    let payload = sent.testid("payload").unwrap();
-    assert!(
-        payload.contains("\"type\": \"payment.failed\""),
-        "{payload}"
+    // The payload exactly as sent: the bytes the receiver got and verified, not re-indented.
+    let payload = sent
+        .body
+        .split("data-testid=\"payload\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .unwrap()
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#38;", "&");
+    assert_eq!(
+        payload,
+        String::from_utf8(receiver.received()[0].body.clone()).unwrap()
     );
-    assert!(payload.contains("\"test\": true"), "{payload}");
+    assert!(payload.contains("\"type\":\"payment.failed\""), "{payload}");
+    assert!(payload.contains("\"test\":true"), "{payload}");
     assert_eq!(sent.testid("response-body").unwrap(), "ok");
     assert!(sent
         .body

@@ -72,6 +72,13 @@ async fn long_lists_are_paged() {
     let href = format!("/dashboard/webhooks/{id}");
     let page = browser.get(&href).await;
     assert_eq!(page.body.matches("data-log-id=").count(), 20);
+    let newest = page
+        .body
+        .split("data-log-id=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
     let pager = page.testid("log-pager").unwrap();
     assert!(pager.contains("Page 1"), "{pager}");
     let older = page
@@ -97,4 +104,60 @@ async fn long_lists_are_paged() {
         pager.contains("Page 2") && pager.contains("Newest") && pager.contains("No older entries"),
         "{pager}"
     );
+
+    // The page number is the client's, a label only: the largest one is shown as given,
+    // and the link to the next older page does not overflow it.
+    let huge = browser
+        .get(&format!("{href}?cursor={newest}&page=4294967295"))
+        .await;
+    huge.expect(200);
+    assert_eq!(huge.body.matches("data-log-id=").count(), 20);
+    assert!(huge
+        .testid("log-pager")
+        .unwrap()
+        .contains("Page 4294967295"));
+    assert!(
+        huge.body.contains("page=4294967295#logs\""),
+        "{}",
+        huge.body
+    );
+}
+
+#[tokio::test]
+async fn a_bad_log_filter_gets_the_apis_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let token = server.token("sel_filter");
+    let (id, _) = crate::create_webhook(&server, &token).await;
+    let browser = Browser::signed_in(&server, "sel_filter").await;
+    let href = format!("/dashboard/webhooks/{id}");
+    // "All" is an empty value: no filter.
+    browser
+        .get(&format!("{href}?status=&event_type="))
+        .await
+        .expect(200);
+    for (query, says) in [
+        ("status=lost", "lost"),
+        ("event_type=listing.exploded", "listing.exploded"),
+    ] {
+        let page = browser.get(&format!("{href}?{query}")).await;
+        page.expect(400);
+        let message = page.testid("error").unwrap();
+        assert!(message.contains(says), "{query}: {message}");
+        // The same words as the API's answer to the same query.
+        let (status, body, _) = server
+            .call(
+                Method::GET,
+                &format!("/api/seller/webhooks/{id}/logs?{query}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 400);
+        let api_message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&crate::client::strip_tags(api_message)),
+            "{query}: {message} / {api_message}"
+        );
+    }
 }

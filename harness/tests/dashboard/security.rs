@@ -35,6 +35,7 @@ async fn csrf_is_refused_by_origin_and_by_token() {
     let foreign = other.get("/dashboard/webhooks/new").await.csrf();
     assert_ne!(csrf, foreign, "each session has its own form token");
     let (csrf, foreign) = (csrf.as_str(), foreign.as_str());
+    let https_origin = server.url.replacen("http://", "https://", 1);
 
     for (case, headers, fields, why) in [
         (
@@ -55,6 +56,12 @@ async fn csrf_is_refused_by_origin_and_by_token() {
         (
             "an opaque origin",
             vec![("origin", "null")],
+            form(csrf),
+            "another origin",
+        ),
+        (
+            "this host and port, another scheme",
+            vec![("origin", https_origin.as_str())],
             form(csrf),
             "another origin",
         ),
@@ -99,15 +106,30 @@ async fn csrf_is_refused_by_origin_and_by_token() {
         "a refused form changed something"
     );
 
-    // The sign-in form is guarded by origin too (login CSRF).
-    let page = Browser::new(&server.url)
-        .post_with(
-            "/dashboard/sign-in",
-            &[("token", &token)],
-            &[("origin", "http://evil.example")],
-        )
-        .await;
-    page.expect(403);
+    // The sign-in form is guarded by origin too (login CSRF), and with no session token
+    // to check, a sign-in that does not say where it comes from is refused as well.
+    for headers in [
+        vec![("origin", "http://evil.example")],
+        vec![("origin", https_origin.as_str())],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![],
+    ] {
+        let page = Browser::new(&server.url)
+            .post_with("/dashboard/sign-in", &[("token", &token)], &headers)
+            .await;
+        assert_eq!(page.status, 403, "{headers:?}: {}", page.body);
+        assert!(page.header("set-cookie").is_empty(), "{headers:?}");
+    }
+    let origin = server.url.clone();
+    for headers in [
+        vec![("origin", origin.as_str())],
+        vec![("sec-fetch-site", "same-origin")],
+    ] {
+        let page = Browser::new(&server.url)
+            .post_with("/dashboard/sign-in", &[("token", &token)], &headers)
+            .await;
+        assert_eq!(page.status, 303, "{headers:?}: {}", page.body);
+    }
 
     // A form from the page itself goes through; so does a client sending no browser
     // headers at all, as long as it has the session's token.
@@ -130,6 +152,57 @@ async fn csrf_is_refused_by_origin_and_by_token() {
         )
         .await;
     assert_eq!(page.status, 400, "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_wrong_method_gets_a_dashboard_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let token = server.token("sel_method");
+    let (id, _) = crate::create_webhook(&server, &token).await;
+    let browser = Browser::signed_in(&server, "sel_method").await;
+    let client = reqwest::Client::new();
+    for (method, path) in [
+        (Method::GET, format!("/dashboard/webhooks/{id}/status")),
+        (
+            Method::GET,
+            format!("/dashboard/webhooks/{id}/rotate-secret"),
+        ),
+        (Method::PUT, format!("/dashboard/webhooks/{id}")),
+        (Method::DELETE, "/dashboard/sign-in".to_owned()),
+    ] {
+        let response = client
+            .request(method.clone(), format!("{}{path}", server.url))
+            .header("cookie", browser.cookie.clone().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{method} {path}");
+        let headers = response.headers().clone();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+        };
+        assert_eq!(
+            header("content-type"),
+            "text/html; charset=utf-8",
+            "{method} {path}"
+        );
+        assert_eq!(header("cache-control"), "no-store");
+        assert_eq!(header("x-frame-options"), "DENY");
+        assert!(header("content-security-policy").contains("frame-ancestors 'none'"));
+        assert!(!header("allow").is_empty(), "{method} {path}: no Allow");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("Error 405"), "{body}");
+    }
+    // The API keeps its JSON answer.
+    let (status, body, _) = server
+        .call(Method::PUT, "/api/seller/webhooks", Some(&token), None)
+        .await;
+    assert_eq!(status, 405);
+    assert_eq!(body["success"], false);
 }
 
 #[tokio::test]

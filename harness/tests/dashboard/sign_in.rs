@@ -1,13 +1,14 @@
 //! Signing in and out: the token form, the one-time link `serve --dev-sign-in` prints,
 //! the cookie's flags, and the headers every page carries.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
 
 use reqwest::Method;
 
 use crate::client::Browser;
-use crate::support::{Server, BIN};
+use crate::support::{cli, Server, BIN};
 
 #[tokio::test]
 async fn token_sign_in_sets_a_hardened_cookie_and_sign_out_ends_it() {
@@ -103,11 +104,13 @@ async fn token_sign_in_sets_a_hardened_cookie_and_sign_out_ends_it() {
     assert!(page.body.contains("Sign in again"));
 }
 
-/// `serve` with `--dev-sign-in`, reading the first two lines it prints.
+/// `serve` with `--dev-sign-in`, reading the first two lines it prints and logging at
+/// `info` (as a server is run) to a buffer.
 struct DevServer {
     child: Child,
     url: String,
     second_line: String,
+    logs: Option<JoinHandle<String>>,
 }
 
 impl DevServer {
@@ -117,10 +120,17 @@ impl DevServer {
             .arg(dir)
             .args(flags)
             .env_remove("MENON_DEV_SIGN_IN")
+            .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn serve");
+        let mut stderr = child.stderr.take().unwrap();
+        let logs = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let first = lines.next().unwrap().unwrap();
         let second_line = lines.next().unwrap().unwrap();
@@ -133,7 +143,15 @@ impl DevServer {
             child,
             url,
             second_line,
+            logs: Some(logs),
         }
+    }
+
+    /// Stops the server and returns what it logged.
+    fn logs(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.logs.take().unwrap().join().unwrap()
     }
 }
 
@@ -189,6 +207,68 @@ async fn dev_sign_in_link_works_once_and_is_no_bearer_token() {
         .await;
     page.expect(401);
     assert!(page.body.contains("not valid on this server"));
+    // A link without its token asks for the whole link.
+    let page = Browser::new(&server.url)
+        .get("/dashboard/sign-in?token=")
+        .await;
+    page.expect(400);
+    let error = page.testid("sign-in-error").unwrap();
+    assert!(
+        error.contains("has no token") && error.contains("whole link"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_link_is_spent_by_a_signed_in_browser_and_never_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start(dir.path(), &["--dev-sign-in"]);
+    let link = server.second_line.rsplit(' ').next().unwrap().to_owned();
+    let path = link.strip_prefix(&server.url).unwrap().to_owned();
+    let token = path.rsplit('=').next().unwrap().to_owned();
+    assert!(token.len() > 40, "{token}");
+
+    // A browser signed in as the link's seller (with a pasted token) opens the link: it
+    // goes on to the dashboard, and the link is spent all the same.
+    let seller_token = cli(&[
+        "token",
+        "--seller",
+        "sel_demo",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let mut signed_in = Browser::new(&server.url);
+    let page = signed_in
+        .post("/dashboard/sign-in", &[("token", &seller_token)])
+        .await;
+    page.expect(303);
+    signed_in.keep_cookie(&page);
+    let page = signed_in
+        .get_with(&path, &[("sec-fetch-site", "none")])
+        .await;
+    page.expect(303);
+    assert_eq!(page.location(), "/dashboard");
+    assert!(page.header("set-cookie").is_empty(), "no second session");
+    let page = Browser::new(&server.url)
+        .get_with(&path, &[("sec-fetch-site", "none")])
+        .await;
+    page.expect(401);
+    assert!(page.body.contains("used already"), "{}", page.body);
+
+    // The request log names the path, never the query string with the token.
+    let logs = server.logs();
+    assert!(
+        logs.contains("finished processing request") && logs.contains("/dashboard/sign-in"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains(&token),
+        "the sign-in token was logged:\n{logs}"
+    );
+    assert!(
+        !logs.contains("token="),
+        "a query string was logged:\n{logs}"
+    );
 }
 
 #[tokio::test]

@@ -21,10 +21,10 @@ document.addEventListener("DOMContentLoaded", () => {
         await navigator.clipboard.writeText(text);
         copied = true;
       } catch {
-        if (typeof source.select === "function") {
-          source.select();
-          copied = document.execCommand("copy");
-        }
+        // No clipboard access: select the text and try the old way.
+        if (typeof source.select === "function") source.select();
+        else window.getSelection()?.selectAllChildren(source);
+        copied = document.execCommand("copy");
       }
       const label = button.textContent;
       button.textContent = copied ? "Copied ✓" : "Select and copy";
