@@ -89,8 +89,8 @@ pub struct GradeArgs {
     /// With `-- CMD`: how long the receiver may take to start listening.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub startup_timeout: Duration,
-    /// Also trust the PEM certificate(s) in FILE, for an https receiver with a local or
-    /// self-signed CA.
+    /// Also trust the PEM CA certificate(s) in FILE, for an https receiver whose
+    /// certificate a local CA signed (mkcert's, a company CA).
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
     /// Show no progress bar.
