@@ -197,7 +197,8 @@ async fn run(args: DemoArgs, serve: ServeArgs) -> Result<u8, Box<dyn std::error:
     let bar = crate::grade::progress_bar(engine::planned_requests(&selection), false);
     let graded_at = menon_webhooks::format_rfc3339(SystemClock.now_unix());
     let clock = Instant::now();
-    let results = engine::run(&target, &selection, Arc::new(bar.clone())).await?;
+    let client = crate::grade::send::Client::new(None)?;
+    let results = engine::run(client, &target, &selection, Arc::new(bar.clone())).await?;
     bar.finish_and_clear();
     let report = Report::build(
         Receiver {

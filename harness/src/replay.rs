@@ -34,6 +34,9 @@ pub struct ReplayArgs {
     /// Deliveries in flight at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+    /// Also trust the PEM certificate(s) in FILE (an https receiver with a local CA).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Show no progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -115,6 +118,7 @@ fn run(args: &ReplayArgs) -> Result<u8, String> {
         }
     }
     let events = load(&args.dir, args.new_ids)?;
+    let client = Client::new(args.ca_cert.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -130,8 +134,14 @@ fn run(args: &ReplayArgs) -> Result<u8, String> {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.enable_steady_tick(Duration::from_millis(100));
+    runtime.block_on(client.preflight(&args.url)).map_err(|e| {
+        format!(
+            "the receiver at {} is unreachable ({e}); nothing was sent",
+            args.url
+        )
+    })?;
     let started = Instant::now();
-    let results = runtime.block_on(send_all(args, events, bar.clone()))?;
+    let results = runtime.block_on(send_all(args, client, events, bar.clone()))?;
     bar.finish_and_clear();
     print!("{}", summary(&args.url, &results, started.elapsed()));
     Ok(u8::from(results.iter().any(|(_, e)| !e.acknowledged())))
@@ -139,34 +149,38 @@ fn run(args: &ReplayArgs) -> Result<u8, String> {
 
 async fn send_all(
     args: &ReplayArgs,
+    client: Client,
     events: Vec<Prepared>,
     bar: ProgressBar,
 ) -> Result<Vec<(String, Exchange)>, String> {
-    let client = Client::new()?;
     let permits = Arc::new(tokio::sync::Semaphore::new(usize::from(args.concurrency)));
     let mut tasks = tokio::task::JoinSet::new();
     for (index, event) in events.into_iter().enumerate() {
-        let now = SystemClock.now_unix();
-        let outgoing = Outgoing::signed(&event.envelope, &args.secret, now)?;
-        let (client, url, bar, permits) = (
+        let (client, url, secret, bar, permits) = (
             client.clone(),
             args.url.clone(),
+            args.secret.clone(),
             bar.clone(),
             Arc::clone(&permits),
         );
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let exchange = client.send(&url, &outgoing).await;
+            // Signed when its turn comes, so a long replay never sends an old timestamp.
+            let signed = Outgoing::signed(&event.envelope, &secret, SystemClock.now_unix());
+            let exchange = match signed {
+                Ok(outgoing) => client.send(&url, &outgoing).await,
+                Err(e) => return Err(format!("{}: {e}", event.file)),
+            };
             if !exchange.acknowledged() {
                 bar.set_message(format!("{}: {}", event.file, exchange.outcome()));
             }
             bar.inc(1);
-            (index, event.file, exchange)
+            Ok((index, event.file, exchange))
         });
     }
     let mut results = Vec::new();
     while let Some(done) = tasks.join_next().await {
-        results.push(done.map_err(|e| format!("a delivery task failed: {e}"))?);
+        results.push(done.map_err(|e| format!("a delivery task failed: {e}"))??);
     }
     results.sort_by_key(|(index, ..)| *index);
     Ok(results
@@ -179,10 +193,7 @@ fn summary(url: &str, results: &[(String, Exchange)], took: Duration) -> String 
     let acked = results.iter().filter(|(_, e)| e.acknowledged()).count();
     let mut times: Vec<f64> = results.iter().map(|(_, e)| e.duration_ms).collect();
     times.sort_by(f64::total_cmp);
-    let at = |p: usize| {
-        let rank = (p * times.len()).div_ceil(100).max(1);
-        times.get(rank - 1).copied().unwrap_or(0.0)
-    };
+    let at = |p: usize| crate::grade::engine::percentile(&times, p);
     let mut out = String::new();
     for (file, e) in results.iter().filter(|(_, e)| !e.acknowledged()) {
         out.push_str(&format!("  ✘ {file}: {}\n", e.outcome()));

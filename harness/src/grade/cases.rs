@@ -70,6 +70,16 @@ pub const MALFORMED: &[(&str, &str)] = &[
         "md5",
         "the right hex digits behind `md5=` instead of `sha256=`",
     ),
+    (
+        "last-digit",
+        "the right signature with its last hex digit changed (a prefix comparison accepts it)",
+    ),
+];
+
+/// The replayed-timestamp cases: `(case name, seconds added to now, description)`.
+pub const SKEWED: &[(&str, i64, &str)] = &[
+    ("stale-timestamp", -600, "10 minutes old"),
+    ("future-timestamp", 600, "10 minutes in the future"),
 ];
 
 const FIX_ACCEPT: &str =
@@ -80,7 +90,7 @@ const FIX_REFUSE: &str = "Compute HMAC-SHA256 over the raw body with your secret
     and answer 400 or 401 when it does not match or the header is missing or malformed. \
     A 5xx makes Menon retry a request that can never succeed.";
 const FIX_STALE: &str = "Check X-Menon-Signature-V2 when present: refuse when its `t=` is more \
-    than 300 s from your clock (the SDKs' verify does this).";
+    than 300 s from your clock, in either direction (the SDKs' verify does this).";
 const FIX_IDEMPOTENT_ACK: &str =
     "Deduplicate by the envelope's `id` and answer 2xx to every copy, \
     also to a copy you already processed (never 409 or 5xx: Menon would retry it).";
@@ -153,11 +163,21 @@ pub fn catalogue() -> Vec<Case> {
     }
     cases.push(case(
         Group::Signature,
-        "stale-timestamp",
-        "a delivery whose X-Menon-Signature-V2 timestamp is 10 minutes old is refused \
-         (a warning only: receivers that check v1 alone cannot see it)",
-        FIX_STALE,
+        "malformed/v2-without-signature",
+        "no X-Menon-Signature and an X-Menon-Signature-V2 with a `t=` but no `v2=` entry: refused (4xx)",
+        FIX_REFUSE,
     ));
+    for (name, _, what) in SKEWED {
+        cases.push(case(
+            Group::Signature,
+            name,
+            format!(
+                "a delivery whose X-Menon-Signature-V2 timestamp is {what} is refused \
+                 (a warning only: receivers that check v1 alone cannot see it)"
+            ),
+            FIX_STALE,
+        ));
+    }
     for (name, what) in [
         ("sequential", "the same delivery sent twice in a row"),
         ("concurrent", "the same event sent 5 times at once"),
@@ -188,8 +208,8 @@ pub fn catalogue() -> Vec<Case> {
     cases.push(case(
         Group::Fast200,
         "burst",
-        "100 concurrent valid deliveries: the p99 answer time is within the deadline and \
-         none reaches the 10 s delivery timeout",
+        "100 concurrent valid deliveries: every one acknowledged (2xx), the p99 answer \
+         time within the deadline, none reaching the 10 s delivery timeout",
         FIX_FAST,
     ));
     cases.push(case(

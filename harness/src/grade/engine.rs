@@ -94,8 +94,6 @@ pub const BURST: usize = 100;
 const COPIES: usize = 5;
 /// How long the grader keeps watching the probe after it showed every event once.
 const PROBE_SETTLE: Duration = Duration::from_millis(500);
-/// How old the stale v2 timestamp is.
-const STALE_BY: u64 = 600;
 
 /// The fixture envelopes compiled into the binary, as `(type, data)`.
 fn fixture_data(event_type: EventType) -> Map<String, Value> {
@@ -159,12 +157,13 @@ fn now() -> u64 {
 
 /// Runs the selected cases against `target`.
 pub async fn run(
+    client: Client,
     target: &Target,
     selection: &Selection,
     progress: Arc<dyn Progress>,
 ) -> Result<Vec<CaseResult>, String> {
     let mut runner = Runner {
-        client: Client::new()?,
+        client,
         target,
         selection,
         progress,
@@ -219,6 +218,12 @@ pub fn planned_requests(selection: &Selection) -> u64 {
         if !selection.matches(&ack) && any(&format!("idempotency/{scenario}/")) {
             n += count;
         }
+    }
+    if catalogue
+        .iter()
+        .any(|c| is_refusal(&c.id) && c.id.starts_with("signature/") && selection.matches(&c.id))
+    {
+        n += 1; // the control delivery before the refusals
     }
     n
 }
@@ -344,6 +349,17 @@ impl Runner<'_> {
         let secret = self.target.secret.clone();
         let base = || self.signed("listing.updated", fixture_data(EventType::ListingUpdated));
         let mut cases: Vec<(String, Outgoing)> = Vec::new();
+        let any = self
+            .catalogue
+            .iter()
+            .any(|c| c.id.starts_with("signature/") && is_refusal(&c.id) && self.wants(&c.id));
+        if !any {
+            return Ok(());
+        }
+        // A control: one valid delivery first, so that a 404 to a refusal is known to be
+        // the receiver's answer and not a wrong URL.
+        let control = self.send(&base()?).await;
+        let route_ok = control.acknowledged();
 
         let mut missing = base()?;
         missing.remove(headers::SIGNATURE);
@@ -374,12 +390,21 @@ impl Runner<'_> {
                 "empty" => String::from("sha256="),
                 "non-hex" => format!("sha256={}", "z".repeat(64)),
                 "truncated" => format!("sha256={}", &hex[..32.min(hex.len())]),
+                "last-digit" => {
+                    let (head, last) = hex.split_at(hex.len().saturating_sub(1));
+                    let other = if last == "0" { "1" } else { "0" };
+                    format!("sha256={head}{other}")
+                }
                 _ => format!("md5={hex}"),
             };
             out.set(headers::SIGNATURE, &value);
             out.remove(headers::SIGNATURE_V2);
             cases.push((format!("signature/malformed/{name}"), out));
         }
+        let mut v2_only = base()?;
+        v2_only.remove(headers::SIGNATURE);
+        v2_only.set(headers::SIGNATURE_V2, &format!("t={}", now()));
+        cases.push(("signature/malformed/v2-without-signature".into(), v2_only));
 
         for (id, out) in cases {
             if !self.wants(&id) {
@@ -387,7 +412,7 @@ impl Runner<'_> {
             }
             let started = Instant::now();
             let exchange = self.send(&out).await;
-            let (verdict, reason) = refused(&exchange, Verdict::Fail);
+            let (verdict, reason) = refused(&exchange, Verdict::Fail, route_ok);
             self.record(
                 &id,
                 verdict,
@@ -397,25 +422,29 @@ impl Runner<'_> {
             )?;
         }
 
-        let id = "signature/stale-timestamp";
-        if self.wants(id) {
-            let t = now().saturating_sub(STALE_BY);
+        self.valid.push(control);
+        for (name, skew, what) in cases::SKEWED {
+            let id = format!("signature/{name}");
+            if !self.wants(&id) {
+                continue;
+            }
+            let t = now().saturating_add_signed(*skew);
             let env = send::envelope(
                 "listing.updated",
                 fixture_data(EventType::ListingUpdated),
-                t,
+                now(),
             )?;
             let out = Outgoing::signed(&env, &secret, t)?;
             let started = Instant::now();
             let exchange = self.send(&out).await;
-            let (verdict, mut reason) = refused(&exchange, Verdict::Warn);
+            let (verdict, mut reason) = refused(&exchange, Verdict::Warn, route_ok);
             if verdict == Verdict::Warn {
-                reason.push_str(
-                    " (X-Menon-Signature-V2's t= was 600 s old: a replayed delivery was accepted)",
-                );
+                reason.push_str(&format!(
+                    " (X-Menon-Signature-V2's t= was {what}: a replayed delivery was accepted)"
+                ));
             }
             self.record(
-                id,
+                &id,
                 verdict,
                 reason,
                 started,
@@ -608,7 +637,16 @@ impl Runner<'_> {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        tokio::time::sleep(PROBE_SETTLE).await;
+        // A duplicate's work runs about as late as the first copy's did: keep watching
+        // for twice the time the first one took to show (at least PROBE_SETTLE, at most
+        // what is left of --probe-wait).
+        let settle = (started.elapsed() * 2).max(PROBE_SETTLE).min(
+            self.target
+                .probe_wait
+                .saturating_sub(started.elapsed())
+                .max(PROBE_SETTLE),
+        );
+        tokio::time::sleep(settle).await;
         self.read_probe(probe).await
     }
 
@@ -695,6 +733,11 @@ impl Runner<'_> {
             let p50 = percentile(&times, 50);
             let p99 = percentile(&times, 99);
             let timeouts = exchanges.iter().filter(|e| e.response.is_none()).count();
+            let refused: Vec<String> = exchanges
+                .iter()
+                .filter(|e| e.response.is_some() && !e.acknowledged())
+                .map(Exchange::outcome)
+                .collect();
             let (verdict, reason) = if timeouts > 0 {
                 (
                     Verdict::Fail,
@@ -704,6 +747,16 @@ impl Runner<'_> {
                             .iter()
                             .find_map(|e| e.error.clone())
                             .unwrap_or_default()
+                    ),
+                )
+            } else if !refused.is_empty() {
+                (
+                    Verdict::Fail,
+                    format!(
+                        "{} of {BURST} concurrent valid deliveries were not acknowledged \
+                         (answers: {}); each one would be retried",
+                        refused.len(),
+                        summarize(&refused)
                     ),
                 )
             } else if p99 > limit_ms {
@@ -733,8 +786,29 @@ impl Runner<'_> {
     }
 }
 
+/// Whether `id` is a signature case a conforming receiver refuses.
+fn is_refusal(id: &str) -> bool {
+    !id.starts_with("signature/valid/")
+        && !matches!(id, "signature/non-ascii" | "signature/large-body")
+}
+
+/// `503 ×82, 500 ×3`: answers counted, most frequent first.
+fn summarize(answers: &[String]) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in answers {
+        *counts.entry(a.as_str()).or_default() += 1;
+    }
+    let mut counts: Vec<(&str, usize)> = counts.into_iter().collect();
+    counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    counts
+        .iter()
+        .map(|(a, n)| format!("{a} ×{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], p: usize) -> f64 {
+pub fn percentile(sorted: &[f64], p: usize) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -794,8 +868,18 @@ fn accepted(e: &Exchange) -> (Verdict, String) {
 
 /// Judges a delivery a conforming receiver refuses with 4xx; `accepted_is` is the
 /// verdict for a 2xx (fail, or warn for the SHOULD-level stale timestamp).
-fn refused(e: &Exchange, accepted_is: Verdict) -> (Verdict, String) {
+/// `route_ok`: a valid delivery to the same URL was acknowledged, so a 404 or 405 is the
+/// receiver's refusal and not a wrong `--url`.
+fn refused(e: &Exchange, accepted_is: Verdict, route_ok: bool) -> (Verdict, String) {
     match e.status() {
+        Some(s @ (404 | 405)) if !route_ok => (
+            Verdict::Fail,
+            format!(
+                "answered {s}, as it did to a valid delivery: nothing takes a POST at {} \
+                 (is --url the webhook route?)",
+                e.request.url
+            ),
+        ),
         Some(s) if (400..500).contains(&s) => (Verdict::Pass, format!("refused with {s}")),
         Some(s) if (200..300).contains(&s) => (
             accepted_is,

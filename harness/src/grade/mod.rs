@@ -12,7 +12,6 @@ mod receiver;
 pub mod report;
 pub mod send;
 
-use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,7 +66,7 @@ pub struct GradeArgs {
     #[arg(long)]
     pub strict: bool,
     /// The fast-200 limit for one answer (and for the p99 of the burst), e.g. 1s, 500ms.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = positive_duration)]
     pub deadline: Duration,
     /// Write the JSON report here (schema: harness/grade-report.schema.json).
     #[arg(long, value_name = "FILE")]
@@ -90,12 +89,24 @@ pub struct GradeArgs {
     /// With `-- CMD`: how long the receiver may take to start listening.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub startup_timeout: Duration,
+    /// Also trust the PEM CA certificate(s) in FILE, for an https receiver whose
+    /// certificate a local CA signed (mkcert's, a company CA).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Show no progress bar.
     #[arg(long, short)]
     pub quiet: bool,
     /// The receiver to start: `-- npm start`, `-- python app.py`, ...
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// A duration greater than zero.
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!("{text:?}: give a duration greater than zero")),
+        d => Ok(d),
+    }
 }
 
 /// The grader could not run (exit status 2).
@@ -163,11 +174,40 @@ fn run(args: GradeArgs) -> Result<u8, CannotRun> {
         ));
     }
 
+    if args.dry_run {
+        if let Some(flag) = report_flags(&args).next() {
+            return Err(CannotRun(format!(
+                "--dry-run sends nothing and so writes no report: drop {flag}"
+            )));
+        }
+    }
+    for (flag, path) in report_paths(&args) {
+        check_writable(flag, path)?;
+    }
+    let client = send::Client::new(args.ca_cert.as_deref()).map_err(CannotRun)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| CannotRun(format!("cannot start the async runtime: {e}")))?;
+    // Ctrl-C or SIGTERM at any point stops the receiver the grader started (Drop), and
+    // ends the run with exit status 2.
+    runtime.block_on(async {
+        tokio::select! {
+            result = grade(args, selection, secret, client) => result,
+            () = crate::server::shutdown_signal() => Err(CannotRun(
+                "interrupted; the receiver the grader started (if any) was stopped".into(),
+            )),
+        }
+    })
+}
 
+async fn grade(
+    args: GradeArgs,
+    selection: Selection,
+    secret: String,
+    client: send::Client,
+) -> Result<u8, CannotRun> {
+    let spawn = !args.command.is_empty();
     let mut started = None;
     let base = if spawn && !args.dry_run {
         let mut receiver = receiver::Spawned::start(&args.command, &secret).map_err(CannotRun)?;
@@ -178,11 +218,13 @@ fn run(args: GradeArgs) -> Result<u8, CannotRun> {
                 receiver.port
             );
         }
-        if let Err(e) = receiver.wait_until_listening(args.startup_timeout) {
-            receiver.stop(Duration::from_secs(2));
-            return Err(CannotRun(e));
-        }
-        let base = format!("http://127.0.0.1:{}", receiver.port);
+        let base = match receiver.wait_until_listening(args.startup_timeout).await {
+            Ok(base) => base,
+            Err(e) => {
+                receiver.stop(Duration::from_secs(2));
+                return Err(CannotRun(e));
+            }
+        };
         started = Some(receiver);
         Some(base)
     } else if spawn {
@@ -204,8 +246,14 @@ fn run(args: GradeArgs) -> Result<u8, CannotRun> {
             check_url(flag, value, args.dry_run)?;
         }
     }
-    if !spawn && !args.dry_run {
-        reachable(&url)?;
+    if !args.dry_run {
+        client.preflight(&url).await.map_err(|e| {
+            CannotRun(format!(
+                "the receiver at {url} is unreachable ({e}); is it running? (or let the grader \
+                 start it: menon-harness grade -- CMD ARGS){}",
+                started.as_ref().map(|r| r.tail(20)).unwrap_or_default()
+            ))
+        })?;
     }
 
     let target = Target {
@@ -223,7 +271,7 @@ fn run(args: GradeArgs) -> Result<u8, CannotRun> {
     let clock = Instant::now();
     let started_at =
         menon_webhooks::format_rfc3339(crate::clock::Clock::now_unix(&crate::clock::SystemClock));
-    let outcome = runtime.block_on(engine::run(&target, &selection, Arc::new(bar.clone())));
+    let outcome = engine::run(client, &target, &selection, Arc::new(bar.clone())).await;
     bar.finish_and_clear();
     let tail = started.as_ref().map(|r| r.tail(30)).unwrap_or_default();
     if let Some(receiver) = started {
@@ -231,7 +279,10 @@ fn run(args: GradeArgs) -> Result<u8, CannotRun> {
     }
     let results = outcome.map_err(CannotRun)?;
     if args.dry_run {
-        print!("{}", dry_run(&results));
+        print!(
+            "{}",
+            dry_run(&results, engine::planned_requests(&selection))
+        );
         return Ok(0);
     }
     let report = Report::build(
@@ -246,7 +297,7 @@ fn run(args: GradeArgs) -> Result<u8, CannotRun> {
         args.deadline,
         results,
     );
-    write_reports(&args, &report)?;
+    // The table first: a report file that cannot be written must not hide the verdicts.
     print!(
         "{}",
         report::terminal::render(&report, console::colors_enabled())
@@ -254,7 +305,41 @@ fn run(args: GradeArgs) -> Result<u8, CannotRun> {
     if report.summary.fail > 0 && !tail.is_empty() {
         eprintln!("{tail}");
     }
+    write_reports(&args, &report)?;
     Ok(report.summary.exit_code)
+}
+
+fn report_paths(args: &GradeArgs) -> impl Iterator<Item = (&'static str, &PathBuf)> {
+    [
+        ("--json", args.json.as_ref()),
+        ("--junit", args.junit.as_ref()),
+        ("--html", args.html.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| path.map(|p| (flag, p)))
+}
+
+fn report_flags(args: &GradeArgs) -> impl Iterator<Item = &'static str> + '_ {
+    report_paths(args).map(|(flag, _)| flag)
+}
+
+/// Refuses, before anything is sent, a report path that cannot be written.
+fn check_writable(flag: &str, path: &std::path::Path) -> Result<(), CannotRun> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            CannotRun(format!(
+                "{flag} {}: cannot create {}: {e}",
+                path.display(),
+                dir.display()
+            ))
+        })?;
+    }
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map(drop)
+        .map_err(|e| CannotRun(format!("{flag} {}: cannot write it: {e}", path.display())))
 }
 
 /// Writes the files asked for and names them on stderr.
@@ -290,31 +375,6 @@ fn check_url(flag: &str, value: &str, dry_run: bool) -> Result<(), CannotRun> {
             "{flag} {value} is not a URL ({e}); with `-- CMD` a path such as /webhooks/menon works too"
         ))),
     }
-}
-
-/// Refuses to grade a receiver nobody listens for (exit 2, not 31 failures).
-fn reachable(url: &str) -> Result<(), CannotRun> {
-    let parsed = url::Url::parse(url).map_err(|e| CannotRun(format!("{url}: {e}")))?;
-    let host = parsed
-        .host_str()
-        .unwrap_or_default()
-        .trim_matches(['[', ']']);
-    let port = parsed.port_or_known_default().unwrap_or(80);
-    let addrs: Vec<_> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| CannotRun(format!("cannot resolve {host}: {e}")))?
-        .collect();
-    let mut last = String::from("no address");
-    for addr in addrs {
-        match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
-            Ok(_) => return Ok(()),
-            Err(e) => last = e.to_string(),
-        }
-    }
-    Err(CannotRun(format!(
-        "the receiver at {url} is unreachable ({last}); is it running? \
-         (or let the grader start it: menon-harness grade -- CMD ARGS)"
-    )))
 }
 
 /// The grader's progress bar (one tick per request).
@@ -364,11 +424,9 @@ fn list(catalogue: &[cases::Case]) -> String {
     out
 }
 
-fn dry_run(results: &[CaseResult]) -> String {
+fn dry_run(results: &[CaseResult], total: u64) -> String {
     let mut out = String::new();
-    let mut total = 0;
     for c in results {
-        total += c.requests;
         out.push_str(&format!("{}  ({} request(s))\n", c.case.id, c.requests));
         if let Some(e) = c.exchanges.first() {
             out.push_str(&format!(

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,6 +19,7 @@ pub struct Spawned {
     /// The port it was told to listen on.
     pub port: u16,
     output: Arc<Mutex<VecDeque<String>>>,
+    stopped: bool,
 }
 
 /// A port that was free a moment ago.
@@ -59,16 +60,27 @@ impl Spawned {
             child,
             port,
             output,
+            stopped: false,
         })
     }
 
-    /// Waits until the receiver accepts connections on its port.
-    pub fn wait_until_listening(&mut self, timeout: Duration) -> Result<(), String> {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+    /// Waits until the receiver accepts connections on its port, on 127.0.0.1 or [::1],
+    /// and returns the base URL that answered (`http://127.0.0.1:PORT`).
+    pub async fn wait_until_listening(&mut self, timeout: Duration) -> Result<String, String> {
         let started = Instant::now();
         loop {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return Ok(());
+            for (ip, base) in [
+                (std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), "127.0.0.1"),
+                (std::net::IpAddr::V6(Ipv6Addr::LOCALHOST), "[::1]"),
+            ] {
+                let addr = SocketAddr::new(ip, self.port);
+                let attempt = tokio::time::timeout(
+                    Duration::from_millis(200),
+                    tokio::net::TcpStream::connect(addr),
+                );
+                if let Ok(Ok(_)) = attempt.await {
+                    return Ok(format!("http://{base}:{}", self.port));
+                }
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!(
@@ -79,14 +91,14 @@ impl Spawned {
             }
             if started.elapsed() >= timeout {
                 return Err(format!(
-                    "the receiver did not listen on 127.0.0.1:{} within {} s (it gets the port in \
-                     $PORT){}",
+                    "the receiver did not listen on 127.0.0.1:{} (or [::1]) within {} s (it gets \
+                     the port in $PORT){}",
                     self.port,
                     timeout.as_secs(),
                     self.tail(20)
                 ));
             }
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -113,35 +125,33 @@ impl Spawned {
         }
     }
 
-    /// Stops the receiver and everything it started: SIGTERM to its process group, then
-    /// SIGKILL after `grace`.
+    /// Stops the receiver and everything it started: SIGTERM to its process group, then,
+    /// once the leader has exited or `grace` has passed, SIGKILL to whatever is left of the
+    /// group (also when the leader had already exited and left children behind).
     pub fn stop(mut self, grace: Duration) {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            return;
-        }
         signal_group(&self.child, false);
         let started = Instant::now();
         while started.elapsed() < grace {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
-                // The leader is gone; make sure nothing of the group outlives it.
-                signal_group(&self.child, true);
-                return;
+                break;
             }
             std::thread::sleep(Duration::from_millis(25));
         }
         signal_group(&self.child, true);
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.stopped = true;
     }
 }
 
 impl Drop for Spawned {
     fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            signal_group(&self.child, true);
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+        if self.stopped {
+            return;
         }
+        signal_group(&self.child, true);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

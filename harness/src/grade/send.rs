@@ -180,9 +180,20 @@ pub struct ResponseRecord {
     pub body_excerpt: String,
 }
 
+/// The first [`EXCERPT_BYTES`] as text, with control characters other than line breaks
+/// and tabs shown as `\u{..}` (a receiver's answer must not drive a terminal).
 fn excerpt(bytes: &[u8]) -> String {
     let cut = &bytes[..bytes.len().min(EXCERPT_BYTES)];
-    let mut text = String::from_utf8_lossy(cut).into_owned();
+    let mut text: String = String::from_utf8_lossy(cut)
+        .chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\n' | '\r' | '\t') {
+                format!("\\u{{{:x}}}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
     if bytes.len() > EXCERPT_BYTES {
         text.push_str(&format!(" … ({} bytes in all)", bytes.len()));
     }
@@ -196,16 +207,45 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client with the delivery timeout.
-    pub fn new() -> Result<Self, String> {
-        let http = reqwest::Client::builder()
+    /// A client with the delivery timeout, trusting the web PKI roots and, when given,
+    /// the PEM certificates in `ca_cert` (a receiver with a local or self-signed CA).
+    pub fn new(ca_cert: Option<&std::path::Path>) -> Result<Self, String> {
+        let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(DELIVERY_TIMEOUT)
-            .pool_max_idle_per_host(128)
+            .pool_max_idle_per_host(128);
+        if let Some(path) = ca_cert {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
+            if certs.is_empty() {
+                return Err(format!(
+                    "--ca-cert {} holds no PEM certificate",
+                    path.display()
+                ));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Self { http })
+    }
+
+    /// Checks that something answers HTTP at `url` (any status will do): a refused
+    /// connection, a failed name lookup or a TLS error is an error, with its cause.
+    pub async fn preflight(&self, url: &str) -> Result<(), String> {
+        self.http
+            .get(url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| describe(&e))
     }
 
     /// POSTs `outgoing` to `url` and records the exchange. Never fails: a failure is
@@ -339,6 +379,14 @@ mod tests {
         assert_eq!(again.body, out.body);
         assert_eq!(display_name("x-menon-signature-v2"), "X-Menon-Signature-V2");
         Ok(())
+    }
+
+    #[test]
+    fn excerpts_show_control_characters_escaped() {
+        assert_eq!(
+            excerpt(b"a\x1b[31mb\x00c\nd\te"),
+            "a\\u{1b}[31mb\\u{0}c\nd\te"
+        );
     }
 
     #[test]

@@ -22,6 +22,8 @@ use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_menon-harness");
 const SECRET: &str = "whsec_graderProofSecret0123456789abcdefABCD";
+/// Cases in the catalogue (`grade --list`).
+const CASES: usize = 44;
 
 /// The one thing wrong with a receiver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +42,12 @@ enum Defect {
     AcceptsMissingSignature,
     /// Not a defect: background work that takes a second.
     SlowBackgroundWork,
+    /// Compares only the first 16 hex digits of the v1 signature.
+    PrefixCompare,
+    /// Checks v2 when the header is there, and takes "no v2 entry" as a pass.
+    AcceptsEmptyV2,
+    /// Answers 503 when more than 10 deliveries are in flight.
+    SheddingLoad,
 }
 
 #[derive(Clone)]
@@ -48,6 +56,7 @@ struct Receiver {
     verifier: Arc<Verifier>,
     seen: Arc<Mutex<HashSet<String>>>,
     processed: Arc<Mutex<BTreeMap<String, u64>>>,
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 fn now() -> u64 {
@@ -90,6 +99,24 @@ async fn webhook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
     };
     let verified = match r.defect {
         Defect::AcceptsAnything => true,
+        Defect::PrefixCompare => {
+            let given = header("x-menon-signature").unwrap_or_default();
+            let right = menon_webhooks::sign(SECRET, &signed);
+            given.len() == right.len() && given.get(..23) == right.get(..23)
+        }
+        Defect::AcceptsEmptyV2 => match header("x-menon-signature-v2") {
+            Some(v2) if !v2.contains("v2=") => true,
+            _ => r
+                .verifier
+                .verify_delivery(
+                    &signed,
+                    header("x-menon-signature"),
+                    header("x-menon-signature-v2"),
+                    now(),
+                    300,
+                )
+                .is_ok(),
+        },
         Defect::AcceptsMissingSignature if header("x-menon-signature").is_none() => true,
         Defect::WrongHeader => r
             .verifier
@@ -108,6 +135,17 @@ async fn webhook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
     };
     if !verified {
         return StatusCode::UNAUTHORIZED;
+    }
+    if r.defect == Defect::SheddingLoad {
+        let in_flight = r
+            .in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        r.in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        if in_flight >= 10 {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
     }
     let Ok(event) = serde_json::from_slice::<Value>(&body) else {
         return StatusCode::BAD_REQUEST;
@@ -155,6 +193,7 @@ async fn start(defect: Defect) -> SocketAddr {
         verifier: Arc::new(Verifier::new(&[SECRET]).unwrap()),
         seen: Arc::default(),
         processed: Arc::default(),
+        in_flight: Arc::default(),
     };
     let limit = if defect == Defect::SmallBodyLimit {
         100 * 1024
@@ -260,6 +299,7 @@ fn all_valid_deliveries() -> Vec<String> {
             "idempotency/redelivery/processed-once",
             "robustness/unknown-event-type",
             "robustness/test-event",
+            "fast-200/burst",
         ]
         .map(String::from),
     );
@@ -271,7 +311,7 @@ fn all_valid_deliveries() -> Vec<String> {
 async fn check(defect: Defect, failing: &[String], warning: &[&str], extra: &[&str]) {
     let addr = start(defect).await;
     let (code, verdicts, report) = grade_receiver(addr, extra).await;
-    assert_eq!(verdicts.len(), 41, "{defect:?}: every case is reported");
+    assert_eq!(verdicts.len(), CASES, "{defect:?}: every case is reported");
     let mut wrong = Vec::new();
     for (id, verdict) in &verdicts {
         let want = if failing.contains(id) {
@@ -318,11 +358,13 @@ async fn accepts_anything_fails_every_refusal_and_warns_on_replay() {
         "signature/malformed/non-hex",
         "signature/malformed/truncated",
         "signature/malformed/md5",
+        "signature/malformed/last-digit",
+        "signature/malformed/v2-without-signature",
     ]);
     check(
         Defect::AcceptsAnything,
         &failing,
-        &["signature/stale-timestamp"],
+        &["signature/stale-timestamp", "signature/future-timestamp"],
         &[],
     )
     .await;
@@ -372,10 +414,12 @@ async fn ensure_ascii_fails_exactly_the_non_ascii_bodies() {
         .map(|t| format!("signature/valid/{t}"))
         .collect();
     // non-ascii by design; large-body pads a listing.created; the test event is one.
+    // The burst cycles through the fixtures, so some of its deliveries are refused too.
     failing.extend(ids(&[
         "signature/non-ascii",
         "signature/large-body",
         "robustness/test-event",
+        "fast-200/burst",
     ]));
     if non_ascii.contains("message.received") {
         for scenario in ["sequential", "concurrent", "redelivery"] {
@@ -443,9 +487,13 @@ async fn a_100_kib_body_limit_fails_the_large_body() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_200_to_a_missing_signature_fails_missing() {
+    // Without X-Menon-Signature, also when only an empty V2 header came.
     check(
         Defect::AcceptsMissingSignature,
-        &ids(&["signature/missing"]),
+        &ids(&[
+            "signature/missing",
+            "signature/malformed/v2-without-signature",
+        ]),
         &[],
         &[],
     )
@@ -579,8 +627,8 @@ async fn reports_json_junit_and_html_name_every_case() {
     );
 
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert_eq!(xml.matches("<testcase ").count(), 41);
-    assert_eq!(xml.matches("<failure").count(), 1);
+    assert_eq!(xml.matches("<testcase ").count(), CASES);
+    assert_eq!(xml.matches("<failure").count(), 2);
     assert!(
         xml.contains(r#"<testcase name="signature/missing""#),
         "{xml}"
@@ -593,7 +641,7 @@ async fn reports_json_junit_and_html_name_every_case() {
         !page.contains("src=\"http") && !page.contains("href=\"http"),
         "self-contained"
     );
-    assert_eq!(page.matches("<details class=\"case\"").count(), 41);
+    assert_eq!(page.matches("<details class=\"case\"").count(), CASES);
     assert!(page.contains("How to fix"));
     assert!(page.contains("Not conforming"));
 }
@@ -646,6 +694,39 @@ async fn exit_2_when_the_grader_cannot_run() {
             "booting",
         ),
         (vec!["--deadline".into(), "soon".into()], "duration"),
+        (vec!["--deadline".into(), "0s".into()], "greater than zero"),
+        (
+            vec![
+                "--dry-run".into(),
+                "--url".into(),
+                "http://127.0.0.1:1/".into(),
+                "--json".into(),
+                "/tmp/x.json".into(),
+            ],
+            "writes no report",
+        ),
+        (
+            // Refused before anything is sent, not after the whole run.
+            vec![
+                "--html".into(),
+                "/proc/no-such-dir/r.html".into(),
+                "--".into(),
+                "sleep".into(),
+                "300".into(),
+            ],
+            "--html /proc/no-such-dir/r.html",
+        ),
+        (
+            vec![
+                "--ca-cert".into(),
+                "/dev/null".into(),
+                "--url".into(),
+                "https://127.0.0.1:1/".into(),
+                "--secret".into(),
+                SECRET.into(),
+            ],
+            "no PEM certificate",
+        ),
     ];
     for (args, says) in cases {
         let out = grade(args.clone()).await;
@@ -661,7 +742,7 @@ async fn list_cases_and_dry_run_send_nothing() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("signature/tampered-body"));
-    assert!(text.contains("41 cases"));
+    assert!(text.contains(&format!("{CASES} cases")));
 
     let addr = start(Defect::None).await;
     let out = grade(vec![
@@ -676,8 +757,9 @@ async fn list_cases_and_dry_run_send_nothing() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("signature/malformed/md5"), "{text}");
     assert!(text.contains("X-Menon-Signature: md5="), "{text}");
+    // Six malformed cases, and the control delivery sent before the refusals.
     assert!(
-        text.contains("4 cases, 4 requests built, none sent"),
+        text.contains("6 cases, 7 requests built, none sent"),
         "{text}"
     );
 }
@@ -819,6 +901,24 @@ async fn replay_sends_a_folder_and_says_what_was_not_acknowledged() {
     ])
     .await;
     assert_eq!(bad.status.code(), Some(2));
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let unreachable = run_bin(vec![
+        "replay".into(),
+        fixtures.display().to_string(),
+        "--url".into(),
+        format!("http://127.0.0.1:{port}/webhooks/menon"),
+        "--secret".into(),
+        SECRET.into(),
+    ])
+    .await;
+    assert_eq!(unreachable.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&unreachable.stderr);
+    assert!(
+        stderr.contains("unreachable") && stderr.contains("nothing was sent"),
+        "{stderr}"
+    );
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(
         stderr.contains("broken.json") && stderr.contains("nothing was sent"),
@@ -852,7 +952,7 @@ async fn demo_runs_server_receiver_events_and_grade() {
     );
     assert!(text.contains("delivered 21 of them"), "{text}");
     assert!(
-        text.contains("✔ conforming: 41 passed of 41 cases"),
+        text.contains(&format!("✔ conforming: {CASES} passed of {CASES} cases")),
         "{text}"
     );
     assert!(text.contains("/dashboard"), "{text}");
@@ -999,4 +1099,347 @@ async fn demo_serves_until_ctrl_c_then_cleans_up() {
     assert_eq!(status.code(), Some(0));
     assert!(!database.exists(), "the demo's own data folder is removed");
     assert!(reqwest::get(format!("{server}/healthz")).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn comparing_a_prefix_of_the_hex_fails_last_digit() {
+    check(
+        Defect::PrefixCompare,
+        &ids(&["signature/malformed/last-digit"]),
+        // It checks v1 only, so replays pass it: the two warnings.
+        &["signature/stale-timestamp", "signature/future-timestamp"],
+        &[],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn taking_an_empty_v2_header_as_valid_fails_v2_without_signature() {
+    check(
+        Defect::AcceptsEmptyV2,
+        &ids(&["signature/malformed/v2-without-signature"]),
+        &[],
+        &[],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shedding_load_with_503_fails_the_burst() {
+    check(Defect::SheddingLoad, &ids(&["fast-200/burst"]), &[], &[]).await;
+}
+
+/// A wrong --url: every answer is 404, so the refusals prove nothing and fail too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_url_that_answers_404_to_everything_fails_the_refusals() {
+    let addr = start(Defect::None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.json");
+    let out = grade(vec![
+        "--quiet".into(),
+        "--url".into(),
+        format!("http://{addr}/not-the-webhook"),
+        "--secret".into(),
+        SECRET.into(),
+        "--cases".into(),
+        "signature/missing,signature/malformed".into(),
+        "--json".into(),
+        path.display().to_string(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for c in report["cases"].as_array().unwrap() {
+        assert_eq!(c["verdict"], "fail", "{c}");
+        assert!(c["reason"].as_str().unwrap().contains("--url"), "{c}");
+    }
+}
+
+/// Receiver text reaches the reports as text: control characters escaped, HTML escaped.
+#[tokio::test(flavor = "multi_thread")]
+async fn receiver_answers_cannot_drive_the_terminal_or_the_page() {
+    async fn hostile() -> (StatusCode, &'static str) {
+        (
+            StatusCode::UNAUTHORIZED,
+            "\u{1b}[2J\u{1b}]0;pwned\u{7}<script>alert(1)</script>\u{0}",
+        )
+    }
+    let app = Router::new().route("/webhooks/menon", post(hostile));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("r.html");
+    let junit = dir.path().join("r.xml");
+    let out = grade(vec![
+        "--quiet".into(),
+        "--url".into(),
+        format!("http://{addr}/webhooks/menon"),
+        "--secret".into(),
+        SECRET.into(),
+        "--cases".into(),
+        "signature/valid/listing.created".into(),
+        "--html".into(),
+        html.display().to_string(),
+        "--junit".into(),
+        junit.display().to_string(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        !out.stdout.contains(&0x1b),
+        "no escape sequence reaches the terminal"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\\u{1b}[2J"), "{stdout}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(!page.contains("<script>alert"), "escaped in HTML");
+    assert!(!page.contains('\u{0}') && !page.contains('\u{1b}'));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(!xml.contains('\u{1b}') && !xml.contains("<script>"));
+}
+
+/// Whether process `pid` runs (a zombie that nobody reaped yet does not).
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
+}
+
+/// `grade -- CMD` stops the whole process group: also children a leader left behind
+/// when it exited, and also when the grader is interrupted with Ctrl-C.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_receivers_process_group_never_outlives_the_grader() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("child.pid");
+    // The leader starts a child that never listens, then exits: "exited before listening".
+    let script = format!(
+        "sleep 300 & echo $! > {pid}; sleep 0.3; exit 0",
+        pid = pid_file.display()
+    );
+    let out = grade(vec![
+        "--quiet".into(),
+        "--".into(),
+        "sh".into(),
+        "-c".into(),
+        script,
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!running(pid), "the leader's child {pid} was left running");
+
+    // Ctrl-C while the receiver is starting: the grader stops it and exits 2.
+    let pid_file = dir.path().join("slow.pid");
+    let mut child = Command::new(BIN)
+        .args([
+            "grade",
+            "--quiet",
+            "--startup-timeout",
+            "60s",
+            "--",
+            "sh",
+            "-c",
+        ])
+        .arg(format!("echo $$ > {}; exec sleep 300", pid_file.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if pid_file.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let receiver: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let output = tokio::task::spawn_blocking(move || {
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        (status, err)
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.0.code(), Some(2), "{}", output.1);
+    assert!(output.1.contains("interrupted"), "{}", output.1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !running(receiver),
+        "the receiver {receiver} was left running after Ctrl-C"
+    );
+}
+
+/// A receiver that listens on [::1] only is found and graded there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_receiver_on_ipv6_loopback_is_graded() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = dir.path().join("receiver6.py");
+    std::fs::write(
+        &server,
+        "import http.server, os, socket\n\
+         class S(http.server.ThreadingHTTPServer):\n\
+         \x20   address_family = socket.AF_INET6\n\
+         class H(http.server.BaseHTTPRequestHandler):\n\
+         \x20   def do_POST(self):\n\
+         \x20       self.rfile.read(int(self.headers.get('content-length', 0)))\n\
+         \x20       self.send_response(204)\n\
+         \x20       self.end_headers()\n\
+         \x20   def log_message(self, *args):\n\
+         \x20       pass\n\
+         S(('::1', int(os.environ['PORT'])), H).serve_forever()\n",
+    )
+    .unwrap();
+    let out = grade(vec![
+        "--quiet".into(),
+        "--cases".into(),
+        "signature/valid/user.created".into(),
+        "--".into(),
+        "python3".into(),
+        server.display().to_string(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("http://[::1]:"), "{stdout}");
+}
+
+/// An https receiver with a self-signed certificate: a TLS failure is "could not run"
+/// (exit 2) without --ca-cert, and graded normally with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn https_receivers_with_a_local_ca() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("no openssl here; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // A local CA (as mkcert makes one) and a server certificate it signed.
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let (ca, ca_key, cert, key) = (
+        path("ca.pem"),
+        path("ca.key"),
+        path("cert.pem"),
+        path("key.pem"),
+    );
+    std::fs::write(
+        dir.path().join("ext.cnf"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    for args in [
+        format!("req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=menon-test-ca -keyout {ca_key} -out {ca}"),
+        format!("req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout {key} -out {}", path("leaf.csr")),
+        format!(
+            "x509 -req -in {} -CA {ca} -CAkey {ca_key} -CAcreateserial -days 1 -out {cert} -extfile {}",
+            path("leaf.csr"),
+            path("ext.cnf")
+        ),
+    ] {
+        let made = Command::new("openssl")
+            .args(args.split(' '))
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    }
+    let server = dir.path().join("tls.py");
+    std::fs::write(
+        &server,
+        format!(
+            "import http.server, os, ssl\n\
+             class H(http.server.BaseHTTPRequestHandler):\n\
+             \x20   def do_POST(self):\n\
+             \x20       self.rfile.read(int(self.headers.get('content-length', 0)))\n\
+             \x20       self.send_response(204)\n\
+             \x20       self.end_headers()\n\
+             \x20   def do_GET(self):\n\
+             \x20       self.send_response(404)\n\
+             \x20       self.end_headers()\n\
+             \x20   def log_message(self, *args):\n\
+             \x20       pass\n\
+             s = http.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['PORT'])), H)\n\
+             c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+             c.load_cert_chain('{cert}', '{key}')\n\
+             s.socket = c.wrap_socket(s.socket, server_side=True)\n\
+             s.serve_forever()\n",
+        ),
+    )
+    .unwrap();
+    let run = |extra: Vec<String>| {
+        let mut args: Vec<String> = vec![
+            "--quiet".into(),
+            "--cases".into(),
+            "signature/valid/user.created".into(),
+            "--url".into(),
+        ];
+        args.extend(extra);
+        grade(args)
+    };
+    let https = |port: &str| format!("https://127.0.0.1:{port}/webhooks/menon");
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port().to_string();
+    drop(free);
+    let mut child = Command::new("python3")
+        .arg(&server)
+        .env("PORT", &port)
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let untrusted = run(vec![https(&port), "--secret".into(), SECRET.into()]).await;
+    let trusted = run(vec![
+        https(&port),
+        "--secret".into(),
+        SECRET.into(),
+        "--ca-cert".into(),
+        ca.clone(),
+    ])
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(untrusted.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(
+        stderr.contains("unreachable") && stderr.contains("certificate"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&trusted.stdout);
+    assert_eq!(
+        trusted.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    assert!(
+        stdout.contains("PASS  signature/valid/user.created"),
+        "{stdout}"
+    );
 }
