@@ -77,8 +77,8 @@ enum Command {
 #[derive(Debug, Args)]
 struct TokenArgs {
     /// The seller the token speaks for (its `sub`), e.g. sel_123.
-    #[arg(long)]
-    seller: String,
+    #[arg(long, value_parser = seller_arg)]
+    seller: SellerId,
     /// How long the token is valid (e.g. 24h, 30m).
     #[arg(long, default_value = "24h", value_parser = parse_duration)]
     ttl: Duration,
@@ -89,8 +89,8 @@ struct TokenArgs {
 #[derive(Debug, Args)]
 struct EmitArgs {
     /// The seller whose webhooks receive it, e.g. sel_123.
-    #[arg(long)]
-    seller: String,
+    #[arg(long, value_parser = seller_arg)]
+    seller: SellerId,
     /// The event type, one of the 21 (e.g. listing.created).
     #[arg(
         long = "type",
@@ -114,8 +114,8 @@ enum ApiKeyCommand {
     /// Create an API key for a seller and print it (only its hash is stored).
     Create {
         /// The seller the key belongs to, e.g. sel_123.
-        #[arg(long)]
-        seller: String,
+        #[arg(long, value_parser = seller_arg)]
+        seller: SellerId,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -157,11 +157,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         Command::Token(args) => {
             args.data.ensure_data_dir()?;
             let key = auth::JwtKey::load_or_create(&args.data.jwt_key_path())?;
-            let token = key.issue(
-                &SellerId(args.seller),
-                SystemClock.now_unix(),
-                args.ttl.as_secs(),
-            )?;
+            let token = key.issue(&args.seller, SystemClock.now_unix(), args.ttl.as_secs())?;
             println!("{token}");
             Ok(())
         }
@@ -172,7 +168,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let store = SqliteStore::open(&data.database_path())?;
             let (key, hash) = auth::new_api_key()?;
             let prefix = auth::api_key_prefix(key.expose());
-            store.insert_api_key(&hash, &prefix, &SellerId(seller), SystemClock.now_unix())?;
+            store.insert_api_key(&hash, &prefix, &seller, SystemClock.now_unix())?;
             println!("{}", key.expose());
             Ok(())
         }
@@ -224,7 +220,7 @@ fn emit(args: EmitArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         (None, None) => return Err("give --type (with --data) or --file".into()),
     };
-    let event = api::events::build(SellerId(args.seller), &kind, data, SystemClock.now_unix())?;
+    let event = api::events::build(args.seller, &kind, data, SystemClock.now_unix())?;
     args.store.ensure_data_dir()?;
     let store = SqliteStore::open(&args.store.database_path())?;
     let queued = store.publish_event(&event)?;
@@ -241,4 +237,11 @@ fn init_tracing() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+/// `--seller`: a seller id as the server accepts it (one rule, `auth::parse_seller_id`).
+fn seller_arg(text: &str) -> Result<SellerId, String> {
+    auth::parse_seller_id(text).ok_or_else(|| {
+        format!("{text:?} is not a seller id: give 1 to 128 characters, no control characters")
+    })
 }

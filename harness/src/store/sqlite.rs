@@ -247,7 +247,7 @@ impl Store for SqliteStore {
     fn list_webhooks(&self, seller: &SellerId) -> Result<Vec<Webhook>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE seller_id = ?1 ORDER BY created_at, id"
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE seller_id = ?1 ORDER BY created_at, rowid"
         ))?;
         let rows = stmt.query_map(params![seller.0], webhook_from_row)?;
         rows.map(|row| row?).collect()
