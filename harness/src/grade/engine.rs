@@ -293,6 +293,22 @@ impl Runner<'_> {
         Outgoing::signed(&env, &self.target.secret, t)
     }
 
+    /// Sends `out`, a delivery a conforming receiver acknowledges, and judges case `id`.
+    async fn accept_case(&mut self, id: &str, out: &Outgoing) -> Result<(), String> {
+        let started = Instant::now();
+        let exchange = self.send(out).await;
+        let (verdict, reason) = accepted(&exchange);
+        self.record(
+            id,
+            verdict,
+            reason,
+            started,
+            std::slice::from_ref(&exchange),
+        )?;
+        self.valid.push(exchange);
+        Ok(())
+    }
+
     /// The deliveries a conforming receiver accepts: the 21 fixtures, non-ASCII, 256 KiB.
     async fn valid_deliveries(&mut self) -> Result<(), String> {
         let deadline = self.wants("fast-200/deadline");
@@ -301,18 +317,8 @@ impl Runner<'_> {
             if !self.wants(&id) && !deadline {
                 continue;
             }
-            let started = Instant::now();
             let out = self.signed(event_type.as_str(), fixture_data(*event_type))?;
-            let exchange = self.send(&out).await;
-            let (verdict, reason) = accepted(&exchange);
-            self.record(
-                &id,
-                verdict,
-                reason,
-                started,
-                std::slice::from_ref(&exchange),
-            )?;
-            self.valid.push(exchange);
+            self.accept_case(&id, &out).await?;
         }
         let t = now();
         let specials = [
@@ -329,17 +335,7 @@ impl Runner<'_> {
             if !self.wants(id) {
                 continue;
             }
-            let started = Instant::now();
-            let exchange = self.send(&out).await;
-            let (verdict, reason) = accepted(&exchange);
-            self.record(
-                id,
-                verdict,
-                reason,
-                started,
-                std::slice::from_ref(&exchange),
-            )?;
-            self.valid.push(exchange);
+            self.accept_case(id, &out).await?;
         }
         Ok(())
     }
@@ -481,17 +477,7 @@ impl Runner<'_> {
             if !self.wants(id) {
                 continue;
             }
-            let started = Instant::now();
-            let exchange = self.send(&out).await;
-            let (verdict, reason) = accepted(&exchange);
-            self.record(
-                id,
-                verdict,
-                reason,
-                started,
-                std::slice::from_ref(&exchange),
-            )?;
-            self.valid.push(exchange);
+            self.accept_case(id, &out).await?;
         }
         Ok(())
     }

@@ -341,26 +341,9 @@ fn display_name(name: &str) -> String {
         .join("-")
 }
 
-/// A failed request, with its causes, in one line.
+/// A failed request, with its causes, in one line (as the server's logs say it).
 pub fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        return format!(
-            "no answer within the {} s delivery timeout",
-            DELIVERY_TIMEOUT.as_secs()
-        );
-    }
-    let mut text = if e.is_connect() {
-        String::from("could not connect")
-    } else {
-        String::from("the request failed")
-    };
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    dispatch::describe_error(e, DELIVERY_TIMEOUT)
 }
 
 #[cfg(test)]

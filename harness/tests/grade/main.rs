@@ -269,6 +269,26 @@ async fn grade_receiver(
     (code, verdicts, report)
 }
 
+/// Grades `http://{addr}{path}` (no probe) with `extra` flags; returns the process output
+/// and the JSON report.
+async fn grade_with_json(addr: SocketAddr, path: &str, extra: &[&str]) -> (Output, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("r.json");
+    let mut args: Vec<String> = vec![
+        "--quiet".into(),
+        "--url".into(),
+        format!("http://{addr}{path}"),
+        "--secret".into(),
+        SECRET.into(),
+        "--json".into(),
+        json_path.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| String::from(*s)));
+    let out = grade(args).await;
+    let report = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    (out, report)
+}
+
 /// The fixture event types whose `data` has a non-ASCII character.
 fn non_ascii_types() -> BTreeSet<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/events");
@@ -521,22 +541,8 @@ async fn a_good_receiver_passes_twenty_runs_with_identical_verdicts() {
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_probe_the_processed_once_cases_are_skipped_and_say_why() {
     let addr = start(Defect::None).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.json");
-    let out = grade(vec![
-        "--quiet".into(),
-        "--url".into(),
-        format!("http://{addr}/webhooks/menon"),
-        "--secret".into(),
-        SECRET.into(),
-        "--cases".into(),
-        "idempotency".into(),
-        "--json".into(),
-        path.display().to_string(),
-    ])
-    .await;
+    let (out, report) = grade_with_json(addr, "/webhooks/menon", &["--cases", "idempotency"]).await;
     assert_eq!(out.status.code(), Some(0));
-    let report: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let cases = report["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 6);
     for c in cases {
@@ -1133,22 +1139,9 @@ async fn shedding_load_with_503_fails_the_burst() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_url_that_answers_404_to_everything_fails_the_refusals() {
     let addr = start(Defect::None).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.json");
-    let out = grade(vec![
-        "--quiet".into(),
-        "--url".into(),
-        format!("http://{addr}/not-the-webhook"),
-        "--secret".into(),
-        SECRET.into(),
-        "--cases".into(),
-        "signature/missing,signature/malformed".into(),
-        "--json".into(),
-        path.display().to_string(),
-    ])
-    .await;
+    let cases = ["--cases", "signature/missing,signature/malformed"];
+    let (out, report) = grade_with_json(addr, "/not-the-webhook", &cases).await;
     assert_eq!(out.status.code(), Some(1));
-    let report: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     for c in report["cases"].as_array().unwrap() {
         assert_eq!(c["verdict"], "fail", "{c}");
         assert!(c["reason"].as_str().unwrap().contains("--url"), "{c}");
