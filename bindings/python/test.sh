@@ -2,8 +2,9 @@
 # The Python SDK's tests, from any cwd, on a fresh machine or a warm one:
 #   1. a venv per (requirements-dev.txt, interpreter) under
 #      ${XDG_CACHE_HOME:-~/.cache}/menon-webhooks/venv-py-<hash>, made once;
-#   2. the abi3 wheel built by maturin (release) into a temporary folder, with cargo's target
-#      dir at $CARGO_TARGET_DIR or the workspace's target/, and installed into the venv;
+#   2. the abi3 wheel built by maturin (release) into <target>/wheels (cargo's target dir at
+#      $CARGO_TARGET_DIR or the workspace's target/; examples/test.sh installs it from there),
+#      and installed into the venv;
 #   3. pytest over bindings/python/tests (vectors, events, frameworks' test clients);
 #   4. mypy --strict over the package (stubs and helpers), a typed usage file and the bench;
 #   5. mypy.stubtest: the stubs must match the built module.
@@ -35,8 +36,9 @@ fi
 py="$venv/bin/python"
 
 # --- build and install the wheel --------------------------------------------------------------------
-wheels="$(mktemp -d)"
-trap 'rm -rf "$wheels"' EXIT
+wheels="${CARGO_TARGET_DIR:-$repo/target}/wheels"
+mkdir -p "$wheels"
+rm -f "$wheels"/menon_webhooks-*.whl
 "$venv/bin/maturin" build --release --quiet \
   --manifest-path "$here/Cargo.toml" \
   --interpreter "$py" \
