@@ -244,11 +244,17 @@ export type CanonicalizeErrorCode =
   | 'too_deep';
 
 /**
+ * `invalid_envelope`: validly signed JSON that is not an event object (an array, a string, …).
  * `invalid_body`: a value with no byte or JSON form (BigInt, a cycle, NaN, a string with a
  * lone surrogate, no body at all, or one over the size limit); `invalid_header`: a header
  * value that is not a string.
  */
-export type ErrorCode = VerifyErrorCode | CanonicalizeErrorCode | 'invalid_body' | 'invalid_header';
+export type ErrorCode =
+  | VerifyErrorCode
+  | CanonicalizeErrorCode
+  | 'invalid_envelope'
+  | 'invalid_body'
+  | 'invalid_header';
 
 export class WebhookVerificationError extends Error {
   constructor(code: ErrorCode, message: string, options?: { status?: number; cause?: unknown });

@@ -97,10 +97,10 @@ export function createApi(backend, name) {
     if (input.text !== undefined) {
       const onMismatch = input.parsed === undefined ? undefined : parsedMismatch;
       call(() => verifier.verifyDeliveryStr(input.text, v1, v2, now, tolerance), onMismatch);
-      return input.parsed === undefined ? parseEvent(input.text) : input.parsed;
+      return eventObject(input.parsed === undefined ? parseEvent(input.text) : input.parsed);
     }
     call(() => verifier.verifyDelivery(input.bytes, v1, v2, now, tolerance));
-    return parseEvent(decodeUtf8(input.bytes));
+    return eventObject(parseEvent(decodeUtf8(input.bytes)));
   }
 
   function signWith(verifier, body, options = {}) {
@@ -491,6 +491,17 @@ function parseEvent(text) {
       { cause: e },
     );
   }
+}
+
+/** A validly signed body is an event only when it is a JSON object (as in the Python SDK). */
+function eventObject(value) {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value;
+  const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+  throw new WebhookVerificationError(
+    'invalid_envelope',
+    `the signature is valid, but the body is ${kind}, not an event object ` +
+      '{"created_at", "data", "id", "type"}; use verifySignature() to check other bodies',
+  );
 }
 
 function tryParse(input) {

@@ -103,6 +103,20 @@ for (const { name, api } of BACKENDS) {
     // A signed body that is not JSON: the signature holds, the event does not.
     const text = 'not json';
     assert.equal(code(() => verify(text, sign(text, SECRET), SECRET)), 'invalid_json');
+    // Signed JSON that is not an event object: refused as the Python SDK refuses it.
+    for (const json of ['[]', '"evt"', '42', 'null', '[{"id":"evt_1"}]']) {
+      const err = (() => {
+        try {
+          verify(json, sign(json, SECRET), SECRET);
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      assert.equal(err?.code, 'invalid_envelope', json);
+      assert.equal(err?.status, 400, json);
+    }
+    assert.equal(code(() => verify([1], sign('[1]', SECRET), SECRET)), 'invalid_envelope');
     const latin1 = Buffer.from([0x7b, 0xe9, 0x7d]);
     assert.equal(code(() => verify(latin1, sign(latin1, SECRET), SECRET)), 'invalid_utf8');
   });
