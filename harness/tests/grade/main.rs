@@ -40,7 +40,7 @@ enum Defect {
     ErrorOnUnknownType,
     SmallBodyLimit,
     AcceptsMissingSignature,
-    /// Not a defect: background work that takes a second.
+    /// Not a defect: background work that takes 1.5 s.
     SlowBackgroundWork,
     /// Compares only the first 16 hex digits of the v1 signature.
     PrefixCompare,
@@ -170,7 +170,7 @@ async fn webhook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
         return StatusCode::OK;
     }
     let work = if r.defect == Defect::SlowBackgroundWork {
-        Duration::from_millis(1000)
+        Duration::from_millis(1500)
     } else {
         Duration::from_millis(30)
     };
