@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_dispatch.sql"),
     include_str!("../../migrations/0003_dashboard.sql"),
+    include_str!("../../migrations/0004_leased.sql"),
 ];
 
 const WEBHOOK_COLUMNS: &str =
@@ -673,13 +674,35 @@ impl Store for SqliteStore {
     }
 
     fn next_due(&self) -> Result<Option<u64>, StoreError> {
-        let due: Option<i64> = self.conn().query_row(
-            "SELECT MIN(MAX(d.next_attempt_at, COALESCE(d.leased_until, 0)))
-             FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-             WHERE d.status = 'pending' AND w.status = 'active'",
+        // Two index walks instead of a scan of every pending row: the earliest unleased
+        // delivery in `deliveries_due` order (stopping at the first of an active webhook),
+        // and the few leased ones (in flight, or left by a crash) through their partial
+        // index, each due when both its time and its lease have come.
+        let conn = self.conn();
+        let unleased: Option<i64> = conn
+            .query_row(
+                "SELECT d.next_attempt_at
+                 FROM deliveries d INDEXED BY deliveries_due
+                 JOIN webhooks w ON w.id = d.webhook_id
+                 WHERE d.status = 'pending' AND d.leased_until IS NULL AND w.status = 'active'
+                 ORDER BY d.next_attempt_at
+                 LIMIT 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let leased: Option<i64> = conn.query_row(
+            "SELECT MIN(MAX(d.next_attempt_at, d.leased_until))
+             FROM deliveries d INDEXED BY deliveries_leased
+             JOIN webhooks w ON w.id = d.webhook_id
+             WHERE d.leased_until IS NOT NULL AND d.status = 'pending' AND w.status = 'active'",
             [],
             |row| row.get(0),
         )?;
+        let due = match (unleased, leased) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         Ok(due.map(unsigned))
     }
 
@@ -970,6 +993,45 @@ mod tests {
             .conn()
             .pragma_query_value(None, "journal_mode", |r| r.get(0))?;
         assert_eq!(mode, "wal");
+        Ok(())
+    }
+
+    #[test]
+    fn next_due_reads_unleased_and_leased_deliveries_of_active_webhooks() -> Result<(), StoreError>
+    {
+        let store = SqliteStore::in_memory()?;
+        assert_eq!(store.next_due()?, None);
+        store.create_webhook(new_webhook("wh_a", "sel_a", "whsec_1"))?;
+        store.create_webhook(new_webhook("wh_off", "sel_a", "whsec_2"))?;
+        let event = |id: &str| StoredEvent {
+            id: id.into(),
+            seller_id: seller("sel_a"),
+            event_type: "listing.created".into(),
+            created_at: 1_000,
+            body: b"{}".to_vec(),
+            is_test: false,
+        };
+        store.queue_events_for(&[event("evt_late")], "wh_a", 5_000)?;
+        store.queue_events_for(&[event("evt_early")], "wh_a", 3_000)?;
+        assert_eq!(store.next_due()?, Some(3_000));
+        // A disabled webhook's deliveries are kept but never due.
+        store.queue_events_for(&[event("evt_off")], "wh_off", 100)?;
+        let off = WebhookChanges {
+            status: Some(WebhookStatus::Disabled),
+            ..WebhookChanges::default()
+        };
+        store.update_webhook(&seller("sel_a"), "wh_off", off, 1_000)?;
+        assert_eq!(store.next_due()?, Some(3_000));
+        // Claimed at 3 000 with a lease to 3 100: due again when the lease runs out.
+        let claims = store.claim_due(3_000, 3_100, vec!["log_1".into()])?;
+        assert_eq!(claims.len(), 1);
+        assert_eq!(store.next_due()?, Some(3_100));
+        // At 5 000 the lapsed lease is claimed again (oldest due first), now to 9 000:
+        // the unleased late one, due at 5 000, comes first.
+        let claims = store.claim_due(5_000, 9_000, vec!["log_2".into()])?;
+        assert_eq!(claims.len(), 1);
+        assert_eq!(claims[0].event.id, "evt_early");
+        assert_eq!(store.next_due()?, Some(5_000));
         Ok(())
     }
 
