@@ -24,8 +24,8 @@ use serde_json::{json, Value};
 use crate::clock::{Clock, SharedClock, SystemClock};
 use crate::config::ServeArgs;
 use crate::grade::cases::Selection;
-use crate::grade::engine::{self, Target};
-use crate::grade::report::{self, Receiver, Report};
+use crate::grade::engine::Target;
+use crate::grade::report::{self, Receiver};
 use crate::store::SellerId;
 
 /// The seller the demo acts as.
@@ -193,25 +193,15 @@ async fn run(args: DemoArgs, serve: ServeArgs) -> Result<u8, Box<dyn std::error:
         probe_wait: Duration::from_secs(5),
         dry_run: false,
     };
-    let selection = Selection::parse(None);
-    let bar = crate::grade::progress_bar(engine::planned_requests(&selection), false);
-    let graded_at = menon_webhooks::format_rfc3339(SystemClock.now_unix());
-    let clock = Instant::now();
+    let receiver_info = Receiver {
+        url: receiver_url.clone(),
+        probe: Some(probe_url),
+        command: None,
+    };
     let client = crate::grade::send::Client::new(None)?;
-    let results = engine::run(client, &target, &selection, Arc::new(bar.clone())).await?;
-    bar.finish_and_clear();
-    let report = Report::build(
-        Receiver {
-            url: receiver_url.clone(),
-            probe: Some(probe_url),
-            command: None,
-        },
-        graded_at,
-        clock.elapsed(),
-        true,
-        target.deadline,
-        results,
-    );
+    let everything = Selection::parse(None);
+    let report =
+        crate::grade::graded(client, &target, &everything, receiver_info, true, false).await?;
     print!(
         "\n{}",
         report::terminal::render(&report, console::colors_enabled())
@@ -303,12 +293,9 @@ async fn wait_delivered(
     let started = Instant::now();
     loop {
         let data = api(http, reqwest::Method::GET, &url, key, None).await?;
-        let logs = data
-            .as_array()
-            .or_else(|| data["logs"].as_array())
-            .map_or(0, |logs| {
-                logs.iter().filter(|l| l["status"] == "delivered").count()
-            });
+        let logs = data["logs"].as_array().map_or(0, |logs| {
+            logs.iter().filter(|l| l["status"] == "delivered").count()
+        });
         if logs >= want {
             return Ok(logs);
         }

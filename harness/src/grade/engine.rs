@@ -7,6 +7,7 @@
 //! the twentieth time as the first.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -184,48 +185,37 @@ pub async fn run(
         .collect())
 }
 
-/// How many requests a run with `selection` sends (for the progress bar).
-pub fn planned_requests(selection: &Selection) -> u64 {
-    let catalogue = cases::catalogue();
-    let any = |prefix: &str| {
-        catalogue
-            .iter()
-            .any(|c| c.id.starts_with(prefix) && selection.matches(&c.id))
+/// A [`Progress`] that counts the requests.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Requests counted so far.
+    pub fn count(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Progress for Counter {
+    fn tick(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// How many requests a run with `selection` sends (the progress bar's length): the
+/// requests a dry run of the same cases builds, so the count cannot drift from them.
+pub async fn planned_requests(selection: &Selection) -> Result<u64, String> {
+    let target = Target {
+        url: String::from("http://planned.invalid/"),
+        secret: String::from("whsec_counting_only"),
+        probe: None,
+        deadline: Duration::from_secs(1),
+        probe_wait: Duration::ZERO,
+        dry_run: true,
     };
-    let mut n = 0u64;
-    let deadline = selection.matches("fast-200/deadline");
-    for c in &catalogue {
-        let sent = selection.matches(&c.id) || (deadline && c.id.starts_with("signature/valid/"));
-        if !sent {
-            continue;
-        }
-        n += match c.id.as_str() {
-            id if id.ends_with("/processed-once") => 0,
-            "idempotency/sequential/acknowledged" => 2,
-            "idempotency/concurrent/acknowledged" => COPIES as u64,
-            "idempotency/redelivery/acknowledged" => 2,
-            "fast-200/deadline" => 0,
-            "fast-200/burst" => BURST as u64,
-            _ => 1,
-        };
-    }
-    for (scenario, count) in [
-        ("sequential", 2),
-        ("concurrent", COPIES as u64),
-        ("redelivery", 2),
-    ] {
-        let ack = format!("idempotency/{scenario}/acknowledged");
-        if !selection.matches(&ack) && any(&format!("idempotency/{scenario}/")) {
-            n += count;
-        }
-    }
-    if catalogue
-        .iter()
-        .any(|c| is_refusal(&c.id) && c.id.starts_with("signature/") && selection.matches(&c.id))
-    {
-        n += 1; // the control delivery before the refusals
-    }
-    n
+    let counter = Arc::new(Counter::default());
+    run(Client::new(None)?, &target, selection, counter.clone()).await?;
+    Ok(counter.count())
 }
 
 impl Runner<'_> {
@@ -268,15 +258,16 @@ impl Runner<'_> {
     }
 
     async fn send(&self, outgoing: &Outgoing) -> Exchange {
-        if self.target.dry_run {
-            return Exchange {
+        let exchange = if self.target.dry_run {
+            Exchange {
                 request: send::record(&self.target.url, outgoing),
                 response: None,
                 error: Some(String::from("dry run: not sent")),
                 duration_ms: 0.0,
-            };
-        }
-        let exchange = self.client.send(&self.target.url, outgoing).await;
+            }
+        } else {
+            self.client.send(&self.target.url, outgoing).await
+        };
         self.progress.tick();
         exchange
     }

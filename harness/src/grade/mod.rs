@@ -175,7 +175,7 @@ fn run(args: GradeArgs) -> Result<u8, CannotRun> {
     }
 
     if args.dry_run {
-        if let Some(flag) = report_flags(&args).next() {
+        if let Some((flag, _)) = report_paths(&args).next() {
             return Err(CannotRun(format!(
                 "--dry-run sends nothing and so writes no report: drop {flag}"
             )));
@@ -264,39 +264,33 @@ async fn grade(
         probe_wait: args.probe_wait,
         dry_run: args.dry_run,
     };
-    let bar = progress_bar(
-        engine::planned_requests(&selection),
-        args.quiet || args.dry_run,
-    );
-    let clock = Instant::now();
-    let started_at =
-        menon_webhooks::format_rfc3339(crate::clock::Clock::now_unix(&crate::clock::SystemClock));
-    let outcome = engine::run(client, &target, &selection, Arc::new(bar.clone())).await;
-    bar.finish_and_clear();
+    if args.dry_run {
+        let built = Arc::new(engine::Counter::default());
+        let results = engine::run(client, &target, &selection, built.clone())
+            .await
+            .map_err(CannotRun)?;
+        print!("{}", dry_run(&results, built.count()));
+        return Ok(0);
+    }
+    let receiver = Receiver {
+        url,
+        probe,
+        command: spawn.then(|| args.command.clone()),
+    };
+    let outcome = graded(
+        client,
+        &target,
+        &selection,
+        receiver,
+        args.strict,
+        args.quiet,
+    )
+    .await;
     let tail = started.as_ref().map(|r| r.tail(30)).unwrap_or_default();
     if let Some(receiver) = started {
         receiver.stop(Duration::from_secs(5));
     }
-    let results = outcome.map_err(CannotRun)?;
-    if args.dry_run {
-        print!(
-            "{}",
-            dry_run(&results, engine::planned_requests(&selection))
-        );
-        return Ok(0);
-    }
-    let report = Report::build(
-        Receiver {
-            url,
-            probe,
-            command: spawn.then(|| args.command.clone()),
-        },
-        started_at,
-        clock.elapsed(),
-        args.strict,
-        args.deadline,
-        results,
-    );
+    let report = outcome.map_err(CannotRun)?;
     // The table first: a report file that cannot be written must not hide the verdicts.
     print!(
         "{}",
@@ -309,6 +303,32 @@ async fn grade(
     Ok(report.summary.exit_code)
 }
 
+/// Runs the selected cases against `target` with a progress bar (unless `quiet`) and
+/// builds the report: what `grade` and `demo` share.
+pub async fn graded(
+    client: send::Client,
+    target: &Target,
+    selection: &Selection,
+    receiver: Receiver,
+    strict: bool,
+    quiet: bool,
+) -> Result<Report, String> {
+    let bar = progress_bar(engine::planned_requests(selection).await?, quiet);
+    let clock = Instant::now();
+    let started_at =
+        menon_webhooks::format_rfc3339(crate::clock::Clock::now_unix(&crate::clock::SystemClock));
+    let results = engine::run(client, target, selection, Arc::new(bar.clone())).await;
+    bar.0.finish_and_clear();
+    Ok(Report::build(
+        receiver,
+        started_at,
+        clock.elapsed(),
+        strict,
+        target.deadline,
+        results?,
+    ))
+}
+
 fn report_paths(args: &GradeArgs) -> impl Iterator<Item = (&'static str, &PathBuf)> {
     [
         ("--json", args.json.as_ref()),
@@ -317,10 +337,6 @@ fn report_paths(args: &GradeArgs) -> impl Iterator<Item = (&'static str, &PathBu
     ]
     .into_iter()
     .filter_map(|(flag, path)| path.map(|p| (flag, p)))
-}
-
-fn report_flags(args: &GradeArgs) -> impl Iterator<Item = &'static str> + '_ {
-    report_paths(args).map(|(flag, _)| flag)
 }
 
 /// Refuses, before anything is sent, a report path that cannot be written.
@@ -343,19 +359,16 @@ fn check_writable(flag: &str, path: &std::path::Path) -> Result<(), CannotRun> {
 }
 
 /// Writes the files asked for and names them on stderr.
-pub fn write_reports(args: &GradeArgs, report: &Report) -> Result<(), CannotRun> {
-    let files = [
-        (&args.json, "JSON", report.to_json()),
-        (&args.junit, "JUnit", report::junit::render(report)),
-        (&args.html, "HTML", report::html::render(report)),
-    ];
-    for (path, kind, text) in files {
-        if let Some(path) = path {
-            let text = text.map_err(CannotRun)?;
-            report::write_file(path, &text).map_err(CannotRun)?;
-            if !args.quiet {
-                eprintln!("{kind} report written to {}", path.display());
-            }
+fn write_reports(args: &GradeArgs, report: &Report) -> Result<(), CannotRun> {
+    for (flag, path) in report_paths(args) {
+        let (kind, text) = match flag {
+            "--json" => ("JSON", report.to_json()),
+            "--junit" => ("JUnit", report::junit::render(report)),
+            _ => ("HTML", report::html::render(report)),
+        };
+        report::write_file(path, &text.map_err(CannotRun)?).map_err(CannotRun)?;
+        if !args.quiet {
+            eprintln!("{kind} report written to {}", path.display());
         }
     }
     Ok(())
@@ -378,13 +391,8 @@ fn check_url(flag: &str, value: &str, dry_run: bool) -> Result<(), CannotRun> {
 }
 
 /// The grader's progress bar (one tick per request).
-pub struct Bar(ProgressBar);
-
-impl Clone for Bar {
-    fn clone(&self) -> Self {
-        Bar(self.0.clone())
-    }
-}
+#[derive(Clone)]
+struct Bar(ProgressBar);
 
 impl Progress for Bar {
     fn tick(&self) {
@@ -392,15 +400,8 @@ impl Progress for Bar {
     }
 }
 
-impl Bar {
-    /// Removes the bar.
-    pub fn finish_and_clear(&self) {
-        self.0.finish_and_clear();
-    }
-}
-
 /// A progress bar on stderr (drawn only when stderr is a terminal).
-pub fn progress_bar(total: u64, hidden: bool) -> Bar {
+fn progress_bar(total: u64, hidden: bool) -> Bar {
     if hidden {
         return Bar(ProgressBar::hidden());
     }
