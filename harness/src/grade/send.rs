@@ -208,13 +208,15 @@ pub struct Client {
 
 impl Client {
     /// A client with the delivery timeout, trusting the web PKI roots and, when given,
-    /// the PEM certificates in `ca_cert` (a receiver with a local or self-signed CA).
+    /// the PEM CA certificates in `ca_cert` (a receiver whose certificate a local CA signed).
     pub fn new(ca_cert: Option<&std::path::Path>) -> Result<Self, String> {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(DELIVERY_TIMEOUT)
-            .pool_max_idle_per_host(128);
+            // A new connection per delivery: a receiver that closes one (after a 413, say)
+            // must not make the next case's request fail on a reused connection.
+            .pool_max_idle_per_host(0);
         if let Some(path) = ca_cert {
             let pem = std::fs::read(path)
                 .map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))?;
