@@ -18,6 +18,9 @@
 //! - [`canonicalize`]: RFC 8785 (JSON Canonicalization Scheme), so a receiver that only
 //!   holds the parsed body can rebuild the signed bytes.
 //! - [`EventType`] and [`Envelope`]: the 21 event types and the event envelope.
+//! - [`check_event_data`]: the event data a sender may publish, so that every body
+//!   survives a JavaScript round trip (no array-index member names, no integer beyond
+//!   2^53 − 1).
 //!
 //! The crate is `#![no_std]` with `alloc`: it does no I/O, reads no clock and draws no
 //! randomness. Time comes in as `now` (unix seconds), secrets come in as strings.
@@ -44,12 +47,14 @@
 extern crate alloc;
 
 mod canonical;
+mod data;
 mod delivery;
 mod error;
 mod event;
 mod signature;
 
 pub use canonical::{canonicalize, canonicalize_into, MAX_DEPTH};
+pub use data::{check_event_data, is_array_index, DataError, MAX_ARRAY_INDEX, MAX_SAFE_INTEGER};
 pub use error::{CanonicalizeError, CanonicalizeErrorKind, EnvelopeError, Scheme, VerifyError};
 pub use event::{format_rfc3339, Envelope, EventGroup, EventType, UnknownEventType};
 pub use signature::{

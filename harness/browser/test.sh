@@ -3,6 +3,9 @@
 # installs playwright-core (npm ci; it never downloads a browser) and drives Debian's
 # headless Chromium through the whole flow, saving screenshots to <target>/screenshots/
 # (MENON_UPDATE_SCREENSHOTS=1: to docs/screenshots/, the copies the README shows).
+# Then the docs' Node receiver (docs-roundtrip.test.mjs, no browser): random event data
+# published to the same binary, every accepted delivery verified with the docs'
+# JSON.stringify(req.body) (MENON_ROUNDTRIP_CASES, MENON_ROUNDTRIP_SEED).
 # Runs from any directory; extra arguments go to `node --test`.
 set -euo pipefail
 
@@ -28,4 +31,4 @@ fi
 (cd "$root" && cargo build -p menon-harness --locked)
 export MENON_HARNESS_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/menon-harness"
 export CHROMIUM_PATH="$chromium"
-exec node --test "$@" dashboard.test.mjs
+exec node --test "$@" dashboard.test.mjs docs-roundtrip.test.mjs

@@ -3,11 +3,15 @@
 //! clock, canonical bytes), then stores the event and one pending delivery per active
 //! webhook of the seller subscribed to its type in one transaction: when the 202 goes
 //! out, the deliveries are durable. `menon-harness emit` shares [`build`].
+//!
+//! Data that would not survive a JavaScript round trip (PROTOCOL §3: a member name that is
+//! an array index, a number beyond ±(2^53 − 1)) is refused by the core's
+//! [`check_event_data`] before anything is built or stored.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Json, Router};
-use menon_webhooks::{format_rfc3339, Envelope, EventType};
+use menon_webhooks::{check_event_data, format_rfc3339, DataError, Envelope, EventType};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -33,7 +37,10 @@ pub struct PublishEvent {
     /// One of the 21 event types.
     #[serde(rename = "type")]
     pub kind: String,
-    /// The event's payload: a JSON object (I-JSON numbers).
+    /// The event's payload: a JSON object. Numbers within ±(2^53 − 1); no member name,
+    /// at any depth, may be an array index (`"0"` … `"4294967294"`): such data is refused
+    /// (400 `number_out_of_range`, `unsupported_member_name`), so that every delivered body
+    /// survives `JSON.stringify(JSON.parse(body))` unchanged.
     #[schema(value_type = Object)]
     pub data: Map<String, Value>,
 }
@@ -73,6 +80,8 @@ pub struct PublishedEvent {
 pub enum BuildError {
     /// Not one of the 21 types.
     UnknownType(String),
+    /// The data would not survive a JavaScript round trip (PROTOCOL §3).
+    Refused(DataError),
     /// The data cannot be sent canonically (e.g. a number outside I-JSON).
     Data(String),
     /// No randomness for the id.
@@ -85,13 +94,15 @@ impl std::fmt::Display for BuildError {
             BuildError::UnknownType(m) | BuildError::Data(m) | BuildError::Internal(m) => {
                 f.write_str(m)
             }
+            BuildError::Refused(e) => e.fmt(f),
         }
     }
 }
 
 impl std::error::Error for BuildError {}
 
-/// Builds the stored event (envelope by the core, canonical bytes) for `seller`.
+/// Builds the stored event (envelope by the core, canonical bytes) for `seller`, after
+/// the core's [`check_event_data`]: refused data builds nothing.
 pub fn build(
     seller: SellerId,
     kind: &str,
@@ -101,6 +112,7 @@ pub fn build(
     let event_type: EventType = kind
         .parse()
         .map_err(|e: menon_webhooks::UnknownEventType| BuildError::UnknownType(e.to_string()))?;
+    check_event_data(&data).map_err(BuildError::Refused)?;
     let id = ids::event_id().map_err(|e| BuildError::Internal(e.to_string()))?;
     let body = Envelope::new(id.clone(), event_type, now, data)
         .to_json()
@@ -125,6 +137,10 @@ async fn publish(
         BuildError::UnknownType(message) => ApiError::BadRequest {
             code: "invalid_event_type",
             message,
+        },
+        BuildError::Refused(e) => ApiError::BadRequest {
+            code: e.code(),
+            message: e.to_string(),
         },
         BuildError::Data(message) => ApiError::BadRequest {
             code: "invalid_data",
@@ -156,6 +172,11 @@ async fn publish(
 
 /// Publish an event: it is stored and queued for every active webhook of yours that
 /// subscribes to its type, durably, before this answers.
+///
+/// 400 refusals store nothing: `invalid_event_type`; `unsupported_member_name` (a member
+/// name in `data`, at any depth, is an array index such as `"10"`); `number_out_of_range`
+/// (a number in `data` beyond ±(2^53 − 1): send large ids as strings). The message names
+/// the path, e.g. `data.items[2].id`.
 #[utoipa::path(post, path = "/v1/events", tag = "v1", operation_id = "v1_publish_event",
     security(("api_key" = [])), request_body = PublishEvent,
     responses((status = 202, body = PublishedEnvelope),
@@ -171,6 +192,11 @@ pub(super) async fn publish_v1(
 }
 
 /// Publish an event (seller family): the same as `POST /v1/events`.
+///
+/// 400 refusals store nothing: `invalid_event_type`; `unsupported_member_name` (a member
+/// name in `data`, at any depth, is an array index such as `"10"`); `number_out_of_range`
+/// (a number in `data` beyond ±(2^53 − 1): send large ids as strings). The message names
+/// the path, e.g. `data.items[2].id`.
 #[utoipa::path(post, path = "/api/seller/events", tag = "seller", operation_id = "seller_publish_event",
     security(("seller_jwt" = [])), request_body = PublishEvent,
     responses((status = 202, body = PublishedEnvelope),

@@ -7,6 +7,7 @@ mod support;
 mod auth;
 mod deliveries;
 mod dispatch;
+mod event_data;
 mod lifecycle;
 mod validation;
 mod webhooks;
