@@ -1,6 +1,6 @@
 //! Sign, verify and canonicalize [Menon Mobility] webhook deliveries.
 //!
-//! This crate is the one place that knows the wire rules of `PROTOCOL.md`: every
+//! This crate is the one place that knows the wire rules of [`docs/PROTOCOL.md`]: every
 //! binding (WebAssembly, Node, Python) and the reference server call it and add no
 //! protocol logic of their own.
 //!
@@ -37,6 +37,7 @@
 //! ```
 //!
 //! [Menon Mobility]: https://docs.menonmobility.com/api/webhooks.html
+//! [`docs/PROTOCOL.md`]: https://github.com/menon-mobility/menon-webhooks/blob/main/docs/PROTOCOL.md
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(
