@@ -84,3 +84,9 @@ pub mod headers {
     /// no `User-Agent` of their own.
     pub const USER_AGENT_PRODUCT: &str = "Menon-Webhooks";
 }
+
+/// Runs the code blocks of `README.md` (the crate's page) as doctests, so its example
+/// keeps compiling. Not part of the API: it exists only under `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

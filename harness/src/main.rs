@@ -28,13 +28,23 @@ use crate::clock::{Clock, ScaledClock, SharedClock, SystemClock};
 use crate::config::{parse_duration, DataArgs, ServeArgs};
 use crate::store::{SellerId, SqliteStore, Store};
 
-/// The reference Menon webhook server.
+/// The reference Menon webhook server, and the conformance grader for webhook receivers.
 ///
-/// Start with `menon-harness serve` (no configuration needed: state goes to ./menon-data),
+/// `menon-harness demo` shows everything at once: the server, the bundled example receiver
+/// registered through the API, the 21 fixture events delivered, the receiver graded and
+/// the HTML report written; the server and its dashboard keep running until Ctrl-C.
+///
+/// Server: `menon-harness serve` (no configuration needed: state goes to ./menon-data),
 /// then get credentials with `menon-harness token --seller sel_123` (for /api/seller) or
-/// `menon-harness api-key create --seller sel_123` (for /v1).
+/// `menon-harness api-key create --seller sel_123` (for /v1). `emit` publishes an event
+/// into the queue without the API, `bench` measures the queue and dispatcher, `openapi`
+/// prints the API's OpenAPI document.
+///
+/// Receivers: `menon-harness grade --url URL --secret SECRET` (or `grade -- CMD` to start
+/// the receiver too) checks one against docs/PROTOCOL.md §7; `replay DIR --url URL
+/// --secret SECRET` sends it a folder of event envelopes, signed.
 #[derive(Debug, Parser)]
-#[command(name = "menon-harness", version, about, long_about)]
+#[command(name = "menon-harness", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
