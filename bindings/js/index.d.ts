@@ -29,7 +29,10 @@ export type EventType =
   | 'user.created'
   | 'user.verified';
 
-/** The envelope every delivery carries: `{"created_at", "data", "id", "type"}`. */
+/**
+ * The envelope every delivery carries: `{"created_at", "data", "id", "type"}`, exactly these
+ * four members. A test delivery is marked by the `X-Menon-Test: true` header, not in the body.
+ */
 export interface EventEnvelope<T extends string = EventType, D = Record<string, unknown>> {
   /** The event id (`evt_…`). Deliveries are at-least-once: deduplicate on it. */
   id: string;
@@ -37,108 +40,398 @@ export interface EventEnvelope<T extends string = EventType, D = Record<string, 
   /** When the event happened: RFC 3339 UTC with seconds, e.g. `2024-01-15T10:30:00Z`. */
   created_at: string;
   data: D;
-  /** `true` on test events sent from the dashboard or a `/test` endpoint. */
-  test?: boolean;
 }
 
+// The resources under `data`. The members of the docs' three examples (listing.created,
+// message.received, subscription.created) are required; the others may be absent. Every
+// object type also takes members that are not listed, so fields the docs add later stay
+// assignable. Money is in major units (`85000` is EUR 85,000; `177.31` is USD 177.31).
+
+/** A short reference to a listing, as in the docs' `message.listing`. */
+export interface ListingRef {
+  id: string;
+  title: string;
+  [field: string]: unknown;
+}
+
+/** A short reference to a person, as in the docs' `message.sender`. */
+export interface UserRef {
+  id: string;
+  name: string;
+  [field: string]: unknown;
+}
+
+/** A plan, as in the docs' `subscription.plan`. */
+export interface PlanRef {
+  id: string;
+  name: string;
+  [field: string]: unknown;
+}
+
+/** An amount in major units with its currency, as in the docs' `subscription.price`. */
+export interface Money {
+  amount: number;
+  currency: string;
+  [field: string]: unknown;
+}
+
+/** The docs' `data.listing` of `listing.created`; the other listing events carry it too. */
 export interface Listing {
   id: string;
   title: string;
+  /** In major units: `85000` with `currency: "EUR"` is EUR 85,000. */
+  price: number;
+  currency: string;
+  category: string;
   status: string;
-  slug?: string;
-  category?: string;
-  subcategory?: string;
-  brand?: string;
-  model?: string;
-  year?: number;
-  condition?: string;
-  price?: number;
-  currency?: string;
-  mileage?: number;
-  mileage_unit?: string;
+  seller_id: string;
+  created_at: string;
   description?: string;
-  features?: string[];
-  images?: { position: number; url: string }[];
-  specs?: Record<string, string | number | boolean | null>;
-  seller?: {
-    id: string;
-    name: string;
-    type?: string;
-    verified?: boolean;
-    location?: { city?: string; country?: string; postal_code?: string };
-  };
-  vat_deductible?: boolean;
-  created_at?: string;
+  mileage?: number;
+  url?: string;
   [field: string]: unknown;
 }
 
-export interface MessageParty {
-  id: string;
-  name: string;
-  role: 'buyer' | 'seller' | (string & {});
+export interface UpdatedListing extends Listing {
+  updated_at: string;
+  /** The members that changed, e.g. `["price", "description"]`. */
+  changed_fields?: string[];
+  /** Their values before the change (`null`: there was none). */
+  previous?: { [field: string]: unknown };
 }
 
+export interface PublishedListing extends Listing {
+  published_at: string;
+  expires_at?: string;
+  featured?: boolean;
+}
+
+export interface UnpublishedListing extends Listing {
+  unpublished_at: string;
+  reason?: string | null;
+  note?: string;
+  republish_allowed?: boolean;
+}
+
+export interface DeletedListing extends Listing {
+  deleted_at: string;
+  reason?: string | null;
+  soft_delete?: boolean;
+}
+
+export interface SoldListing extends Listing {
+  sold_at: string;
+  sold_price?: number;
+  buyer?: UserRef | null;
+  days_on_market?: number;
+  sold_via_platform?: boolean;
+}
+
+/** The docs' `data.message` of `message.received`. */
 export interface Message {
   id: string;
   conversation_id: string;
-  body: string;
-  sender: MessageParty;
-  recipient: MessageParty;
-  listing_id?: string;
-  attachments?: unknown[];
-  sent_at?: string;
+  content: string;
+  sender: UserRef;
+  listing: ListingRef;
+  sent_at: string;
   [field: string]: unknown;
 }
 
+export interface ReadMessage extends Message {
+  read_at: string;
+  read_by: UserRef;
+}
+
+export interface ConversationParticipant extends UserRef {
+  role: 'buyer' | 'seller' | (string & {});
+}
+
+export interface Conversation {
+  id: string;
+  listing: ListingRef;
+  seller_id: string;
+  participants: ConversationParticipant[];
+  status: string;
+  created_at: string;
+  subject?: string;
+  [field: string]: unknown;
+}
+
+export interface Inquiry {
+  id: string;
+  listing: ListingRef;
+  seller_id: string;
+  buyer: UserRef & { company?: string; country?: string; email?: string; phone?: string };
+  /** e.g. `price_request`. */
+  type: string;
+  message: string;
+  status: string;
+  created_at: string;
+  financing_requested?: boolean;
+  trade_in?: { vehicle: string; mileage?: number; [field: string]: unknown } | null;
+  [field: string]: unknown;
+}
+
+export interface InquiryResponse {
+  content: string;
+  responder: UserRef;
+  offered_price?: number;
+  currency?: string;
+  [field: string]: unknown;
+}
+
+export interface RespondedInquiry extends Inquiry {
+  responded_at: string;
+  response: InquiryResponse;
+  response_time_seconds?: number;
+}
+
+/** The docs' `data.subscription` of `subscription.created`. */
 export interface Subscription {
   id: string;
+  plan: PlanRef;
+  user_id: string;
   status: string;
-  plan: {
-    id: string;
-    name: string;
-    amount: number;
-    currency: string;
-    interval: string;
-    [field: string]: unknown;
-  };
-  seller_id?: string;
-  user_id?: string;
+  /** e.g. `monthly`, `yearly`. */
+  billing_cycle: string;
+  price: Money;
+  created_at: string;
   current_period_start?: string;
   current_period_end?: string;
-  cancel_at_period_end?: boolean;
-  trial?: boolean;
-  limits?: Record<string, number>;
   [field: string]: unknown;
 }
 
-export interface ListingCreatedData {
-  listing: Listing;
+export interface UpdatedSubscription extends Subscription {
+  updated_at: string;
+  /** The plan, billing cycle and price before the change. */
+  previous?: { plan?: PlanRef; billing_cycle?: string; price?: Money; [field: string]: unknown };
+  proration?: { credited_amount: number; charged_amount: number; currency: string; [field: string]: unknown };
+}
+
+export interface CanceledSubscription extends Subscription {
+  canceled_at: string;
+  cancel_at_period_end?: boolean;
+  ends_at?: string | null;
+  cancellation?: { reason?: string; initiated_by?: string; feedback?: string | null; [field: string]: unknown };
+}
+
+export interface RenewedSubscription extends Subscription {
+  renewed_at: string;
+  renewal_count?: number;
+  latest_invoice_id?: string;
+}
+
+export interface PaymentMethod {
+  /** e.g. `card`, `sepa_debit`. */
+  type: string;
+  brand?: string;
+  last4?: string;
+  exp_month?: number;
+  exp_year?: number;
+  bank?: string;
+  country?: string;
   [field: string]: unknown;
 }
-export interface MessageReceivedData {
-  message: Message;
+
+export interface Payment {
+  id: string;
+  /** In major units, e.g. `177.31`. */
+  amount: number;
+  currency: string;
+  status: string;
+  user_id: string;
+  created_at: string;
+  invoice_id?: string;
+  subscription_id?: string;
+  method?: PaymentMethod;
   [field: string]: unknown;
 }
-export interface SubscriptionCreatedData {
-  subscription: Subscription;
+
+export interface SucceededPayment extends Payment {
+  paid_at: string;
+  refunded?: boolean;
+}
+
+export interface FailedPayment extends Payment {
+  failure: { code: string; message: string; [field: string]: unknown };
+  attempt?: number;
+  next_retry_at?: string | null;
+}
+
+export interface InvoiceLine {
+  description: string;
+  quantity: number;
+  unit_amount: number;
+  amount: number;
   [field: string]: unknown;
+}
+
+export interface Invoice {
+  id: string;
+  number: string;
+  user_id: string;
+  status: string;
+  currency: string;
+  /** The total, in major units. */
+  amount: number;
+  created_at: string;
+  subscription_id?: string;
+  amount_due?: number;
+  amount_paid?: number;
+  customer?: {
+    name: string;
+    vat_id?: string | null;
+    address?: {
+      line1: string;
+      line2?: string | null;
+      postal_code: string;
+      city: string;
+      country: string;
+      [field: string]: unknown;
+    };
+    [field: string]: unknown;
+  };
+  lines?: InvoiceLine[];
+  subtotal?: number;
+  tax?: { rate: number; amount: number; [field: string]: unknown };
+  due_date?: string;
+  pdf_url?: string;
+  [field: string]: unknown;
+}
+
+export interface PaidInvoice extends Invoice {
+  paid_at: string;
+  payment_id: string;
+}
+
+export interface User {
+  id: string;
+  name: string;
+  email: string;
+  role: string;
+  created_at: string;
+  seller_id?: string;
+  locale?: string;
+  country?: string;
+  company?: { name: string; vat_id?: string; city?: string; [field: string]: unknown } | null;
+  email_verified?: boolean;
+  phone_verified?: boolean;
+  marketing_opt_in?: boolean;
+  signup_source?: string;
+  [field: string]: unknown;
+}
+
+export interface VerifiedUser extends User {
+  verified_at: string;
+  verification?: {
+    type: string;
+    method: string;
+    documents?: string[];
+    reviewer?: string | null;
+    [field: string]: unknown;
+  };
+  badges?: string[];
+}
+
+// Each event type's `data`: one resource, named after the type's first part.
+
+export interface ListingCreatedData { listing: Listing; [field: string]: unknown }
+export interface ListingUpdatedData { listing: UpdatedListing; [field: string]: unknown }
+export interface ListingPublishedData { listing: PublishedListing; [field: string]: unknown }
+export interface ListingUnpublishedData { listing: UnpublishedListing; [field: string]: unknown }
+export interface ListingDeletedData { listing: DeletedListing; [field: string]: unknown }
+export interface ListingSoldData { listing: SoldListing; [field: string]: unknown }
+export interface MessageReceivedData { message: Message; [field: string]: unknown }
+export interface MessageReadData { message: ReadMessage; [field: string]: unknown }
+export interface ConversationCreatedData { conversation: Conversation; [field: string]: unknown }
+export interface InquiryCreatedData { inquiry: Inquiry; [field: string]: unknown }
+export interface InquiryRespondedData { inquiry: RespondedInquiry; [field: string]: unknown }
+export interface SubscriptionCreatedData { subscription: Subscription; [field: string]: unknown }
+export interface SubscriptionUpdatedData { subscription: UpdatedSubscription; [field: string]: unknown }
+export interface SubscriptionCanceledData { subscription: CanceledSubscription; [field: string]: unknown }
+export interface SubscriptionRenewedData { subscription: RenewedSubscription; [field: string]: unknown }
+export interface PaymentSucceededData { payment: SucceededPayment; [field: string]: unknown }
+export interface PaymentFailedData { payment: FailedPayment; [field: string]: unknown }
+export interface InvoiceCreatedData { invoice: Invoice; [field: string]: unknown }
+export interface InvoicePaidData { invoice: PaidInvoice; [field: string]: unknown }
+export interface UserCreatedData { user: User; [field: string]: unknown }
+export interface UserVerifiedData { user: VerifiedUser; [field: string]: unknown }
+
+/** Each event type's `data`. */
+export interface EventDataMap {
+  'listing.created': ListingCreatedData;
+  'listing.updated': ListingUpdatedData;
+  'listing.published': ListingPublishedData;
+  'listing.unpublished': ListingUnpublishedData;
+  'listing.deleted': ListingDeletedData;
+  'listing.sold': ListingSoldData;
+  'message.received': MessageReceivedData;
+  'message.read': MessageReadData;
+  'conversation.created': ConversationCreatedData;
+  'inquiry.created': InquiryCreatedData;
+  'inquiry.responded': InquiryRespondedData;
+  'subscription.created': SubscriptionCreatedData;
+  'subscription.updated': SubscriptionUpdatedData;
+  'subscription.canceled': SubscriptionCanceledData;
+  'subscription.renewed': SubscriptionRenewedData;
+  'payment.succeeded': PaymentSucceededData;
+  'payment.failed': PaymentFailedData;
+  'invoice.created': InvoiceCreatedData;
+  'invoice.paid': InvoicePaidData;
+  'user.created': UserCreatedData;
+  'user.verified': UserVerifiedData;
 }
 
 export type ListingCreatedEvent = EventEnvelope<'listing.created', ListingCreatedData>;
+export type ListingUpdatedEvent = EventEnvelope<'listing.updated', ListingUpdatedData>;
+export type ListingPublishedEvent = EventEnvelope<'listing.published', ListingPublishedData>;
+export type ListingUnpublishedEvent = EventEnvelope<'listing.unpublished', ListingUnpublishedData>;
+export type ListingDeletedEvent = EventEnvelope<'listing.deleted', ListingDeletedData>;
+export type ListingSoldEvent = EventEnvelope<'listing.sold', ListingSoldData>;
 export type MessageReceivedEvent = EventEnvelope<'message.received', MessageReceivedData>;
+export type MessageReadEvent = EventEnvelope<'message.read', MessageReadData>;
+export type ConversationCreatedEvent = EventEnvelope<'conversation.created', ConversationCreatedData>;
+export type InquiryCreatedEvent = EventEnvelope<'inquiry.created', InquiryCreatedData>;
+export type InquiryRespondedEvent = EventEnvelope<'inquiry.responded', InquiryRespondedData>;
 export type SubscriptionCreatedEvent = EventEnvelope<'subscription.created', SubscriptionCreatedData>;
-
-/** Event types whose `data` is typed here only as a JSON object. */
-export type GenericEventType = Exclude<EventType, 'listing.created' | 'message.received' | 'subscription.created'>;
-/** One envelope per generic event type (a union, so `type` still narrows). */
-export type GenericEvent = { [T in GenericEventType]: EventEnvelope<T, Record<string, unknown>> }[GenericEventType];
+export type SubscriptionUpdatedEvent = EventEnvelope<'subscription.updated', SubscriptionUpdatedData>;
+export type SubscriptionCanceledEvent = EventEnvelope<'subscription.canceled', SubscriptionCanceledData>;
+export type SubscriptionRenewedEvent = EventEnvelope<'subscription.renewed', SubscriptionRenewedData>;
+export type PaymentSucceededEvent = EventEnvelope<'payment.succeeded', PaymentSucceededData>;
+export type PaymentFailedEvent = EventEnvelope<'payment.failed', PaymentFailedData>;
+export type InvoiceCreatedEvent = EventEnvelope<'invoice.created', InvoiceCreatedData>;
+export type InvoicePaidEvent = EventEnvelope<'invoice.paid', InvoicePaidData>;
+export type UserCreatedEvent = EventEnvelope<'user.created', UserCreatedData>;
+export type UserVerifiedEvent = EventEnvelope<'user.verified', UserVerifiedData>;
 
 /**
  * A delivery's event, discriminated by `type`: `switch (event.type)` narrows `data`.
  * A receiver must still acknowledge types it does not know (new ones can appear); at run
  * time `type` can be a string outside this list.
  */
-export type WebhookEvent = ListingCreatedEvent | MessageReceivedEvent | SubscriptionCreatedEvent | GenericEvent;
+export type WebhookEvent =
+  | ListingCreatedEvent
+  | ListingUpdatedEvent
+  | ListingPublishedEvent
+  | ListingUnpublishedEvent
+  | ListingDeletedEvent
+  | ListingSoldEvent
+  | MessageReceivedEvent
+  | MessageReadEvent
+  | ConversationCreatedEvent
+  | InquiryCreatedEvent
+  | InquiryRespondedEvent
+  | SubscriptionCreatedEvent
+  | SubscriptionUpdatedEvent
+  | SubscriptionCanceledEvent
+  | SubscriptionRenewedEvent
+  | PaymentSucceededEvent
+  | PaymentFailedEvent
+  | InvoiceCreatedEvent
+  | InvoicePaidEvent
+  | UserCreatedEvent
+  | UserVerifiedEvent;
 
 // ---------------------------------------------------------------------------------------
 // Arguments

@@ -89,7 +89,7 @@ for (const { name, api } of BACKENDS) {
         const res = await post(url, EVENT, api.sign(EVENT, SECRET));
         assert.equal(res.status, 204, JSON.stringify(res.json));
         assert.deepEqual(seen.at(-1).event, JSON.parse(EVENT));
-        const bad = await post(url, EVENT.replace('Tomasz', 'Tomek'), api.sign(EVENT, SECRET));
+        const bad = await post(url, EVENT.replace('John Smith', 'Jon Smith'), api.sign(EVENT, SECRET));
         assert.equal(bad.status, 401);
         assert.equal(bad.json.error.code, 'signature_mismatch');
       });
@@ -104,7 +104,7 @@ for (const { name, api } of BACKENDS) {
     const cases = [
       ['no signature headers', { 'Content-Type': 'application/json' }, 'missing_signature'],
       ['another secret', api.sign(EVENT, OLD_SECRET), 'signature_mismatch'],
-      ['body changed', good, 'signature_mismatch', EVENT.replace('"attachments":[]', '"attachments":[1]')],
+      ['body changed', good, 'signature_mismatch', EVENT.replace('still available?', 'still available?!')],
       ['v1 sha256= only', { 'X-Menon-Signature': 'sha256=' }, 'malformed_signature'],
       ['v1 non-hex', { 'X-Menon-Signature': `sha256=${'z'.repeat(64)}` }, 'malformed_signature'],
       ['v1 truncated', { 'X-Menon-Signature': `sha256=${hex.slice(0, 63)}` }, 'malformed_signature'],

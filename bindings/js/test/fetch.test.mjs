@@ -66,7 +66,7 @@ for (const { name, api } of BACKENDS) {
         assert.deepEqual([res.status, res.json], [200, { received: event.id, type: event.type }], file);
       }
       const cases = [
-        ['changed body', EVENT.replace('14900', '1490'), api.sign(EVENT, SECRET), 401, 'signature_mismatch'],
+        ['changed body', EVENT.replace('"amount":149,', '"amount":14.9,'), api.sign(EVENT, SECRET), 401, 'signature_mismatch'],
         ['wrong secret', EVENT, api.sign(EVENT, OLD_SECRET), 401, 'signature_mismatch'],
         ['stale', EVENT, api.sign(EVENT, SECRET, { timestamp: 1_700_000_000 }), 401, 'timestamp_too_old'],
         ['unsigned', EVENT, { 'Content-Type': 'application/json' }, 401, 'missing_signature'],

@@ -16,33 +16,71 @@ import {
   verifySignature,
   type ErrorCode,
   type EventType,
+  type MessageReceivedEvent,
   type SignedHeaders,
+  type SubscriptionCreatedEvent,
   type WebhookEvent,
 } from '@menon/webhooks';
 
 const secret = process.env.MENON_WEBHOOK_SECRET ?? '';
 
-// The discriminated union: `type` narrows `data`.
+// The discriminated union: `type` narrows `data`, one typed resource per event type.
 export function handle(event: WebhookEvent): string {
   switch (event.type) {
     case 'listing.created':
-      return event.data.listing.title + (event.data.listing.price ?? 0).toFixed(2);
+      return event.data.listing.title + event.data.listing.price.toFixed(2) + event.data.listing.currency;
+    case 'listing.sold':
+      return event.data.listing.sold_at + (event.data.listing.sold_price ?? event.data.listing.price);
     case 'message.received':
-      return event.data.message.body + event.data.message.sender.role;
+      return event.data.message.content + event.data.message.sender.name + event.data.message.listing.title;
+    case 'message.read':
+      return event.data.message.read_by.name + event.data.message.read_at;
+    case 'conversation.created':
+      return event.data.conversation.participants.map((p) => p.role).join();
     case 'subscription.created':
-      return event.data.subscription.plan.name + event.data.subscription.plan.amount.toFixed(0);
+      return event.data.subscription.plan.name + event.data.subscription.price.amount.toFixed(0);
+    case 'payment.succeeded':
+      return event.data.payment.amount.toFixed(2) + event.data.payment.currency + (event.data.payment.method?.last4 ?? '');
     case 'invoice.paid': {
-      const data: Record<string, unknown> = event.data;
-      // @ts-expect-error only the three documented examples have typed data
+      const paid: number = event.data.invoice.amount_paid ?? event.data.invoice.amount;
+      // @ts-expect-error the invoice's number is a string (MM-2024-000412)
+      const number: number = event.data.invoice.number;
+      // @ts-expect-error an invoice event has no data.listing
       event.data.listing.title;
-      return Object.keys(data).join();
+      // Members the docs may add later stay readable, as unknown.
+      const later: unknown = event.data.invoice.discount;
+      return `${paid}${number}${String(later)}`;
     }
+    case 'user.verified':
+      return event.data.user.verified_at + (event.data.user.badges ?? []).join();
     default: {
       const other: EventType = event.type;
-      return other + (event.test === true ? ' (test)' : '') + event.id + event.created_at;
+      const data: Record<string, unknown> = event.data;
+      return other + Object.keys(data).join() + event.id + event.created_at;
     }
   }
 }
+
+// Building one (to test a receiver): a literal must have the docs' members.
+export const example: MessageReceivedEvent = {
+  id: 'evt_def456',
+  type: 'message.received',
+  created_at: '2024-01-15T14:30:00Z',
+  data: {
+    message: {
+      id: 'msg_789',
+      conversation_id: 'conv_123',
+      content: 'Is this vehicle still available?',
+      sender: { id: 'usr_456', name: 'John Smith' },
+      listing: { id: 'lst_xyz', title: '2021 Volvo FH 500' },
+      sent_at: '2024-01-15T14:30:00Z',
+    },
+  },
+};
+// @ts-expect-error the docs' subscription has a price {amount, currency}, not a number
+export const wrongPrice: SubscriptionCreatedEvent['data']['subscription']['price'] = 149;
+// @ts-expect-error test deliveries are marked by the X-Menon-Test header, not in the body
+export const marked: WebhookEvent = { ...example, test: true };
 
 const event = verify('{}', { 'x-menon-signature': 'sha256=00' }, secret, { now: 1, tolerance: 300 });
 handle(event);

@@ -1,19 +1,71 @@
 // index.d.ts: it compiles under `tsc --strict` for typical ESM and CommonJS uses
-// (types-usage.ts, types-usage.cts), it declares every runtime export, and its event-type
-// union is the core's list.
+// (types-usage.ts, types-usage.cts), every fixture event matches its event type, it
+// declares every runtime export, and its event-type union is the core's list.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BACKENDS, HERE, PACKAGE } from './helpers.mjs';
+import { BACKENDS, HERE, PACKAGE, fixtureEvents } from './helpers.mjs';
 
 const DTS = readFileSync(join(PACKAGE, 'index.d.ts'), 'utf8');
+const TSC = join(PACKAGE, 'node_modules', 'typescript', 'bin', 'tsc');
+
+/** Runs the package's tsc with `args`; returns its output when it fails. */
+function tsc(args) {
+  const r = spawnSync(process.execPath, [TSC, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return r.status === 0 ? null : `tsc failed (${r.status}):\n${r.stdout}${r.stderr}`;
+}
 
 test('tsc --strict accepts the typed uses and refuses the @ts-expect-error ones', () => {
-  const tsc = join(PACKAGE, 'node_modules', 'typescript', 'bin', 'tsc');
-  const r = spawnSync(process.execPath, [tsc, '-p', join(HERE, 'tsconfig.json')], { encoding: 'utf8', timeout: 120_000 });
-  assert.equal(r.status, 0, `tsc failed:\n${r.stdout}${r.stderr}`);
+  assert.equal(tsc(['-p', join(HERE, 'tsconfig.json')]), null);
+});
+
+/** `listing.created` -> `ListingCreatedEvent`, the type index.d.ts names it. */
+function eventTypeName(type) {
+  return `${type.split(/[._]/).map((w) => w[0].toUpperCase() + w.slice(1)).join('')}Event`;
+}
+
+test('every fixture event, as a literal, is a WebhookEvent and its own event type', () => {
+  const events = fixtureEvents();
+  assert.equal(events.length, 21);
+  const lines = [`import type * as M from ${JSON.stringify(join(PACKAGE, 'index.js'))};`];
+  for (const { file, text } of events) {
+    const { type } = JSON.parse(text);
+    const name = type.replace('.', '_');
+    assert.match(DTS, new RegExp(`^export type ${eventTypeName(type)} = EventEnvelope<'${type}'`, 'm'), file);
+    lines.push(`// ${file}`);
+    lines.push(`export const ${name}: M.${eventTypeName(type)} = ${text};`);
+    lines.push(`export const ${name}_any: M.WebhookEvent = ${text};`);
+  }
+  // The check can fail: a docs member missing, or of another type, is refused.
+  const created = JSON.parse(events.find((e) => e.file === 'listing.created.json').text);
+  const { price, ...unpriced } = created.data.listing;
+  lines.push('// @ts-expect-error listing.price is required');
+  lines.push(`export const unpriced: M.ListingCreatedEvent = ${JSON.stringify({ ...created, data: { listing: unpriced } })};`);
+  lines.push('// @ts-expect-error listing.price is a number');
+  lines.push(`export const quoted: M.WebhookEvent = ${JSON.stringify({ ...created, data: { listing: { ...unpriced, price: String(price) } } })};`);
+  const dir = mkdtempSync(join(tmpdir(), 'menon-fixture-types-'));
+  try {
+    writeFileSync(join(dir, 'fixtures.mts'), `${lines.join('\n')}\n`);
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        module: 'node16',
+        moduleResolution: 'node16',
+        target: 'es2022',
+        lib: ['es2022'],
+        types: [],
+        skipLibCheck: false,
+      },
+      files: ['fixtures.mts'],
+    }));
+    assert.equal(tsc(['-p', join(dir, 'tsconfig.json')]), null);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('index.d.ts declares every export of the package', () => {

@@ -8,6 +8,7 @@ import decimal
 import email.message
 import enum
 import pickle
+import re
 import threading
 import time
 import types
@@ -415,8 +416,16 @@ def test_public_names() -> None:
     assert set(menon_webhooks.__all__) == {
         "DEFAULT_TOLERANCE", "EVENT_TYPES", "MAX_DEPTH", "Verified", "Webhook", "WebhookVerificationError",
         "__version__", "canonicalize", "sign", "verify", "verify_signature",
-    }
+    } | typed
+    assert all(hasattr(menon_webhooks, name) for name in menon_webhooks.__all__)
     assert menon_webhooks.__version__ == "0.1.0"
+    # The event TypedDicts (menon_webhooks.events): the envelope, the union, and for each type
+    # its event and its data, e.g. ListingCreatedEvent and ListingCreatedData.
+    typed = {"EventEnvelope", "WebhookEvent"} | {
+        "".join(word.capitalize() for word in re.split(r"[._]", t)) + suffix
+        for t in menon_webhooks.EVENT_TYPES
+        for suffix in ("Event", "Data")
+    }
     assert len(menon_webhooks.EVENT_TYPES) == 21 and menon_webhooks.EVENT_TYPES[0] == "listing.created"
     assert set(menon_webhooks.EVENT_TYPES) == {p.stem for p in EVENT_FILES}
 

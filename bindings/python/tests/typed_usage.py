@@ -7,7 +7,7 @@ a rotation list) and give precise results; `reveal_type`-free, so any error fail
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, cast
 
 import django.http
 import flask
@@ -18,8 +18,10 @@ from menon_webhooks import (
     DEFAULT_TOLERANCE,
     EVENT_TYPES,
     MAX_DEPTH,
+    MessageReceivedEvent,
     Verified,
     Webhook,
+    WebhookEvent,
     WebhookVerificationError,
     canonicalize,
     sign,
@@ -53,6 +55,37 @@ try:
 except WebhookVerificationError as error:
     code: str = error.code
     as_value_error: ValueError = error
+
+
+# The event TypedDicts: `type` narrows `data`, one typed resource per event type.
+def describe(event: WebhookEvent) -> str:
+    if event["type"] == "message.received":
+        return event["data"]["message"]["content"] + event["data"]["message"]["sender"]["name"]
+    if event["type"] == "subscription.created":
+        return str(event["data"]["subscription"]["price"]["amount"]) + event["data"]["subscription"]["plan"]["name"]
+    if event["type"] == "invoice.paid":
+        return event["data"]["invoice"]["paid_at"] + str(event["data"]["invoice"].get("amount_paid", 0.0))
+    if event["type"] == "listing.sold":
+        return event["data"]["listing"]["title"] + str(event["data"]["listing"].get("sold_price"))
+    return event["id"] + event["created_at"]
+
+
+described: str = describe(cast(WebhookEvent, verify(b"{}", headers, SECRET)))
+example: MessageReceivedEvent = {
+    "id": "evt_def456",
+    "type": "message.received",
+    "created_at": "2024-01-15T14:30:00Z",
+    "data": {
+        "message": {
+            "id": "msg_789",
+            "conversation_id": "conv_123",
+            "content": "Is this vehicle still available?",
+            "sender": {"id": "usr_456", "name": "John Smith"},
+            "listing": {"id": "lst_xyz", "title": "2021 Volvo FH 500"},
+            "sent_at": "2024-01-15T14:30:00Z",
+        }
+    },
+}
 
 
 # FastAPI: the dependency, and Starlette's Headers as a header mapping.
@@ -124,6 +157,8 @@ canonicalize(object())  # type: ignore[arg-type]
 Webhook(b"whsec_bytes")  # type: ignore[arg-type]
 wrong_scheme: Literal["v3"] = verified.scheme  # type: ignore[assignment]
 wrong_event: list[Any] = verify(b"{}", headers, SECRET)  # type: ignore[assignment]
+no_content: str = example["data"]["message"]["body"]  # type: ignore[typeddict-item]
+marked: MessageReceivedEvent = {**example, "test": True}  # type: ignore[typeddict-unknown-key]
 
 
 @django_event(SECRET)  # type: ignore[arg-type]

@@ -1,5 +1,5 @@
 //! `fixtures/events`: one canonical envelope per event type, each parsed and written
-//! back byte for byte, and signed and verified.
+//! back byte for byte, and signed and verified; three of them are the docs' examples.
 
 use menon_webhooks::{canonicalize, sign, verify, Envelope, EventType};
 
@@ -31,6 +31,115 @@ fn every_type_has_a_canonical_fixture() {
         );
         let secret = "whsec_c2VjcmV0LWZvci1ldmVudC1maXh0dXJlcw";
         assert_eq!(verify(secret, &bytes, &sign(secret, &bytes)), Ok(()));
+    }
+}
+
+/// The docs' three example payloads, verbatim as the page prints them
+/// (<https://docs.menonmobility.com/api/webhooks.html>, "Webhook Payload").
+const DOCS_EXAMPLES: &[(&str, &str)] = &[
+    (
+        "listing.created",
+        r#"{
+"id": "evt_abc123",
+"type": "listing.created",
+"created_at": "2024-01-15T10:30:00Z",
+"data": {
+"listing": {
+"id": "lst_xyz",
+"title": "2021 Volvo FH 500",
+"price": 85000,
+"currency": "EUR",
+"category": "trucks",
+"status": "draft",
+"seller_id": "sel_123",
+"created_at": "2024-01-15T10:30:00Z"
+}
+}
+}"#,
+    ),
+    (
+        "message.received",
+        r#"{
+"id": "evt_def456",
+"type": "message.received",
+"created_at": "2024-01-15T14:30:00Z",
+"data": {
+"message": {
+"id": "msg_789",
+"conversation_id": "conv_123",
+"content": "Is this vehicle still available?",
+"sender": {
+"id": "usr_456",
+"name": "John Smith"
+},
+"listing": {
+"id": "lst_xyz",
+"title": "2021 Volvo FH 500"
+},
+"sent_at": "2024-01-15T14:30:00Z"
+}
+}
+}"#,
+    ),
+    (
+        "subscription.created",
+        r#"{
+"id": "evt_ghi789",
+"type": "subscription.created",
+"created_at": "2024-01-15T15:00:00Z",
+"data": {
+"subscription": {
+"id": "sub_abc",
+"plan": {
+"id": "plan_professional",
+"name": "Professional"
+},
+"user_id": "usr_123",
+"status": "active",
+"billing_cycle": "monthly",
+"price": {
+"amount": 149,
+"currency": "USD"
+},
+"created_at": "2024-01-15T15:00:00Z"
+}
+}
+}"#,
+    ),
+];
+
+#[test]
+fn three_fixtures_are_the_docs_examples() {
+    let dir = crate::fixtures().join("events");
+    for (event_type, docs) in DOCS_EXAMPLES {
+        let path = dir.join(format!("{event_type}.json"));
+        let fixture = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(
+            String::from_utf8(canonicalize(&fixture).unwrap()).unwrap(),
+            String::from_utf8(canonicalize(docs.as_bytes()).unwrap()).unwrap(),
+            "{} is not the docs' example",
+            path.display()
+        );
+    }
+}
+
+/// Every fixture's `data` is `{"<resource>": {"id": ..., ...}}`, the resource named after
+/// the type's first part, as in the docs' examples: `data.listing` for `listing.sold`,
+/// `data.conversation` for `conversation.created`, `data.invoice` for `invoice.paid`.
+#[test]
+fn every_fixture_data_is_one_resource_named_after_the_type() {
+    let dir = crate::fixtures().join("events");
+    for event_type in EventType::ALL {
+        let path = dir.join(format!("{}.json", event_type.as_str()));
+        let envelope = Envelope::from_json(&std::fs::read(&path).unwrap()).unwrap();
+        let resource = event_type.as_str().split('.').next().unwrap();
+        let names: Vec<&str> = envelope.data.keys().map(String::as_str).collect();
+        assert_eq!(names, [resource], "{}", path.display());
+        assert!(
+            envelope.data[resource]["id"].is_string(),
+            "{}: data.{resource} is an object with an id",
+            path.display()
+        );
     }
 }
 
