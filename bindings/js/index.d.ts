@@ -477,6 +477,8 @@ export interface SignOptions {
   eventId?: string;
   /** `X-Menon-Delivery`, sent only when given. */
   deliveryId?: string;
+  /** `true` marks a test delivery with `X-Menon-Test: true` (the body stays a plain envelope). */
+  test?: boolean;
 }
 
 /** The headers a Menon sender sends with a body. */
@@ -490,6 +492,8 @@ export interface SignedHeaders {
   'X-Menon-Event'?: string;
   'X-Menon-Event-Id'?: string;
   'X-Menon-Delivery'?: string;
+  /** `true`, on test deliveries only. */
+  'X-Menon-Test'?: 'true';
   [name: string]: string | undefined;
 }
 

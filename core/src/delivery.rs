@@ -27,6 +27,9 @@ impl Verifier {
     /// 5. `X-Menon-Timestamp: <timestamp>`
     /// 6. `X-Menon-Signature`: [`Verifier::sign`], with the first (newest) secret
     /// 7. `X-Menon-Signature-V2`: [`Verifier::sign_v2`], one entry per secret
+    /// 8. `X-Menon-Test: true`, when `test` is set: a test delivery (the `/test`
+    ///    endpoints, Send Test). Test events carry the same four-member envelope as any
+    ///    other; this header is the only mark (PROTOCOL §2–3).
     ///
     /// The names are the constants of [`headers`]. Values are passed through as given:
     /// reading the event's type and id from the body, and checking that a value is fit
@@ -37,7 +40,7 @@ impl Verifier {
     ///
     /// let verifier = Verifier::new(&["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]).unwrap();
     /// let body = br#"{"created_at":"2024-01-15T10:30:00Z","data":{},"id":"evt_1","type":"listing.created"}"#;
-    /// let sent = verifier.delivery_headers(body, 1_705_314_600, Some("listing.created"), Some("evt_1"), None);
+    /// let sent = verifier.delivery_headers(body, 1_705_314_600, Some("listing.created"), Some("evt_1"), None, false);
     /// let names: Vec<&str> = sent.iter().map(|(name, _)| *name).collect();
     /// assert_eq!(
     ///     names,
@@ -59,13 +62,14 @@ impl Verifier {
         event_type: Option<&str>,
         event_id: Option<&str>,
         delivery_id: Option<&str>,
+        test: bool,
     ) -> Vec<(&'static str, String)> {
         let optional = [
             (headers::EVENT, event_type),
             (headers::EVENT_ID, event_id),
             (headers::DELIVERY, delivery_id),
         ];
-        let mut out = Vec::with_capacity(7);
+        let mut out = Vec::with_capacity(8);
         out.push((headers::CONTENT_TYPE, String::from(JSON_MEDIA_TYPE)));
         for (name, value) in optional {
             if let Some(value) = value {
@@ -75,6 +79,9 @@ impl Verifier {
         out.push((headers::TIMESTAMP, timestamp.to_string()));
         out.push((headers::SIGNATURE, self.sign(body)));
         out.push((headers::SIGNATURE_V2, self.sign_v2(timestamp, body)));
+        if test {
+            out.push((headers::TEST, String::from(headers::TEST_VALUE)));
+        }
         out
     }
 }
@@ -99,6 +106,7 @@ mod tests {
             Some("listing.created"),
             Some("evt_1"),
             Some("log_1"),
+            true,
         );
         let expected = [
             ("Content-Type", String::from("application/json")),
@@ -108,6 +116,7 @@ mod tests {
             ("X-Menon-Timestamp", String::from("1705314600")),
             ("X-Menon-Signature", sign(NEW, BODY)),
             ("X-Menon-Signature-V2", sign_v2(&[NEW, OLD], T, BODY)),
+            ("X-Menon-Test", String::from("true")),
         ];
         assert_eq!(sent, expected);
         // Every secret's v2 entry verifies; v1 is the newest secret's.
@@ -126,7 +135,7 @@ mod tests {
             sent.into_iter().map(|(name, _)| name).collect()
         };
         assert_eq!(
-            names(verifier.delivery_headers(b"", 0, None, None, None)),
+            names(verifier.delivery_headers(b"", 0, None, None, None, false)),
             [
                 headers::CONTENT_TYPE,
                 headers::TIMESTAMP,
@@ -135,7 +144,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            names(verifier.delivery_headers(b"", 0, None, Some("evt_1"), Some("log_1"))),
+            names(verifier.delivery_headers(b"", 0, None, Some("evt_1"), Some("log_1"), false)),
             [
                 headers::CONTENT_TYPE,
                 headers::EVENT_ID,
@@ -146,7 +155,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            names(verifier.delivery_headers(b"", 0, Some("user.created"), None, None)),
+            names(verifier.delivery_headers(b"", 0, Some("user.created"), None, None, false)),
             [
                 headers::CONTENT_TYPE,
                 headers::EVENT,

@@ -67,16 +67,16 @@ event_types! {
     ConversationCreated = "conversation.created", Message, "New conversation started";
     InquiryCreated = "inquiry.created", Inquiry, "New inquiry on listing";
     InquiryResponded = "inquiry.responded", Inquiry, "Inquiry responded to";
-    SubscriptionCreated = "subscription.created", Subscription, "New subscription started";
-    SubscriptionUpdated = "subscription.updated", Subscription, "Subscription plan changed";
+    SubscriptionCreated = "subscription.created", Subscription, "New subscription";
+    SubscriptionUpdated = "subscription.updated", Subscription, "Plan changed";
     SubscriptionCanceled = "subscription.canceled", Subscription, "Subscription canceled";
-    SubscriptionRenewed = "subscription.renewed", Subscription, "Subscription renewed";
+    SubscriptionRenewed = "subscription.renewed", Subscription, "Auto-renewal processed";
     PaymentSucceeded = "payment.succeeded", Payment, "Payment successful";
     PaymentFailed = "payment.failed", Payment, "Payment failed";
     InvoiceCreated = "invoice.created", Payment, "Invoice generated";
     InvoicePaid = "invoice.paid", Payment, "Invoice paid";
     UserCreated = "user.created", User, "New user registered";
-    UserVerified = "user.verified", User, "User verified email";
+    UserVerified = "user.verified", User, "User verified";
 }
 
 impl fmt::Display for EventType {
@@ -161,7 +161,8 @@ impl fmt::Display for UnknownEventType {
 impl core::error::Error for UnknownEventType {}
 
 /// The event envelope every delivery carries (PROTOCOL §3):
-/// `{"created_at", "data", "id", "type"}`, plus `"test": true` on test events.
+/// `{"created_at", "data", "id", "type"}`, test events included (a test delivery is
+/// marked by the [`crate::headers::TEST`] header, never by a body member).
 ///
 /// Members this version does not know are kept in [`Envelope::extra`], so that parsing
 /// and writing an envelope never loses a field.
@@ -176,9 +177,6 @@ pub struct Envelope {
     /// The event type as sent; see [`Envelope::event_type`].
     #[serde(rename = "type")]
     pub kind: String,
-    /// `Some(true)` on test events sent from the `/test` endpoints.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test: Option<bool>,
     /// Members not listed above, kept as received.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -198,7 +196,6 @@ impl Envelope {
             data,
             id: id.into(),
             kind: String::from(event_type.as_str()),
-            test: None,
             extra: Map::new(),
         }
     }
@@ -351,5 +348,40 @@ mod tests {
             assert!(t.as_str().starts_with(t.group().as_str()) || t.group() != EventGroup::Listing);
         }
         assert!("listing.exploded".parse::<EventType>().is_err());
+    }
+
+    /// The docs' "Webhook Events" tables, row by row as published: every type, in the
+    /// docs' order, with the docs' description word for word.
+    const DOCS_TABLES: &str = "\
+listing.created | New listing created
+listing.updated | Listing updated
+listing.published | Listing published
+listing.unpublished | Listing unpublished
+listing.deleted | Listing deleted
+listing.sold | Listing marked as sold
+message.received | New message received
+message.read | Message marked as read
+conversation.created | New conversation started
+inquiry.created | New inquiry on listing
+inquiry.responded | Inquiry responded to
+subscription.created | New subscription
+subscription.updated | Plan changed
+subscription.canceled | Subscription canceled
+subscription.renewed | Auto-renewal processed
+payment.succeeded | Payment successful
+payment.failed | Payment failed
+invoice.created | Invoice generated
+invoice.paid | Invoice paid
+user.created | New user registered
+user.verified | User verified";
+
+    #[test]
+    fn descriptions_are_the_docs_words() {
+        let ours: Vec<String> = EventType::ALL
+            .iter()
+            .map(|t| alloc::format!("{} | {}", t.as_str(), t.description()))
+            .collect();
+        let docs: Vec<&str> = DOCS_TABLES.lines().collect();
+        assert_eq!(ours, docs);
     }
 }

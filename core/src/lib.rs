@@ -13,8 +13,9 @@
 //!   verify many deliveries; [`Verifier::verify_delivery`] applies the rule "v2 when
 //!   present, else v1".
 //! - [`Verifier::delivery_headers`]: the headers a sender sends with a delivery
-//!   (`Content-Type`, the event, delivery and timestamp headers, both signatures), in a
-//!   fixed order; the reference server and every SDK's `sign` send exactly these.
+//!   (`Content-Type`, the event, delivery and timestamp headers, both signatures, and
+//!   `X-Menon-Test` on test deliveries), in a fixed order; the reference server and
+//!   every SDK's `sign` send exactly these.
 //! - [`canonicalize`]: RFC 8785 (JSON Canonicalization Scheme), so a receiver that only
 //!   holds the parsed body can rebuild the signed bytes.
 //! - [`EventType`] and [`Envelope`]: the 21 event types and the event envelope.
@@ -77,6 +78,12 @@ pub mod headers {
     pub const DELIVERY: &str = "X-Menon-Delivery";
     /// `X-Menon-Timestamp`: unix seconds, when this attempt was signed.
     pub const TIMESTAMP: &str = "X-Menon-Timestamp";
+    /// `X-Menon-Test`: sent, with the value [`TEST_VALUE`], only on test deliveries (the
+    /// `/test` endpoints and the dashboard's Send Test). The body of a test delivery is
+    /// an ordinary four-member envelope: this header is the only mark.
+    pub const TEST: &str = "X-Menon-Test";
+    /// The value of [`TEST`] on a test delivery: `true`.
+    pub const TEST_VALUE: &str = "true";
     /// `Content-Type`: `application/json` on every delivery.
     pub const CONTENT_TYPE: &str = "Content-Type";
     /// The product token of the server's `User-Agent`, which is

@@ -42,7 +42,8 @@ app.post('/webhooks/menon', verifyMenon, (req, res) => {
 
   // Acknowledge what you do not handle: new event types can appear at any time, and a
   // non-2xx answer only makes Menon retry (and in the end disable the webhook).
-  if (event.test === true) {
+  // Test deliveries (the dashboard's Send Test) carry the header `X-Menon-Test: true`.
+  if (req.get('x-menon-test') === 'true') {
     console.log(`test event ${event.id} (${event.type}) received`);
     return res.status(200).json({ received: true });
   }

@@ -14,7 +14,7 @@ import sqlite3
 import sys
 from typing import Annotated, Any
 
-from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException
+from fastapi import BackgroundTasks, Depends, FastAPI, Header, HTTPException
 from menon_webhooks import EVENT_TYPES
 from menon_webhooks.fastapi import verified_event
 
@@ -55,14 +55,19 @@ MenonEvent = Annotated[dict[str, Any], Depends(verified_event(SECRET))]
 
 
 @app.post("/webhooks/menon")
-async def menon_webhook(event: MenonEvent, background: BackgroundTasks) -> dict[str, bool]:
+async def menon_webhook(
+    event: MenonEvent,
+    background: BackgroundTasks,
+    x_menon_test: Annotated[str | None, Header()] = None,
+) -> dict[str, bool]:
     event_id, event_type = event.get("id"), event.get("type")
     if not isinstance(event_id, str) or not isinstance(event_type, str):
         raise HTTPException(400, detail={"code": "invalid_envelope", "message": "no id or type"})
 
     # Acknowledge what you do not handle: new event types can appear at any time, and a
     # non-2xx answer only makes Menon retry (and in the end disable the webhook).
-    if event.get("test") is True:
+    # Test deliveries (the dashboard's Send Test) carry the header `X-Menon-Test: true`.
+    if x_menon_test == "true":
         log.info("test event %s (%s) received", event_id, event_type)
         return {"received": True}
     if event_type not in EVENT_TYPES:

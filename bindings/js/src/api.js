@@ -7,7 +7,7 @@
 //     .verifyDeliveryStr(text, ...)                  the same over a string's UTF-8 bytes
 //     .sign(bytes) / .signStr(text)                  X-Menon-Signature
 //     .signV2(t, bytes) / .signV2Str(t, text)        X-Menon-Signature-V2
-//     .deliveryHeaders(bytes, t, type?, id?, delivery?) / .deliveryHeadersStr(text, ...)
+//     .deliveryHeaders(bytes, t, type?, id?, delivery?, test?) / .deliveryHeadersStr(text, ...)
 //                                                    PROTOCOL §2 headers, [name, value, …]
 //   verifySignature(secret, bytes, header) / verifySignatureStr(...)  -> boolean
 //   canonicalize(text) / canonicalizeBytes(bytes)    RFC 8785
@@ -112,10 +112,11 @@ export function createApi(backend, name) {
     const event = type === undefined ? undefined : String(type);
     const eventId = id === undefined ? undefined : String(id);
     const delivery = options.deliveryId === undefined ? undefined : String(options.deliveryId);
+    const test = options.test === true;
     const pairs =
       input.text !== undefined
-        ? verifier.deliveryHeadersStr(input.text, timestamp, event, eventId, delivery)
-        : verifier.deliveryHeaders(input.bytes, timestamp, event, eventId, delivery);
+        ? verifier.deliveryHeadersStr(input.text, timestamp, event, eventId, delivery, test)
+        : verifier.deliveryHeaders(input.bytes, timestamp, event, eventId, delivery, test);
     /** @type {Record<string, string>} */
     const headers = {};
     for (let i = 0; i < pairs.length; i += 2) headers[pairs[i]] = pairs[i + 1];

@@ -180,6 +180,13 @@ for (const { name, api } of BACKENDS) {
     assert.equal(other['X-Menon-Event'], 'user.created');
     assert.equal(other['X-Menon-Event-Id'], 'evt_x');
     assert.equal('X-Menon-Event' in sign('[]', SECRET), false);
+    // A test delivery: the same headers plus `X-Menon-Test: true`, last; the body untouched.
+    const test = sign(PARSED, SECRET, { timestamp: NOW, deliveryId: 'log_1', test: true });
+    assert.deepEqual(Object.keys(test), [...Object.keys(h), 'X-Menon-Test']);
+    assert.equal(test['X-Menon-Test'], 'true');
+    assert.equal(test['X-Menon-Signature'], h['X-Menon-Signature']);
+    assert.equal('X-Menon-Test' in h, false);
+    assert.equal('X-Menon-Test' in sign(PARSED, SECRET, { test: false }), false);
   });
 
   test(`${name}: unknown event types and test events verify like any other`, () => {

@@ -10,7 +10,7 @@
 //! | `new Verifier(secrets)` | [`menon_webhooks::Verifier::new`] |
 //! | `verifier.verifyDelivery(body, v1?, v2?, now, tolerance)` → secret index | [`menon_webhooks::Verifier::verify_delivery`] |
 //! | `verifier.sign(body)`, `verifier.signV2(timestamp, body)` | [`menon_webhooks::Verifier::sign`], [`menon_webhooks::Verifier::sign_v2`] |
-//! | `verifier.deliveryHeaders(body, timestamp, eventType?, eventId?, deliveryId?)` → `[name, value, …]` | [`menon_webhooks::Verifier::delivery_headers`] |
+//! | `verifier.deliveryHeaders(body, timestamp, eventType?, eventId?, deliveryId?, test?)` → `[name, value, …]` | [`menon_webhooks::Verifier::delivery_headers`] |
 //! | `verifySignature(secret, body, header)` → boolean | [`menon_webhooks::verify`] |
 //! | `canonicalize(text)`, `canonicalizeBytes(bytes)` → string | [`menon_webhooks::canonicalize`] |
 //! | `eventTypes()` | [`menon_webhooks::EventType::ALL`] |
@@ -110,7 +110,7 @@ impl Verifier {
 
     /// The headers a sender sends with `body` signed at `timestamp` (PROTOCOL §2), in the
     /// core's order, flattened as `[name, value, name, value, …]`. `undefined` leaves the
-    /// event, event id or delivery header out.
+    /// event, event id or delivery header out; `test: true` adds `X-Menon-Test: true`.
     #[napi]
     pub fn delivery_headers(
         &self,
@@ -119,8 +119,9 @@ impl Verifier {
         event_type: Option<String>,
         event_id: Option<String>,
         delivery_id: Option<String>,
+        test: Option<bool>,
     ) -> Vec<String> {
-        self.headers(body, timestamp, event_type, event_id, delivery_id)
+        self.headers(body, timestamp, event_type, event_id, delivery_id, test)
     }
 
     /// [`Verifier::delivery_headers`] over the UTF-8 bytes of a string body.
@@ -132,6 +133,7 @@ impl Verifier {
         event_type: Option<String>,
         event_id: Option<String>,
         delivery_id: Option<String>,
+        test: Option<bool>,
     ) -> Vec<String> {
         self.headers(
             body.as_bytes(),
@@ -139,6 +141,7 @@ impl Verifier {
             event_type,
             event_id,
             delivery_id,
+            test,
         )
     }
 
@@ -149,6 +152,7 @@ impl Verifier {
         event_type: Option<String>,
         event_id: Option<String>,
         delivery_id: Option<String>,
+        test: Option<bool>,
     ) -> Vec<String> {
         self.inner
             .delivery_headers(
@@ -157,6 +161,7 @@ impl Verifier {
                 event_type.as_deref(),
                 event_id.as_deref(),
                 delivery_id.as_deref(),
+                test.unwrap_or(false),
             )
             .into_iter()
             .flat_map(|(name, value)| [String::from(name), value])

@@ -148,7 +148,7 @@ impl Webhook {
     }
 
     /// The headers to send with `body`.
-    #[pyo3(signature = (body, *, timestamp = None, event_type = None, event_id = None, delivery_id = None))]
+    #[pyo3(signature = (body, *, timestamp = None, event_type = None, event_id = None, delivery_id = None, test = false))]
     fn sign<'py>(
         &self,
         body: &Bound<'py, PyAny>,
@@ -156,11 +156,13 @@ impl Webhook {
         event_type: Option<String>,
         event_id: Option<String>,
         delivery_id: Option<String>,
+        test: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let extra = SignExtra {
             event_type,
             event_id,
             delivery_id,
+            test,
         };
         sign_headers(&self.verifier, body, timestamp, extra)
     }
@@ -184,9 +186,9 @@ fn verify<'py>(
 }
 
 /// `sign(body, secret, *, timestamp=None, event_type=None, event_id=None,
-/// delivery_id=None) -> dict[str, str]`.
+/// delivery_id=None, test=False) -> dict[str, str]`.
 #[pyfunction]
-#[pyo3(signature = (body, secret, *, timestamp = None, event_type = None, event_id = None, delivery_id = None))]
+#[pyo3(signature = (body, secret, *, timestamp = None, event_type = None, event_id = None, delivery_id = None, test = false))]
 fn sign<'py>(
     body: &Bound<'py, PyAny>,
     secret: &Bound<'py, PyAny>,
@@ -194,11 +196,13 @@ fn sign<'py>(
     event_type: Option<String>,
     event_id: Option<String>,
     delivery_id: Option<String>,
+    test: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let extra = SignExtra {
         event_type,
         event_id,
         delivery_id,
+        test,
     };
     sign_headers(&convert::verifier(secret)?, body, timestamp, extra)
 }
@@ -328,6 +332,8 @@ struct SignExtra {
     event_type: Option<String>,
     event_id: Option<String>,
     delivery_id: Option<String>,
+    /// A test delivery: adds `X-Menon-Test: true`.
+    test: bool,
 }
 
 fn sign_headers<'py>(
@@ -355,6 +361,7 @@ fn sign_headers<'py>(
             event_type.as_deref(),
             event_id.as_deref(),
             extra.delivery_id.as_deref(),
+            extra.test,
         )
     };
     let pairs = if bytes.len() >= DETACH_AT {

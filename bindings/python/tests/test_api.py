@@ -238,6 +238,11 @@ def test_sign_headers_for_a_sender() -> None:
     assert (given["X-Menon-Event"], given["X-Menon-Event-Id"], given["X-Menon-Delivery"]) == (
         "listing.sold", "evt_9", "log_1")
     assert given[V2] == headers[V2]
+    test = sign(BODY, SECRET, timestamp=NOW, test=True)  # a test delivery: one header more, last
+    assert list(test) == [*headers, "X-Menon-Test"]
+    assert test["X-Menon-Test"] == "true" and test[V1] == headers[V1]
+    assert "X-Menon-Test" not in headers
+    assert Webhook(SECRET).sign(BODY, timestamp=NOW, test=True) == test
     for not_an_event in (b"", b"[1]", b"\xff", b'{"type": 5}', b"x" * 10):
         assert set(sign(not_an_event, SECRET, timestamp=NOW)) == {"Content-Type", "X-Menon-Timestamp", V1, V2}
 
@@ -413,12 +418,6 @@ def test_verified_type() -> None:
 
 
 def test_public_names() -> None:
-    assert set(menon_webhooks.__all__) == {
-        "DEFAULT_TOLERANCE", "EVENT_TYPES", "MAX_DEPTH", "Verified", "Webhook", "WebhookVerificationError",
-        "__version__", "canonicalize", "sign", "verify", "verify_signature",
-    } | typed
-    assert all(hasattr(menon_webhooks, name) for name in menon_webhooks.__all__)
-    assert menon_webhooks.__version__ == "0.1.0"
     # The event TypedDicts (menon_webhooks.events): the envelope, the union, and for each type
     # its event and its data, e.g. ListingCreatedEvent and ListingCreatedData.
     typed = {"EventEnvelope", "WebhookEvent"} | {
@@ -426,6 +425,12 @@ def test_public_names() -> None:
         for t in menon_webhooks.EVENT_TYPES
         for suffix in ("Event", "Data")
     }
+    assert set(menon_webhooks.__all__) == {
+        "DEFAULT_TOLERANCE", "EVENT_TYPES", "MAX_DEPTH", "Verified", "Webhook", "WebhookVerificationError",
+        "__version__", "canonicalize", "sign", "verify", "verify_signature",
+    } | typed
+    assert all(hasattr(menon_webhooks, name) for name in menon_webhooks.__all__)
+    assert menon_webhooks.__version__ == "0.1.0"
     assert len(menon_webhooks.EVENT_TYPES) == 21 and menon_webhooks.EVENT_TYPES[0] == "listing.created"
     assert set(menon_webhooks.EVENT_TYPES) == {p.stem for p in EVENT_FILES}
 

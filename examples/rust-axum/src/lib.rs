@@ -143,7 +143,9 @@ async fn receive(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Res
 
     // Acknowledge what you do not handle: new event types can appear at any time, and a
     // non-2xx answer only makes Menon retry (and in the end disable the webhook).
-    if event.test == Some(true) {
+    // Test deliveries (the dashboard's Send Test) carry `X-Menon-Test: true`.
+    let test = header(&headers, menon_webhooks::headers::TEST);
+    if test == Some(menon_webhooks::headers::TEST_VALUE) {
         tracing::info!("test event {} ({}) received", event.id, event.kind);
         return received(false);
     }

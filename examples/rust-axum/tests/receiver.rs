@@ -54,14 +54,13 @@ fn now() -> u64 {
 }
 
 /// A canonical envelope with a fresh id.
-fn envelope(kind: &str, data: Value, test: bool) -> (String, Vec<u8>) {
+fn envelope(kind: &str, data: Value) -> (String, Vec<u8>) {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let id = format!("evt_test_{}_{n}", std::process::id());
     let data = data.as_object().cloned().unwrap_or_default();
     let mut event = Envelope::new(&id, EventType::ListingCreated, now(), data);
     event.kind = kind.to_owned();
-    event.test = test.then_some(true);
     (id, event.to_json().unwrap())
 }
 
@@ -73,10 +72,25 @@ impl Http {
         secret: &str,
         timestamp: u64,
     ) -> (StatusCode, Value) {
+        self.send(body, secret, timestamp, false).await
+    }
+
+    /// POSTs `body` as a test delivery (`X-Menon-Test: true`), signed now.
+    async fn deliver_test(&self, body: &[u8]) -> (StatusCode, Value) {
+        self.send(body, SECRET, now(), true).await
+    }
+
+    async fn send(
+        &self,
+        body: &[u8],
+        secret: &str,
+        timestamp: u64,
+        test: bool,
+    ) -> (StatusCode, Value) {
         let verifier = Verifier::new(&[secret]).unwrap();
         let mut request = self.client.post(format!("{}{WEBHOOK_PATH}", self.base));
         for (name, value) in
-            verifier.delivery_headers(body, timestamp, None, None, Some("log_test"))
+            verifier.delivery_headers(body, timestamp, None, None, Some("log_test"), test)
         {
             request = request.header(name, value);
         }
@@ -178,7 +192,7 @@ async fn every_fixture_event_is_accepted_and_processed_once() {
 #[tokio::test]
 async fn refusals_are_401_with_the_error_code() {
     let receiver = start().await;
-    let (_, body) = envelope("payment.succeeded", json!({"amount": 100}), false);
+    let (_, body) = envelope("payment.succeeded", json!({"amount": 100}));
     let v1 = menon_webhooks::sign(SECRET, &body);
     let hex = v1.trim_start_matches("sha256=");
 
@@ -260,7 +274,6 @@ async fn large_and_non_ascii_bodies_are_accepted() {
         let (_, body) = envelope(
             "listing.updated",
             json!({"description": "ä".repeat(size / 2)}),
-            false,
         );
         let (status, answer) = receiver.http.deliver(&body).await;
         assert_eq!(status, StatusCode::OK, "{} bytes: {answer}", body.len());
@@ -268,13 +281,11 @@ async fn large_and_non_ascii_bodies_are_accepted() {
     let (_, body) = envelope(
         "message.received",
         json!({"body": "車両？ 🚚 Ünï\n\t\u{1}"}),
-        false,
     );
     assert_eq!(receiver.http.deliver(&body).await.0, StatusCode::OK);
     let (_, body) = envelope(
         "listing.updated",
         json!({"description": "x".repeat(3 << 20)}),
-        false,
     );
     assert_eq!(
         receiver.http.deliver(&body).await.0,
@@ -286,13 +297,13 @@ async fn large_and_non_ascii_bodies_are_accepted() {
 #[tokio::test]
 async fn unknown_types_and_test_events_are_acknowledged_without_work() {
     let receiver = start().await;
-    let (unknown, body) = envelope("vehicle.inspected", json!({"vehicle_id": "veh_1"}), false);
+    let (unknown, body) = envelope("vehicle.inspected", json!({"vehicle_id": "veh_1"}));
     assert_eq!(
         receiver.http.deliver(&body).await,
         (StatusCode::OK, json!({"received": true}))
     );
-    let (test, body) = envelope("listing.created", json!({}), true);
-    assert_eq!(receiver.http.deliver(&body).await.0, StatusCode::OK);
+    let (test, body) = envelope("listing.created", json!({}));
+    assert_eq!(receiver.http.deliver_test(&body).await.0, StatusCode::OK);
     tokio::time::sleep(WORK_TIME * 2).await;
     let processed = receiver.http.processed().await;
     assert!(
@@ -305,7 +316,7 @@ async fn unknown_types_and_test_events_are_acknowledged_without_work() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_copies_of_one_event_run_the_work_once() {
     let receiver = start().await;
-    let (id, body) = envelope("inquiry.created", json!({"inquiry_id": "inq_1"}), false);
+    let (id, body) = envelope("inquiry.created", json!({"inquiry_id": "inq_1"}));
     let copies = receiver.http.deliver_concurrently(&body, 5).await;
     assert!(
         copies.iter().all(|(s, _)| *s == StatusCode::OK),
@@ -326,7 +337,7 @@ async fn concurrent_copies_of_one_event_run_the_work_once() {
 async fn a_burst_of_100_is_answered_fast() {
     let receiver = start().await;
     let events: Vec<(String, Vec<u8>)> = (0..100)
-        .map(|n| envelope("listing.published", json!({"n": n}), false))
+        .map(|n| envelope("listing.published", json!({"n": n})))
         .collect();
     let tasks: Vec<_> = events
         .iter()
@@ -352,7 +363,7 @@ async fn a_burst_of_100_is_answered_fast() {
 #[tokio::test]
 async fn shutdown_waits_for_acknowledged_work() {
     let receiver = start().await;
-    let (_, body) = envelope("user.created", json!({}), false);
+    let (_, body) = envelope("user.created", json!({}));
     assert_eq!(receiver.http.deliver(&body).await.0, StatusCode::OK);
     // The work (WORK_TIME) was still running when the server was told to stop.
     assert!(receiver.stop().await >= WORK_TIME / 2);

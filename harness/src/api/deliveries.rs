@@ -145,8 +145,9 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
-/// Sends one test event (`"test": true`, sample data of the chosen type) to the webhook,
-/// now, signed with its live secrets; logs and returns the attempt.
+/// Sends one test event (sample data of the chosen type, in the plain four-member
+/// envelope, marked by the `X-Menon-Test: true` header) to the webhook, now, signed with
+/// its live secrets; logs and returns the attempt.
 pub async fn send_test(
     state: &AppState,
     seller: SellerId,
@@ -167,9 +168,9 @@ pub async fn send_test(
     };
     let created_at = state.clock.now_unix();
     let event_id = ids::event_id().map_err(internal)?;
-    let mut envelope = Envelope::new(event_id.clone(), kind, created_at, samples::data(kind));
-    envelope.test = Some(true);
-    let body = envelope.to_json().map_err(internal)?;
+    let body = Envelope::new(event_id.clone(), kind, created_at, samples::data(kind))
+        .to_json()
+        .map_err(internal)?;
 
     let event = StoredEvent {
         id: event_id.clone(),
@@ -235,6 +236,7 @@ async fn deliver_now(
                 body: &event.body,
                 secrets: &secrets,
                 timestamp: state.clock.wall_unix(),
+                test: event.is_test,
             },
             RESPONSE_EXCERPT_BYTES,
         )

@@ -119,9 +119,9 @@ pub(super) async fn rotate_secret(
     webhooks::rotate_secret(&state, seller, id).await
 }
 
-/// Send one test event (`"test": true`, sample data) to the webhook now, signed with its
-/// live secrets; the response is the logged attempt (a failed delivery is reported in
-/// `delivery.status`, not as an error).
+/// Send one test event (sample data, marked by the header `X-Menon-Test: true`) to the
+/// webhook now, signed with its live secrets; the response is the logged attempt (a
+/// failed delivery is reported in `delivery.status`, not as an error).
 #[utoipa::path(post, path = "/api/seller/webhooks/{id}/test", tag = "seller", operation_id = "seller_send_test",
     security(("seller_jwt" = [])), params(("id" = String, Path, description = "wh_…")),
     request_body(content = Option<TestRequest>, description = "optional; empty body = the webhook's first event type"),

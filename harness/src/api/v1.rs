@@ -113,9 +113,9 @@ pub(super) async fn rotate_secret(
     webhooks::rotate_secret(&state, seller, id).await
 }
 
-/// Send one test event (`"test": true`, sample data) to the webhook now, signed with its
-/// live secrets; the response is the logged attempt (a failed delivery is reported in
-/// `delivery.status`, not as an error).
+/// Send one test event (sample data, marked by the header `X-Menon-Test: true`) to the
+/// webhook now, signed with its live secrets; the response is the logged attempt (a
+/// failed delivery is reported in `delivery.status`, not as an error).
 #[utoipa::path(post, path = "/v1/webhooks/{id}/test", tag = "v1", operation_id = "v1_send_test",
     security(("api_key" = [])), params(("id" = String, Path, description = "wh_…")),
     request_body(content = Option<TestRequest>, description = "optional; empty body = the webhook's first event type"),

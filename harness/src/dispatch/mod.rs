@@ -50,6 +50,8 @@ pub struct Delivery<'a> {
     pub secrets: &'a [Secret],
     /// Unix seconds: `X-Menon-Timestamp` and the v2 `t`.
     pub timestamp: u64,
+    /// A test delivery (Send Test, the `/test` endpoints): `X-Menon-Test: true`.
+    pub test: bool,
 }
 
 /// What one attempt came to.
@@ -240,7 +242,7 @@ impl Sender {
                     AttemptOutcome::Failed {
                         status: Some(status),
                         elapsed_ms: elapsed(),
-                        error: format!("the endpoint answered {status}"),
+                        error: reason_phrase(response.status()),
                         retry_after,
                     }
                 };
@@ -262,6 +264,15 @@ impl Sender {
     fn describe(&self, e: &reqwest::Error) -> String {
         describe_error(e, self.timeout)
     }
+}
+
+/// The log's `error` for a non-2xx answer: the status's reason phrase, as the docs'
+/// example log shows (`"Internal Server Error"` for 500, PROTOCOL §5); a status with no
+/// registered phrase (e.g. 599) reads `HTTP 599`.
+pub fn reason_phrase(status: reqwest::StatusCode) -> String {
+    status
+        .canonical_reason()
+        .map_or_else(|| format!("HTTP {}", status.as_u16()), String::from)
 }
 
 /// A failed request in one line, its causes included (never the URL's query): what the
@@ -298,6 +309,7 @@ pub fn delivery_headers(d: &Delivery<'_>) -> Result<HeaderMap, String> {
         Some(d.event_type),
         Some(d.event_id),
         Some(d.log_id),
+        d.test,
     );
     let mut map = HeaderMap::with_capacity(pairs.len());
     for (name, value) in pairs {
@@ -323,6 +335,17 @@ mod tests {
         assert_eq!(RetryAfter::parse("-5"), None);
         assert_eq!(RetryAfter::parse("soon"), None);
         assert_eq!(RetryAfter::parse(""), None);
+    }
+
+    #[test]
+    fn errors_are_reason_phrases() {
+        let phrase =
+            |code: u16| reason_phrase(reqwest::StatusCode::from_u16(code).unwrap_or_default());
+        assert_eq!(phrase(500), "Internal Server Error");
+        assert_eq!(phrase(302), "Found");
+        assert_eq!(phrase(410), "Gone");
+        assert_eq!(phrase(429), "Too Many Requests");
+        assert_eq!(phrase(599), "HTTP 599");
     }
 
     #[tokio::test]
@@ -355,6 +378,7 @@ mod tests {
             body,
             secrets: &secrets,
             timestamp: 1_705_314_600,
+            test: false,
         };
         let map = delivery_headers(&delivery)?;
         let get = |name: &str| {
@@ -378,6 +402,15 @@ mod tests {
         assert_eq!(get("x-menon-event-id"), "evt_1");
         assert_eq!(get("x-menon-delivery"), "log_1");
         assert_eq!(get("x-menon-timestamp"), "1705314600");
+        assert!(map.get("x-menon-test").is_none());
+        let test = delivery_headers(&Delivery {
+            test: true,
+            ..delivery
+        })?;
+        assert_eq!(
+            test.get("x-menon-test").and_then(|v| v.to_str().ok()),
+            Some("true")
+        );
         let none = Delivery {
             secrets: &[],
             ..delivery

@@ -219,6 +219,7 @@ impl Dispatcher {
                 body: &claim.event.body,
                 secrets: &secrets,
                 timestamp: self.clock.wall_unix(),
+                test: claim.event.is_test,
             })
             .await;
         let result = self.settle(&claim, outcome);

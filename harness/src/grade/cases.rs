@@ -100,7 +100,7 @@ const FIX_ONCE: &str = "Record the event id atomically before doing the work (a 
 const FIX_FAST: &str = "Acknowledge first: verify, record the event id, answer 2xx, then do \
     slow work in a background job or queue.";
 const FIX_ROBUST: &str = "Answer 2xx to every validly signed delivery, including event types \
-    you do not handle and test events (`\"test\": true`); new types can appear at any time.";
+    you do not handle and test deliveries (header `X-Menon-Test: true`); new types can appear at any time.";
 
 fn case(group: Group, name: &str, expect: impl Into<String>, fix: &'static str) -> Case {
     Case {
@@ -221,7 +221,7 @@ pub fn catalogue() -> Vec<Case> {
     cases.push(case(
         Group::Robustness,
         "test-event",
-        "a validly signed test event (`\"test\": true`) is acknowledged (2xx)",
+        "a validly signed test delivery (header `X-Menon-Test: true`) is acknowledged (2xx)",
         FIX_ROBUST,
     ));
     cases

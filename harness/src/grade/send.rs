@@ -36,10 +36,25 @@ pub struct Outgoing {
 impl Outgoing {
     /// A correctly signed delivery of `envelope`, signed at `timestamp` with `secret`.
     pub fn signed(envelope: &Envelope, secret: &str, timestamp: u64) -> Result<Self, String> {
+        Self::of_envelope(envelope, secret, timestamp, false)
+    }
+
+    /// The same as a test delivery (`X-Menon-Test: true`), as the server's Send Test
+    /// sends it.
+    pub fn signed_test(envelope: &Envelope, secret: &str, timestamp: u64) -> Result<Self, String> {
+        Self::of_envelope(envelope, secret, timestamp, true)
+    }
+
+    fn of_envelope(
+        envelope: &Envelope,
+        secret: &str,
+        timestamp: u64,
+        test: bool,
+    ) -> Result<Self, String> {
         let body = envelope
             .to_json()
             .map_err(|e| format!("cannot canonicalize the envelope {}: {e}", envelope.id))?;
-        Self::signed_bytes(body, &envelope.kind, &envelope.id, secret, timestamp)
+        Self::build(body, &envelope.kind, &envelope.id, secret, timestamp, test)
     }
 
     /// A correctly signed delivery of `body` (already the bytes to send).
@@ -49,6 +64,17 @@ impl Outgoing {
         event_id: &str,
         secret: &str,
         timestamp: u64,
+    ) -> Result<Self, String> {
+        Self::build(body, event_type, event_id, secret, timestamp, false)
+    }
+
+    fn build(
+        body: Vec<u8>,
+        event_type: &str,
+        event_id: &str,
+        secret: &str,
+        timestamp: u64,
+        test: bool,
     ) -> Result<Self, String> {
         let log_id = ids::log_id().map_err(|e| e.to_string())?;
         let secrets = [Secret::new(secret.to_owned())];
@@ -60,6 +86,7 @@ impl Outgoing {
             body: &body,
             secrets: &secrets,
             timestamp,
+            test,
         })?;
         if let Ok(agent) = HeaderValue::from_str(&dispatch::user_agent()) {
             headers.insert(reqwest::header::USER_AGENT, agent);
@@ -108,7 +135,6 @@ pub fn envelope(kind: &str, data: Map<String, Value>, now: u64) -> Result<Envelo
         data,
         id: ids::event_id().map_err(|e| e.to_string())?,
         kind: kind.to_owned(),
-        test: None,
         extra: Map::new(),
     })
 }

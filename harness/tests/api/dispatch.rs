@@ -144,7 +144,8 @@ async fn events_fan_out_to_the_sellers_subscribed_webhooks_only() {
         assert_eq!(envelope.id, event);
         assert_eq!(envelope.kind, "listing.created");
         assert_eq!(Value::Object(envelope.data), data);
-        assert_eq!(envelope.test, None);
+        assert!(envelope.extra.is_empty(), "the docs' four members only");
+        assert_eq!(got[0].header("X-Menon-Test"), "", "not a test delivery");
         assert_eq!(canonicalize(&got[0].body).unwrap(), got[0].body);
         assert_eq!(got[0].header("X-Menon-Event-Id"), event);
         assert!(got[0].header("X-Menon-Delivery").starts_with("log_"));

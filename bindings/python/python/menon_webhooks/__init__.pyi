@@ -167,13 +167,15 @@ def sign(
     event_type: str | None = None,
     event_id: str | None = None,
     delivery_id: str | None = None,
+    test: bool = False,
 ) -> dict[str, str]:
     """The headers a Menon sender sends with ``body`` (to test a receiver):
     ``Content-Type``, ``X-Menon-Event`` and ``X-Menon-Event-Id`` (given, else the body's
     ``type`` and ``id`` when it is a JSON object), ``X-Menon-Delivery`` (when given),
     ``X-Menon-Timestamp`` (``timestamp``, default now), ``X-Menon-Signature`` (newest
-    secret) and ``X-Menon-Signature-V2`` (one entry per secret). A mapping body is signed in
-    its canonical form: send ``canonicalize(body)``."""
+    secret), ``X-Menon-Signature-V2`` (one entry per secret) and, with ``test=True``,
+    ``X-Menon-Test: true`` (a test delivery). A mapping body is signed in its canonical
+    form: send ``canonicalize(body)``."""
 
 def canonicalize(obj: _JSONInput) -> str:
     """RFC 8785 (JCS) canonical form.
@@ -234,5 +236,6 @@ class Webhook:
         event_type: str | None = None,
         event_id: str | None = None,
         delivery_id: str | None = None,
+        test: bool = False,
     ) -> dict[str, str]:
         """Like the module's ``sign``, with this webhook's secrets."""
