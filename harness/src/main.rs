@@ -76,7 +76,7 @@ enum Command {
     /// Send a folder of event envelopes to a receiver, signed, with a progress bar and a
     /// summary. Exit status 0 (all acknowledged), 1 (one was not), 2 (nothing sent).
     Replay(replay::ReplayArgs),
-    /// Grade a webhook receiver against PROTOCOL §7: signatures, idempotency, fast 200s.
+    /// Grade a webhook receiver against docs/PROTOCOL.md §7: signatures, idempotency, fast 200s.
     /// Exit status 0 (conforming), 1 (a case failed), 2 (could not run).
     Grade(grade::GradeArgs),
     /// Print the OpenAPI document (regenerate the committed copy with
