@@ -45,6 +45,23 @@ fn count(dir: &std::path::Path, sql: &str) -> i64 {
     db.query_row(sql, [], |row| row.get(0)).unwrap()
 }
 
+/// Waits until no delivery is pending: every queued one has been sent and its attempt
+/// recorded, so nothing more reaches a receiver until something new is queued.
+async fn wait_all_sent(dir: &std::path::Path) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while count(
+        dir,
+        "SELECT COUNT(*) FROM deliveries WHERE status = 'pending'",
+    ) > 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deliveries still pending"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_that_javascript_would_change_is_refused_on_both_families() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -117,12 +134,13 @@ async fn data_that_javascript_would_change_is_refused_on_both_families() {
     }
     assert!(
         receiver
-            .wait_for(Duration::from_secs(10), |got| got.len() >= 2)
+            .wait_for(Duration::from_secs(30), |got| got.len() >= 2)
             .await,
         "the accepted events were not delivered"
     );
-    // A refused event queued nothing: after a pause, still the two accepted ones only.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A refused event queued nothing: once everything queued has been sent, still the
+    // two accepted ones only.
+    wait_all_sent(dir.path()).await;
     let got = receiver.received();
     let mut ids: Vec<&str> = got.iter().map(|r| r.event_id()).collect();
     ids.sort_unstable();
@@ -210,10 +228,10 @@ async fn emit_refuses_the_same_data_with_the_same_message() {
     assert!(String::from_utf8_lossy(&out.stdout).ends_with(" 1\n"));
     assert!(
         receiver
-            .wait_for(Duration::from_secs(10), |got| got.len() == 1)
+            .wait_for(Duration::from_secs(30), |got| got.len() == 1)
             .await
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_all_sent(dir.path()).await;
     assert_eq!(receiver.received().len(), 1);
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM events"), 1);
 }

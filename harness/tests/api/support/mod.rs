@@ -211,6 +211,16 @@ impl Server {
 }
 
 impl Server {
+    /// Sends SIGTERM and returns at once: the server starts shutting down (its `logs` say
+    /// how far it got); [`Server::stop`] then waits for it to exit.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+    }
+
     /// Kills the server with SIGKILL (`kill -9`): no shutdown, no drain.
     pub fn kill(mut self) {
         let status = Command::new("kill")

@@ -1,19 +1,23 @@
 //! A webhook receiver for tests: a real axum server on a free loopback port that records
 //! every request and answers with the status it is told to (after an optional delay,
-//! with an optional `Retry-After`, or 500 for bodies containing a "poison" marker).
+//! with an optional `Retry-After`, or 500 for bodies containing a "poison" marker). It can
+//! answer a script of statuses first ([`Receiver::answer_next`]), and hold every answer
+//! until told to let go ([`Receiver::hold`]): a test then orders events by what it did,
+//! not by how long it waited.
 //!
 //! Once given the webhook's secret, it checks every delivery twice: with the core's
 //! `Verifier::verify_delivery` (v2, wall-clock tolerance), and with an HMAC-SHA256 this
 //! project did not write (`ring`) over the raw body against `X-Menon-Signature`.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Router;
+use tokio::sync::Notify;
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -48,6 +52,12 @@ struct Shared {
     secret: Mutex<Option<String>>,
     retry_after: Mutex<Option<String>>,
     poison: Mutex<Option<String>>,
+    /// Statuses for the next requests, in order, before `status`.
+    script: Mutex<VecDeque<u16>>,
+    /// Answers wait while this is set ...
+    held: AtomicBool,
+    /// ... and are woken when it is cleared.
+    released: Notify,
 }
 
 /// The running receiver; stops when dropped with the test's runtime.
@@ -119,16 +129,25 @@ impl Receiver {
                     .unwrap()
                     .as_deref()
                     .is_some_and(|marker| String::from_utf8_lossy(&body).contains(marker));
+                let scripted = state.script.lock().unwrap().pop_front();
                 let status = if poisoned {
                     500
                 } else {
-                    state.status.load(Ordering::SeqCst)
+                    scripted.unwrap_or_else(|| state.status.load(Ordering::SeqCst))
                 };
                 state.received.lock().unwrap().push(Received {
                     headers,
                     body: body.to_vec(),
                     verified,
                 });
+                loop {
+                    // Registered before the check, so a release in between is not missed.
+                    let released = state.released.notified();
+                    if !state.held.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    released.await;
+                }
                 let delay = state.delay_ms.load(Ordering::SeqCst);
                 if delay > 0 {
                     tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -162,6 +181,23 @@ impl Receiver {
     /// Answers `status` from now on.
     pub fn answer(&self, status: u16) {
         self.shared.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Answers these statuses to the next requests, one each, in order (a poisoned body
+    /// still gets 500); then `answer`'s status again.
+    pub fn answer_next(&self, statuses: &[u16]) {
+        self.shared.script.lock().unwrap().extend(statuses);
+    }
+
+    /// From now on, records each request at once but holds its answer until [`Receiver::release`].
+    pub fn hold(&self) {
+        self.shared.held.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets every held answer go (and answers at once from now on).
+    pub fn release(&self) {
+        self.shared.held.store(false, Ordering::SeqCst);
+        self.shared.released.notify_waiters();
     }
 
     /// Waits `ms` before answering from now on.
