@@ -160,12 +160,15 @@ async fn openapi_document_is_committed_and_served() {
     assert!(generated.status.success());
     let generated = String::from_utf8(generated.stdout).expect("utf-8");
     let committed_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
-    if std::env::var_os("MENON_BLESS").is_some() {
-        std::fs::write(&committed_path, &generated).expect("write openapi.json");
-    }
+    // Read before any rewrite: MENON_BLESS=1 writes the new document when it differs, and
+    // then the test says so instead of comparing the file with itself.
     let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+    if committed != generated && std::env::var_os("MENON_BLESS").is_some() {
+        std::fs::write(&committed_path, &generated).expect("write openapi.json");
+        eprintln!("MENON_BLESS: rewrote {}", committed_path.display());
+    }
     assert!(
-        committed == generated,
+        committed == generated || std::env::var_os("MENON_BLESS").is_some(),
         "harness/openapi.json differs from the API the code defines. Regenerate it with\n  \
          cargo run -p menon-harness -- openapi > harness/openapi.json\n\
          (or run the tests with MENON_BLESS=1) and commit the result."
