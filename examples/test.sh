@@ -90,12 +90,15 @@ trap 'rm -rf "$scratch"' EXIT
 export DATABASE=$scratch/python-fastapi.db
 
 failed=()
+# The fast-200 limit: 1 s is the documented target (BENCHMARKS.md measures it); a loaded
+# CI machine grades behaviour, not speed, so the tests allow 5 s unless told otherwise.
+deadline=${MENON_GRADE_DEADLINE:-5s}
 # run NAME DIR CMD...: grades the receiver that CMD, run in DIR, starts.
 run() {
     local name=$1 dir=$2
     shift 2
     step "grade $name: $*"
-    (cd "$dir" && "$harness" grade --strict --quiet --probe /webhooks/menon/processed \
+    (cd "$dir" && "$harness" grade --strict --quiet --deadline "$deadline" --probe /webhooks/menon/processed \
         --junit "$out/$name.junit.xml" --html "$out/$name.html" -- "$@") || failed+=("$name")
 }
 

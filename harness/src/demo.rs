@@ -47,6 +47,9 @@ pub struct DemoArgs {
     /// Stop after grading instead of running until Ctrl-C (for scripts).
     #[arg(long)]
     pub no_wait: bool,
+    /// The grade's fast-200 limit, as `grade --deadline` (a loaded CI machine may want 5s).
+    #[arg(long, default_value = "1s", value_parser = crate::grade::positive_duration)]
+    pub deadline: Duration,
 }
 
 /// `ServeArgs` as `serve` would parse them, so the demo runs exactly what `serve` runs.
@@ -189,7 +192,7 @@ async fn run(args: DemoArgs, serve: ServeArgs) -> Result<u8, Box<dyn std::error:
         url: receiver_url.clone(),
         secret,
         probe: Some(probe_url.clone()),
-        deadline: Duration::from_secs(1),
+        deadline: args.deadline,
         probe_wait: Duration::from_secs(5),
         dry_run: false,
     };

@@ -102,7 +102,7 @@ pub struct GradeArgs {
 }
 
 /// A duration greater than zero.
-fn positive_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn positive_duration(text: &str) -> Result<Duration, String> {
     match parse_duration(text)? {
         d if d.is_zero() => Err(format!("{text:?}: give a duration greater than zero")),
         d => Ok(d),

@@ -1007,6 +1007,9 @@ async fn demo_runs_server_receiver_events_and_grade() {
         "--listen".into(),
         "127.0.0.1:0".into(),
         "--no-wait".into(),
+        // The default 1 s fast-200 limit is a target for benchmarks, not for a loaded CI.
+        "--deadline".into(),
+        "5s".into(),
         "--html".into(),
         html.display().to_string(),
         "--data-dir".into(),
@@ -1130,7 +1133,7 @@ async fn demo_serves_until_ctrl_c_then_cleans_up() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(BIN)
-        .args(["demo", "--listen", "127.0.0.1:0", "--html"])
+        .args(["demo", "--listen", "127.0.0.1:0", "--deadline", "5s", "--html"])
         .arg(dir.path().join("r.html"))
         .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::piped())
