@@ -1,22 +1,16 @@
 //! `menon-harness`: the command line. Parses arguments and hands each subcommand to the
 //! module that does the work; nothing else lives here.
 
-mod api;
-mod auth;
 mod bench;
-mod clock;
-mod config;
-mod dashboard;
 mod demo;
-mod dispatch;
 mod grade;
-mod ids;
-mod metrics;
 mod replay;
-mod samples;
-mod server;
-mod store;
-mod target;
+
+// The server's modules under their old names, so `crate::store` and the like read the same
+// in the binary's own modules.
+use menon_harness_server::{
+    api, auth, clock, config, dashboard, dispatch, ids, metrics, samples, server, store,
+};
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -1133,7 +1133,14 @@ async fn demo_serves_until_ctrl_c_then_cleans_up() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(BIN)
-        .args(["demo", "--listen", "127.0.0.1:0", "--deadline", "5s", "--html"])
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--deadline",
+            "5s",
+            "--html",
+        ])
         .arg(dir.path().join("r.html"))
         .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::piped())

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 macro_rules! fixtures {
     ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../fixtures/events/", $name, ".json")))),*]
+        &[$(($name, include_str!(concat!("../../../fixtures/events/", $name, ".json")))),*]
     };
 }
 

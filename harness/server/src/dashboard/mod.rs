@@ -1,6 +1,6 @@
 //! The seller dashboard under `/dashboard` (issue 7): the two flows the docs describe a
 //! seller doing by hand, "Settings > API > Webhooks > Add Webhook" and the webhook tester,
-//! as server-rendered pages (askama templates in `harness/templates/dashboard/`, a little
+//! as server-rendered pages (askama templates in `harness/server/templates/dashboard/`, a little
 //! hand-written CSS and JavaScript embedded in the binary, no build step).
 //!
 //! Invariants, stated as absences:

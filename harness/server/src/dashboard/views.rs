@@ -1,4 +1,4 @@
-//! What each page shows: one askama template (`harness/templates/dashboard/`) per page
+//! What each page shows: one askama template (`harness/server/templates/dashboard/`) per page
 //! struct, and the plain view models they read. The models are built from the management
 //! API's own response types, so a page shows what the API would answer.
 

@@ -96,6 +96,7 @@ pub struct ServeArgs {
     )]
     pub dev_sign_in: Option<String>,
 
+    /// Where the state lives (`--data-dir`).
     #[command(flatten)]
     pub data: DataArgs,
 }
