@@ -60,16 +60,14 @@ pub struct AppState {
     pub wake: Arc<tokio::sync::Notify>,
 }
 
-/// Runs a store call on tokio's blocking pool (the store is synchronous; see `store`).
+/// [`store::blocking`](crate::store::blocking) with the error as the API answers it.
 pub async fn blocking<T, F>(state: &AppState, call: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
 {
-    let store = Arc::clone(&state.store);
-    tokio::task::spawn_blocking(move || call(store.as_ref()))
+    crate::store::blocking(&state.store, call)
         .await
-        .map_err(|e| ApiError::Internal(format!("store task failed: {e}")))?
         .map_err(ApiError::from)
 }
 

@@ -25,7 +25,9 @@ use super::{AttemptOutcome, Delivery, RetryAfter, Sender};
 use crate::clock::SharedClock;
 use crate::ids;
 use crate::metrics::Metrics;
-use crate::store::{Attempt, AttemptResult, AttemptStatus, Claim, Settle, Store, StoreError};
+use crate::store::{
+    blocking, Attempt, AttemptResult, AttemptStatus, Claim, Settle, Store, StoreError,
+};
 
 /// The longest the loop sleeps when nothing is due.
 const MAX_IDLE: Duration = Duration::from_secs(1);
@@ -50,17 +52,6 @@ impl std::fmt::Debug for Dispatcher {
             .field("workers", &self.workers)
             .finish_non_exhaustive()
     }
-}
-
-async fn blocking<T, F>(store: &Arc<dyn Store>, call: F) -> Result<T, StoreError>
-where
-    T: Send + 'static,
-    F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
-{
-    let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || call(store.as_ref()))
-        .await
-        .map_err(|e| StoreError::Database(format!("store task failed: {e}")))?
 }
 
 impl Dispatcher {

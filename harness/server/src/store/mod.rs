@@ -10,6 +10,7 @@ mod model;
 mod sqlite;
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::ids::Secret;
 
@@ -38,6 +39,19 @@ impl fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {}
+
+/// Runs a store call on tokio's blocking pool: the store is synchronous (see above), and
+/// async code (handlers, the dispatcher) must not block a runtime thread on it.
+pub async fn blocking<T, F>(store: &Arc<dyn Store>, call: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+{
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || call(store.as_ref()))
+        .await
+        .map_err(|e| StoreError::Database(format!("store task failed: {e}")))?
+}
 
 /// Every query the harness makes. Methods taking a `seller` only see that seller's
 /// resources: another seller's webhook is simply not found.
