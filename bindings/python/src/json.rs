@@ -24,7 +24,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple};
 
-use crate::convert::{Body, DETACH_AT};
+use crate::body::{Body, DETACH_AT};
 use crate::errors::{self, INVALID_BODY};
 
 /// The largest magnitude up to which every integer is a double: 2^53.

@@ -6,7 +6,7 @@
 //! the core's: this file calls [`Verifier::verify_delivery`], [`Verifier::delivery_headers`],
 //! [`menon_webhooks::verify`] and [`menon_webhooks::canonicalize`].
 //!
-//! Hashing runs with the GIL released once a body reaches [`convert::DETACH_AT`] bytes;
+//! Hashing runs with the GIL released once a body reaches [`body::DETACH_AT`] bytes;
 //! `bytes` are read in place (they are immutable), other bodies are copied first.
 //! The package `menon_webhooks` (Python) re-exports all of this, with type stubs.
 
@@ -18,11 +18,13 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
+mod body;
 mod convert;
 mod errors;
 mod json;
 
-use convert::{Body, Input, DETACH_AT};
+use body::{Body, DETACH_AT};
+use convert::Input;
 
 // The signatures below spell the default tolerance as a literal, so that Python sees
 // `tolerance=300` (the stubs say the same); this keeps them in step with the core.
