@@ -1,7 +1,7 @@
 // expressMiddleware() against real HTTP requests on loopback, through both backends:
 // the raw body read by the middleware itself, or left by express.json(), express.raw()
-// or express.text() before it; refusals answered 401 (413 for an oversized body) with the
-// error code.
+// or express.text() before it; refusals answered 401 (413 for an oversized body, 400 for a
+// validly signed body that is not an event) with the error code.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import express from 'express';
@@ -10,6 +10,19 @@ import { BACKENDS, SECRET, OLD_SECRET, fixtureEvents, listen, post } from './hel
 const EVENTS = fixtureEvents();
 const EVENT = EVENTS.find((e) => e.file === 'message.received.json').text;
 const NOW = () => Math.floor(Date.now() / 1000);
+
+// Bodies a sender could sign that are not events: [what, body, the refusal's code].
+const NOT_EVENTS = [
+  ['a JSON array', '[1,2]', 'invalid_envelope'],
+  ['an array of one event', `[${EVENT}]`, 'invalid_envelope'],
+  ['JSON null', 'null', 'invalid_envelope'],
+  ['a JSON string', '"evt_1"', 'invalid_envelope'],
+  ['a JSON number', '42', 'invalid_envelope'],
+  ['text that is not JSON', 'hello, world', 'invalid_json'],
+  ['JSON cut short', EVENT.slice(0, 40), 'invalid_json'],
+  ['an empty body', '', 'invalid_json'],
+  ['bytes that are not UTF-8', Buffer.from([0xff, 0x7b, 0x7d]), 'invalid_utf8'],
+];
 
 /** An app whose handler after the middleware records req.menonEvent and req.body. */
 function app(api, { before = [], secret = SECRET, options, mutate } = {}) {
@@ -127,6 +140,53 @@ for (const { name, api } of BACKENDS) {
       // The docs' scheme alone (no v2 header) is accepted.
       const res = await post(url, EVENT, v1Only);
       assert.equal(res.status, 204);
+    });
+  });
+
+  test(`${name}: a validly signed body that is not an event answers 400; the handler never runs`, async () => {
+    const { app: a, seen } = app(api);
+    await withServer(a, async (url) => {
+      for (const [what, body, code] of NOT_EVENTS) {
+        const res = await post(url, body, api.sign(body, SECRET));
+        assert.equal(res.status, 400, `${what}: ${JSON.stringify(res.json)}`);
+        assert.deepEqual(Object.keys(res.json), ['success', 'error'], what);
+        assert.equal(res.json.success, false, what);
+        assert.equal(res.json.error.code, code, what);
+        assert.match(res.json.error.message, /signed correctly|signature is valid/, what);
+        assert.equal(seen.length, 0, `${what}: the handler ran`);
+      }
+      // The same handler records an event, so it would have recorded one of those.
+      assert.equal((await post(url, EVENT, api.sign(EVENT, SECRET))).status, 204);
+      assert.equal(seen.length, 1);
+    });
+  });
+
+  test(`${name}: not an event after express.json() or express.text(): 400 with the code`, async () => {
+    // express.json() (strict) parses only objects and arrays; express.text() keeps the text.
+    const arrays = NOT_EVENTS.filter(([, body]) => typeof body === 'string' && body.startsWith('['));
+    const texts = NOT_EVENTS.filter(([, body]) => typeof body === 'string' && body !== '');
+    for (const [before, cases] of [[express.json(), arrays], [express.text({ type: 'application/json' }), texts]]) {
+      const { app: a, seen } = app(api, { before: [before] });
+      await withServer(a, async (url) => {
+        for (const [what, body, code] of cases) {
+          const res = await post(url, body, api.sign(body, SECRET));
+          assert.equal(res.status, 400, `${what}: ${JSON.stringify(res.json)}`);
+          assert.equal(res.json.error.code, code, what);
+        }
+        assert.equal(seen.length, 0);
+      });
+    }
+  });
+
+  test(`${name}: a body that is not an event, signed with another secret, is a signature refusal`, async () => {
+    // The body is parsed only once its signature holds: a forger learns nothing about it.
+    const { app: a, seen } = app(api);
+    await withServer(a, async (url) => {
+      for (const [what, body] of NOT_EVENTS) {
+        const res = await post(url, body, api.sign(body, OLD_SECRET));
+        assert.deepEqual([res.status, res.json.error.code], [401, 'signature_mismatch'], what);
+      }
+      assert.equal(seen.length, 0);
     });
   });
 
