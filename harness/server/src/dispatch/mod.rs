@@ -11,48 +11,15 @@ mod queue;
 mod resolver;
 pub mod schedule;
 
+pub use menon_harness_common::delivery::{delivery_headers, describe_error, user_agent, Delivery};
 pub use queue::Dispatcher;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use menon_webhooks::headers;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::{Host, Url};
 
-use crate::ids::Secret;
 use crate::target;
-
-/// `User-Agent` of every delivery: `Menon-Webhooks/<version>` (PROTOCOL §2), the product
-/// token being the core's.
-pub fn user_agent() -> String {
-    format!(
-        "{}/{}",
-        headers::USER_AGENT_PRODUCT,
-        env!("CARGO_PKG_VERSION")
-    )
-}
-
-/// One attempt to send.
-#[derive(Debug)]
-pub struct Delivery<'a> {
-    /// The endpoint.
-    pub url: &'a str,
-    /// `X-Menon-Event`
-    pub event_type: &'a str,
-    /// `X-Menon-Event-Id`
-    pub event_id: &'a str,
-    /// `X-Menon-Delivery`: this attempt's log id.
-    pub log_id: &'a str,
-    /// The canonical envelope bytes.
-    pub body: &'a [u8],
-    /// The live secrets, newest first (v1 uses the newest, v2 all of them).
-    pub secrets: &'a [Secret],
-    /// Unix seconds: `X-Menon-Timestamp` and the v2 `t`.
-    pub timestamp: u64,
-    /// A test delivery (Send Test, the `/test` endpoints): `X-Menon-Test: true`.
-    pub test: bool,
-}
 
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,51 +242,6 @@ pub fn reason_phrase(status: reqwest::StatusCode) -> String {
         .map_or_else(|| format!("HTTP {}", status.as_u16()), String::from)
 }
 
-/// A failed request in one line, its causes included (never the URL's query): what the
-/// logs, Send Test and the grader show.
-pub fn describe_error(e: &reqwest::Error, timeout: Duration) -> String {
-    if e.is_timeout() {
-        return format!(
-            "no answer within the {} ms delivery timeout",
-            timeout.as_millis()
-        );
-    }
-    let mut text = if e.is_connect() {
-        String::from("could not connect")
-    } else {
-        String::from("the request failed")
-    };
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// The headers of PROTOCOL §2 for one attempt, as the core makes them.
-pub fn delivery_headers(d: &Delivery<'_>) -> Result<HeaderMap, String> {
-    let secrets: Vec<&str> = d.secrets.iter().map(Secret::expose).collect();
-    let verifier = menon_webhooks::Verifier::new(&secrets)
-        .map_err(|_| String::from("the webhook has no live signing secret"))?;
-    let pairs = verifier.delivery_headers(
-        d.body,
-        d.timestamp,
-        Some(d.event_type),
-        Some(d.event_id),
-        Some(d.log_id),
-        d.test,
-    );
-    let mut map = HeaderMap::with_capacity(pairs.len());
-    for (name, value) in pairs {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
-        let value = HeaderValue::from_str(&value).map_err(|e| e.to_string())?;
-        map.insert(name, value);
-    }
-    Ok(map)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,61 +283,5 @@ mod tests {
         // A cut through a character is shown with a replacement character, not refused.
         let cut = BodyExcerpt::read(answer("aé"), 2).await;
         assert_eq!(cut.text, "a\u{fffd}");
-    }
-
-    #[test]
-    fn headers_verify_with_the_core() -> Result<(), String> {
-        let secrets = [
-            Secret::new("whsec_new".into()),
-            Secret::new("whsec_old".into()),
-        ];
-        let body = br#"{"created_at":"2024-01-15T10:30:00Z","data":{},"id":"evt_1","type":"listing.created"}"#;
-        let delivery = Delivery {
-            url: "https://example.com/",
-            event_type: "listing.created",
-            event_id: "evt_1",
-            log_id: "log_1",
-            body,
-            secrets: &secrets,
-            timestamp: 1_705_314_600,
-            test: false,
-        };
-        let map = delivery_headers(&delivery)?;
-        let get = |name: &str| {
-            map.get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-        };
-        assert!(menon_webhooks::verify("whsec_new", body, get("x-menon-signature")).is_ok());
-        for secret in ["whsec_new", "whsec_old"] {
-            let verified = menon_webhooks::verify_v2(
-                &[secret],
-                body,
-                get("x-menon-signature-v2"),
-                1_705_314_600,
-                300,
-            );
-            assert!(verified.is_ok(), "{secret}");
-        }
-        assert_eq!(get("content-type"), "application/json");
-        assert_eq!(get("x-menon-event"), "listing.created");
-        assert_eq!(get("x-menon-event-id"), "evt_1");
-        assert_eq!(get("x-menon-delivery"), "log_1");
-        assert_eq!(get("x-menon-timestamp"), "1705314600");
-        assert!(map.get("x-menon-test").is_none());
-        let test = delivery_headers(&Delivery {
-            test: true,
-            ..delivery
-        })?;
-        assert_eq!(
-            test.get("x-menon-test").and_then(|v| v.to_str().ok()),
-            Some("true")
-        );
-        let none = Delivery {
-            secrets: &[],
-            ..delivery
-        };
-        assert!(delivery_headers(&none).is_err());
-        Ok(())
     }
 }

@@ -1,0 +1,115 @@
+//! Random identifiers and secrets, all drawn from the OS RNG and written in URL-safe
+//! base64 without padding: webhook ids `wh_…`, secrets `whsec_…` (PROTOCOL §1: at least
+//! 24 random bytes, so at least 32 characters after the prefix), event ids `evt_…`,
+//! attempt ids `log_…` and API keys `mk_…`.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+/// The OS RNG could not be read (a broken sandbox, an exotic platform).
+#[derive(Debug)]
+pub struct RngError(getrandom::Error);
+
+impl fmt::Display for RngError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the operating system's random number generator failed: {}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for RngError {}
+
+/// `n` bytes from the OS RNG.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], RngError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(RngError)?;
+    Ok(bytes)
+}
+
+fn token<const N: usize>(prefix: &str) -> Result<String, RngError> {
+    let bytes = random_bytes::<N>()?;
+    Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// A webhook id, `wh_` + 16 random bytes.
+pub fn webhook_id() -> Result<String, RngError> {
+    token::<16>("wh_")
+}
+
+/// An event id, `evt_` + 16 random bytes.
+pub fn event_id() -> Result<String, RngError> {
+    token::<16>("evt_")
+}
+
+/// A delivery-attempt id, `log_` + 16 random bytes.
+pub fn log_id() -> Result<String, RngError> {
+    token::<16>("log_")
+}
+
+/// A webhook signing secret, `whsec_` + 32 random bytes (43 characters).
+pub fn webhook_secret() -> Result<Secret, RngError> {
+    token::<32>("whsec_").map(Secret::new)
+}
+
+/// An API key, `mk_` + 32 random bytes.
+pub fn api_key() -> Result<Secret, RngError> {
+    token::<32>("mk_").map(Secret::new)
+}
+
+/// A string that must not be logged: a webhook secret or an API key. `Debug` and
+/// `Display` print a redaction; [`Secret::expose`] is the one way to read it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret string.
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The secret itself, for signing or for the one response that shows it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_match_the_protocol() -> Result<(), RngError> {
+        let secret = webhook_secret()?;
+        let body = secret.expose().strip_prefix("whsec_").unwrap_or_default();
+        assert!(body.len() >= 32, "{}", body.len());
+        assert!(body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(webhook_id()?.starts_with("wh_"));
+        assert!(event_id()?.starts_with("evt_"));
+        assert!(log_id()?.starts_with("log_"));
+        assert!(api_key()?.expose().starts_with("mk_"));
+        assert_ne!(webhook_id()?, webhook_id()?);
+        Ok(())
+    }
+
+    #[test]
+    fn debug_redacts() -> Result<(), RngError> {
+        let secret = webhook_secret()?;
+        let shown = format!("{secret:?}");
+        assert!(!shown.contains(secret.expose()));
+        assert!(!shown.contains("whsec_"));
+        Ok(())
+    }
+}
