@@ -18,14 +18,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser};
+use menon_grader::cases::Selection;
+use menon_grader::engine::Target;
+use menon_grader::report::{self, Receiver};
 use menon_webhooks::EventType;
 use serde_json::{json, Value};
 
 use crate::clock::{Clock, SharedClock, SystemClock};
 use crate::config::ServeArgs;
-use crate::grade::cases::Selection;
-use crate::grade::engine::Target;
-use crate::grade::report::{self, Receiver};
 use crate::store::SellerId;
 
 /// The seller the demo acts as.
@@ -48,7 +48,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub no_wait: bool,
     /// The grade's fast-200 limit, as `grade --deadline` (a loaded CI machine may want 5s).
-    #[arg(long, default_value = "1s", value_parser = crate::grade::positive_duration)]
+    #[arg(long, default_value = "1s", value_parser = menon_grader::positive_duration)]
     pub deadline: Duration,
 }
 
@@ -201,10 +201,10 @@ async fn run(args: DemoArgs, serve: ServeArgs) -> Result<u8, Box<dyn std::error:
         probe: Some(probe_url),
         command: None,
     };
-    let client = crate::grade::send::Client::new(None)?;
+    let client = menon_grader::send::Client::new(None)?;
     let everything = Selection::parse(None);
     let report =
-        crate::grade::graded(client, &target, &everything, receiver_info, true, false).await?;
+        menon_grader::graded(client, &target, &everything, receiver_info, true, false).await?;
     print!(
         "\n{}",
         report::terminal::render(&report, console::colors_enabled())

@@ -3,8 +3,6 @@
 
 mod bench;
 mod demo;
-mod grade;
-mod replay;
 
 // The server's modules under their old names, so `crate::store` and the like read the same
 // in the binary's own modules.
@@ -17,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use menon_grader::{grade, replay};
 
 use crate::clock::{Clock, ScaledClock, SharedClock, SystemClock};
 use crate::config::{parse_duration, DataArgs, ServeArgs};

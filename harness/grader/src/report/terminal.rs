@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use console::{style, StyledObject};
 
 use super::Report;
-use crate::grade::engine::{CaseResult, Verdict};
+use crate::engine::{CaseResult, Verdict};
 
 fn badge(verdict: Verdict) -> StyledObject<&'static str> {
     match verdict {

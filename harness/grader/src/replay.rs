@@ -13,8 +13,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use menon_webhooks::Envelope;
 
-use crate::clock::{Clock, SystemClock};
-use crate::grade::send::{Client, Exchange, Outgoing};
+use crate::send::{Client, Exchange, Outgoing};
 
 /// Options of `menon-harness replay`.
 #[derive(Debug, Clone, Args)]
@@ -84,7 +83,8 @@ fn load(dir: &Path, new_ids: bool) -> Result<Vec<Prepared>, String> {
         match parsed {
             Ok(mut envelope) => {
                 if new_ids {
-                    envelope.id = crate::ids::event_id().map_err(|e| e.to_string())?;
+                    envelope.id =
+                        menon_harness_common::ids::event_id().map_err(|e| e.to_string())?;
                 }
                 prepared.push(Prepared {
                     file: name,
@@ -166,7 +166,8 @@ async fn send_all(
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             // Signed when its turn comes, so a long replay never sends an old timestamp.
-            let signed = Outgoing::signed(&event.envelope, &secret, SystemClock.now_unix());
+            let signed =
+                Outgoing::signed(&event.envelope, &secret, menon_harness_common::now_unix());
             let exchange = match signed {
                 Ok(outgoing) => client.send(&url, &outgoing).await,
                 Err(e) => return Err(format!("{}: {e}", event.file)),
@@ -193,7 +194,7 @@ fn summary(url: &str, results: &[(String, Exchange)], took: Duration) -> String 
     let acked = results.iter().filter(|(_, e)| e.acknowledged()).count();
     let mut times: Vec<f64> = results.iter().map(|(_, e)| e.duration_ms).collect();
     times.sort_by(f64::total_cmp);
-    let at = |p: usize| crate::grade::engine::percentile(&times, p);
+    let at = |p: usize| crate::engine::percentile(&times, p);
     let mut out = String::new();
     for (file, e) in results.iter().filter(|(_, e)| !e.acknowledged()) {
         out.push_str(&format!("  ✘ {file}: {}\n", e.outcome()));

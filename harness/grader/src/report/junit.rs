@@ -7,8 +7,8 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
 use super::Report;
-use crate::grade::cases::Group;
-use crate::grade::engine::{CaseResult, Verdict};
+use crate::cases::Group;
+use crate::engine::{CaseResult, Verdict};
 
 /// The report as JUnit XML.
 pub fn render(report: &Report) -> Result<String, String> {

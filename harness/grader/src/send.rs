@@ -1,20 +1,19 @@
 //! Building and sending deliveries, shared by `grade` and `replay`.
 //!
 //! Every delivery is made as the server makes it: the canonical envelope from the core,
-//! headers from [`crate::dispatch::delivery_headers`] (which asks the core's
+//! headers from [`menon_harness_common::delivery::delivery_headers`] (which asks the core's
 //! `Verifier::delivery_headers`) and the server's `User-Agent`. A case that needs a broken
 //! delivery starts from a correct one and changes one thing.
 
 use std::time::{Duration, Instant};
 
+use menon_harness_common::delivery::{self, Delivery};
+use menon_harness_common::ids::{self, Secret};
 use menon_webhooks::{headers, Envelope};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
-
-use crate::dispatch::{self, Delivery};
-use crate::ids::{self, Secret};
 
 /// How long one attempt may take (PROTOCOL §5's delivery timeout).
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -78,7 +77,7 @@ impl Outgoing {
     ) -> Result<Self, String> {
         let log_id = ids::log_id().map_err(|e| e.to_string())?;
         let secrets = [Secret::new(secret.to_owned())];
-        let mut headers = dispatch::delivery_headers(&Delivery {
+        let mut headers = delivery::delivery_headers(&Delivery {
             url: "",
             event_type,
             event_id,
@@ -88,7 +87,7 @@ impl Outgoing {
             timestamp,
             test,
         })?;
-        if let Ok(agent) = HeaderValue::from_str(&dispatch::user_agent()) {
+        if let Ok(agent) = HeaderValue::from_str(&delivery::user_agent()) {
             headers.insert(reqwest::header::USER_AGENT, agent);
         }
         Ok(Self {
@@ -371,7 +370,7 @@ fn display_name(name: &str) -> String {
 
 /// A failed request, with its causes, in one line (as the server's logs say it).
 pub fn describe(e: &reqwest::Error) -> String {
-    dispatch::describe_error(e, DELIVERY_TIMEOUT)
+    delivery::describe_error(e, DELIVERY_TIMEOUT)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use super::Report;
 #[template(path = "report.html")]
 struct Page<'a> {
     report: &'a Report,
-    groups: Vec<(&'static str, Vec<&'a crate::grade::engine::CaseResult>)>,
+    groups: Vec<(&'static str, Vec<&'a crate::engine::CaseResult>)>,
 }
 
 /// The report as one HTML page.

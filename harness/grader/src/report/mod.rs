@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::engine::{CaseResult, Verdict};
+use crate::engine::{CaseResult, Verdict};
 
 /// The JSON report's schema version. Adding a field keeps it; renaming or removing one,
 /// or changing a meaning, bumps it.

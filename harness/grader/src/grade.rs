@@ -1,16 +1,10 @@
 //! `menon-harness grade`: the conformance grader (PROTOCOL §7).
 //!
-//! [`cases`] is the catalogue, [`send`] builds and sends deliveries the way the server
-//! does, [`engine`] runs and judges the cases, [`receiver`] starts a receiver for
-//! `grade -- CMD`, and [`report`] writes what happened. This file parses the options and
-//! puts them together. Exit status: 0 when no case fails, 1 when one does, 2 when the
+//! [`crate::cases`] is the catalogue, [`crate::send`] builds and sends deliveries the way
+//! the server does, [`crate::engine`] runs and judges the cases, `receiver` starts a
+//! receiver for `grade -- CMD`, and [`crate::report`] writes what happened. This file
+//! parses the options and puts them together. Exit status: 0 when no case fails, 1 when one does, 2 when the
 //! grader could not run.
-
-pub mod cases;
-pub mod engine;
-mod receiver;
-pub mod report;
-pub mod send;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,11 +12,12 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use menon_harness_common::parse_duration;
 
-use self::cases::Selection;
-use self::engine::{CaseResult, Progress, Target};
-use self::report::{Receiver, Report};
-use crate::config::parse_duration;
+use crate::cases::{self, Selection};
+use crate::engine::{self, CaseResult, Progress, Target};
+use crate::report::{self, Receiver, Report};
+use crate::{receiver, send};
 
 /// The path a receiver started with `grade -- CMD` is graded on, unless `--url` says.
 pub const DEFAULT_PATH: &str = "/webhooks/menon";
@@ -102,7 +97,7 @@ pub struct GradeArgs {
 }
 
 /// A duration greater than zero.
-pub(crate) fn positive_duration(text: &str) -> Result<Duration, String> {
+pub fn positive_duration(text: &str) -> Result<Duration, String> {
     match parse_duration(text)? {
         d if d.is_zero() => Err(format!("{text:?}: give a duration greater than zero")),
         d => Ok(d),
@@ -156,7 +151,7 @@ fn run(args: GradeArgs) -> Result<u8, CannotRun> {
             return Err(CannotRun("--secret is empty".into()));
         }
         (Some(s), _) => s.clone(),
-        (None, true) => crate::ids::webhook_secret()
+        (None, true) => menon_harness_common::ids::webhook_secret()
             .map_err(|e| CannotRun(e.to_string()))?
             .expose()
             .to_owned(),
@@ -194,7 +189,7 @@ fn run(args: GradeArgs) -> Result<u8, CannotRun> {
     runtime.block_on(async {
         tokio::select! {
             result = grade(args, selection, secret, client) => result,
-            () = crate::server::shutdown_signal() => Err(CannotRun(
+            () = menon_harness_common::shutdown_signal() => Err(CannotRun(
                 "interrupted; the receiver the grader started (if any) was stopped".into(),
             )),
         }
@@ -315,8 +310,7 @@ pub async fn graded(
 ) -> Result<Report, String> {
     let bar = progress_bar(engine::planned_requests(selection).await?, quiet);
     let clock = Instant::now();
-    let started_at =
-        menon_webhooks::format_rfc3339(crate::clock::Clock::now_unix(&crate::clock::SystemClock));
+    let started_at = menon_webhooks::format_rfc3339(menon_harness_common::now_unix());
     let results = engine::run(client, target, selection, Arc::new(bar.clone())).await;
     bar.0.finish_and_clear();
     Ok(Report::build(
