@@ -42,11 +42,338 @@ impl fmt::Display for Group {
     }
 }
 
+/// How a malformed `X-Menon-Signature` case is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Malformed {
+    /// `sha256=` with no hex.
+    Empty,
+    /// `sha256=` followed by 64 characters that are not hex.
+    NonHex,
+    /// The right signature cut to its first 32 hex digits.
+    Truncated,
+    /// The right hex digits behind `md5=`.
+    Md5,
+    /// The right signature with its last hex digit changed.
+    LastDigit,
+    /// No X-Menon-Signature, and an X-Menon-Signature-V2 with a `t=` but no `v2=`.
+    V2WithoutSignature,
+}
+
+impl Malformed {
+    /// Every one, in catalogue order.
+    pub const ALL: [Malformed; 6] = [
+        Malformed::Empty,
+        Malformed::NonHex,
+        Malformed::Truncated,
+        Malformed::Md5,
+        Malformed::LastDigit,
+        Malformed::V2WithoutSignature,
+    ];
+
+    /// The last part of the case id.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Malformed::Empty => "empty",
+            Malformed::NonHex => "non-hex",
+            Malformed::Truncated => "truncated",
+            Malformed::Md5 => "md5",
+            Malformed::LastDigit => "last-digit",
+            Malformed::V2WithoutSignature => "v2-without-signature",
+        }
+    }
+
+    fn expect(self) -> String {
+        let what = match self {
+            Malformed::Empty => "`sha256=` with no hex",
+            Malformed::NonHex => "`sha256=` followed by 64 characters that are not hex",
+            Malformed::Truncated => "the right signature cut to its first 32 hex digits",
+            Malformed::Md5 => "the right hex digits behind `md5=` instead of `sha256=`",
+            Malformed::LastDigit => {
+                "the right signature with its last hex digit changed (a prefix comparison accepts it)"
+            }
+            Malformed::V2WithoutSignature => {
+                return String::from(
+                    "no X-Menon-Signature and an X-Menon-Signature-V2 with a `t=` but no `v2=` \
+                     entry: refused (4xx)",
+                )
+            }
+        };
+        format!("X-Menon-Signature with {what} (no V2 header) is refused (4xx)")
+    }
+}
+
+/// The replayed-timestamp cases: an X-Menon-Signature-V2 `t=` far from now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Skew {
+    /// 10 minutes old.
+    Stale,
+    /// 10 minutes in the future.
+    Future,
+}
+
+impl Skew {
+    /// Both, in catalogue order.
+    pub const ALL: [Skew; 2] = [Skew::Stale, Skew::Future];
+
+    /// The last part of the case id.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Skew::Stale => "stale-timestamp",
+            Skew::Future => "future-timestamp",
+        }
+    }
+
+    /// Seconds added to now for the signing timestamp.
+    pub const fn seconds(self) -> i64 {
+        match self {
+            Skew::Stale => -600,
+            Skew::Future => 600,
+        }
+    }
+
+    /// How far off the timestamp is, for sentences.
+    pub const fn what(self) -> &'static str {
+        match self {
+            Skew::Stale => "10 minutes old",
+            Skew::Future => "10 minutes in the future",
+        }
+    }
+}
+
+/// The three idempotency scenarios; each has an `acknowledged` and a `processed-once` case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scenario {
+    /// The same delivery sent twice in a row.
+    Sequential,
+    /// The same event sent [`crate::engine::COPIES`] times at once.
+    Concurrent,
+    /// A redelivery: new X-Menon-Delivery, same event id.
+    Redelivery,
+}
+
+impl Scenario {
+    /// All three, in catalogue order.
+    pub const ALL: [Scenario; 3] = [
+        Scenario::Sequential,
+        Scenario::Concurrent,
+        Scenario::Redelivery,
+    ];
+
+    /// The middle part of the case ids.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Scenario::Sequential => "sequential",
+            Scenario::Concurrent => "concurrent",
+            Scenario::Redelivery => "redelivery",
+        }
+    }
+
+    const fn what(self) -> &'static str {
+        match self {
+            Scenario::Sequential => "the same delivery sent twice in a row",
+            Scenario::Concurrent => "the same event sent 5 times at once",
+            Scenario::Redelivery => "a redelivery (new X-Menon-Delivery, same event id)",
+        }
+    }
+}
+
+/// A case's id, typed: the one place case names are spelled is its [`fmt::Display`],
+/// which writes the stable string id (`signature/tampered-body`) that `--cases`,
+/// `--list` and the reports show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CaseId {
+    /// `signature/valid/<type>`: a validly signed fixture event of each type.
+    Valid(EventType),
+    /// `signature/non-ascii`
+    NonAscii,
+    /// `signature/large-body`
+    LargeBody,
+    /// `signature/missing`
+    Missing,
+    /// `signature/wrong-secret`
+    WrongSecret,
+    /// `signature/tampered-body`
+    TamperedBody,
+    /// `signature/malformed/<how>`
+    Malformed(Malformed),
+    /// `signature/stale-timestamp`, `signature/future-timestamp`
+    Skewed(Skew),
+    /// `idempotency/<scenario>/acknowledged`
+    Acknowledged(Scenario),
+    /// `idempotency/<scenario>/processed-once`
+    ProcessedOnce(Scenario),
+    /// `fast-200/deadline`
+    Deadline,
+    /// `fast-200/burst`
+    Burst,
+    /// `robustness/unknown-event-type`
+    UnknownEventType,
+    /// `robustness/test-event`
+    TestEvent,
+}
+
+impl CaseId {
+    /// Every case, in the order they run and are reported.
+    pub fn all() -> Vec<CaseId> {
+        let mut ids: Vec<CaseId> = EventType::ALL.iter().copied().map(CaseId::Valid).collect();
+        ids.extend([
+            CaseId::NonAscii,
+            CaseId::LargeBody,
+            CaseId::Missing,
+            CaseId::WrongSecret,
+            CaseId::TamperedBody,
+        ]);
+        ids.extend(Malformed::ALL.map(CaseId::Malformed));
+        ids.extend(Skew::ALL.map(CaseId::Skewed));
+        for scenario in Scenario::ALL {
+            ids.extend([
+                CaseId::Acknowledged(scenario),
+                CaseId::ProcessedOnce(scenario),
+            ]);
+        }
+        ids.extend([
+            CaseId::Deadline,
+            CaseId::Burst,
+            CaseId::UnknownEventType,
+            CaseId::TestEvent,
+        ]);
+        ids
+    }
+
+    /// Its group.
+    pub const fn group(self) -> Group {
+        match self {
+            CaseId::Valid(_)
+            | CaseId::NonAscii
+            | CaseId::LargeBody
+            | CaseId::Missing
+            | CaseId::WrongSecret
+            | CaseId::TamperedBody
+            | CaseId::Malformed(_)
+            | CaseId::Skewed(_) => Group::Signature,
+            CaseId::Acknowledged(_) | CaseId::ProcessedOnce(_) => Group::Idempotency,
+            CaseId::Deadline | CaseId::Burst => Group::Fast200,
+            CaseId::UnknownEventType | CaseId::TestEvent => Group::Robustness,
+        }
+    }
+
+    /// Whether a conforming receiver refuses this case's delivery (with 4xx).
+    pub const fn is_refusal(self) -> bool {
+        matches!(
+            self,
+            CaseId::Missing
+                | CaseId::WrongSecret
+                | CaseId::TamperedBody
+                | CaseId::Malformed(_)
+                | CaseId::Skewed(_)
+        )
+    }
+
+    /// What a conforming receiver does, in one sentence.
+    pub fn expect(self) -> String {
+        match self {
+            CaseId::Valid(t) => format!("a validly signed `{t}` delivery is accepted (2xx)"),
+            CaseId::NonAscii => "a validly signed body with accents, CJK, emoji and escaped \
+                                 control characters is accepted"
+                .into(),
+            CaseId::LargeBody => "a validly signed 256 KiB body is accepted".into(),
+            CaseId::Missing => "a delivery without any signature header is refused (4xx)".into(),
+            CaseId::WrongSecret => "a delivery signed with another secret is refused (4xx)".into(),
+            CaseId::TamperedBody => {
+                "a delivery whose body was changed after signing is refused (4xx)".into()
+            }
+            CaseId::Malformed(m) => m.expect(),
+            CaseId::Skewed(s) => format!(
+                "a delivery whose X-Menon-Signature-V2 timestamp is {} is refused \
+                 (a warning only: receivers that check v1 alone cannot see it)",
+                s.what()
+            ),
+            CaseId::Acknowledged(s) => {
+                format!("{}: every copy is acknowledged (2xx)", s.what())
+            }
+            CaseId::ProcessedOnce(s) => {
+                format!(
+                    "{}: the side effect runs exactly once (needs --probe)",
+                    s.what()
+                )
+            }
+            CaseId::Deadline => {
+                "every valid delivery of the other cases is answered within the deadline".into()
+            }
+            CaseId::Burst => "100 concurrent valid deliveries: every one acknowledged (2xx), \
+                              the p99 answer time within the deadline, none reaching the 10 s \
+                              delivery timeout"
+                .into(),
+            CaseId::UnknownEventType => "a validly signed event of a type not (yet) in the docs \
+                                         is acknowledged (2xx)"
+                .into(),
+            CaseId::TestEvent => "a validly signed test delivery (header `X-Menon-Test: true`) \
+                                  is acknowledged (2xx)"
+                .into(),
+        }
+    }
+
+    /// How to fix a receiver that fails it.
+    pub const fn fix(self) -> &'static str {
+        match self {
+            CaseId::Valid(_) | CaseId::NonAscii => FIX_ACCEPT,
+            CaseId::LargeBody => FIX_LARGE,
+            CaseId::Missing | CaseId::WrongSecret | CaseId::TamperedBody | CaseId::Malformed(_) => {
+                FIX_REFUSE
+            }
+            CaseId::Skewed(_) => FIX_STALE,
+            CaseId::Acknowledged(_) => FIX_IDEMPOTENT_ACK,
+            CaseId::ProcessedOnce(_) => FIX_ONCE,
+            CaseId::Deadline | CaseId::Burst => FIX_FAST,
+            CaseId::UnknownEventType | CaseId::TestEvent => FIX_ROBUST,
+        }
+    }
+}
+
+impl fmt::Display for CaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut id = String::with_capacity(48);
+        self.write_id(&mut id)?;
+        // `pad`, so that `{:<width$}` lines ids up in `--list` and the terminal table.
+        f.pad(&id)
+    }
+}
+
+impl CaseId {
+    fn write_id(self, f: &mut impl fmt::Write) -> fmt::Result {
+        write!(f, "{}/", self.group())?;
+        match self {
+            CaseId::Valid(t) => write!(f, "valid/{t}"),
+            CaseId::NonAscii => f.write_str("non-ascii"),
+            CaseId::LargeBody => f.write_str("large-body"),
+            CaseId::Missing => f.write_str("missing"),
+            CaseId::WrongSecret => f.write_str("wrong-secret"),
+            CaseId::TamperedBody => f.write_str("tampered-body"),
+            CaseId::Malformed(m) => write!(f, "malformed/{}", m.name()),
+            CaseId::Skewed(s) => f.write_str(s.name()),
+            CaseId::Acknowledged(s) => write!(f, "{}/acknowledged", s.name()),
+            CaseId::ProcessedOnce(s) => write!(f, "{}/processed-once", s.name()),
+            CaseId::Deadline => f.write_str("deadline"),
+            CaseId::Burst => f.write_str("burst"),
+            CaseId::UnknownEventType => f.write_str("unknown-event-type"),
+            CaseId::TestEvent => f.write_str("test-event"),
+        }
+    }
+}
+
+/// Written as its string id.
+impl Serialize for CaseId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// One case of the catalogue.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Case {
     /// Stable id, `<group>/<name>`, e.g. `signature/tampered-body`.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: CaseId,
     /// Its group.
     pub group: Group,
     /// What a conforming receiver does, in one sentence.
@@ -55,36 +382,23 @@ pub struct Case {
     pub fix: &'static str,
 }
 
-/// The malformed `X-Menon-Signature` values: `(case name, description)`.
-pub const MALFORMED: &[(&str, &str)] = &[
-    ("empty", "`sha256=` with no hex"),
-    (
-        "non-hex",
-        "`sha256=` followed by 64 characters that are not hex",
-    ),
-    (
-        "truncated",
-        "the right signature cut to its first 32 hex digits",
-    ),
-    (
-        "md5",
-        "the right hex digits behind `md5=` instead of `sha256=`",
-    ),
-    (
-        "last-digit",
-        "the right signature with its last hex digit changed (a prefix comparison accepts it)",
-    ),
-];
-
-/// The replayed-timestamp cases: `(case name, seconds added to now, description)`.
-pub const SKEWED: &[(&str, i64, &str)] = &[
-    ("stale-timestamp", -600, "10 minutes old"),
-    ("future-timestamp", 600, "10 minutes in the future"),
-];
+impl Case {
+    /// The catalogue entry of `id`.
+    pub fn of(id: CaseId) -> Self {
+        Case {
+            id,
+            group: id.group(),
+            expect: id.expect(),
+            fix: id.fix(),
+        }
+    }
+}
 
 const FIX_ACCEPT: &str =
     "Verify the raw request body exactly as received (before any JSON parsing), \
     with the secret as given (`whsec_` prefix included, not base64-decoded), and answer 2xx.";
+const FIX_LARGE: &str = "Raise your framework's body size limit (Express' default is 100 kB) \
+    to at least 1 MiB for the webhook route, and verify the raw bytes.";
 const FIX_REFUSE: &str = "Compute HMAC-SHA256 over the raw body with your secret, compare it in \
     constant time with the hex after `sha256=` in X-Menon-Signature (or use the SDK's verify), \
     and answer 400 or 401 when it does not match or the header is missing or malformed. \
@@ -102,129 +416,9 @@ const FIX_FAST: &str = "Acknowledge first: verify, record the event id, answer 2
 const FIX_ROBUST: &str = "Answer 2xx to every validly signed delivery, including event types \
     you do not handle and test deliveries (header `X-Menon-Test: true`); new types can appear at any time.";
 
-fn case(group: Group, name: &str, expect: impl Into<String>, fix: &'static str) -> Case {
-    Case {
-        id: format!("{}/{name}", group.as_str()),
-        group,
-        expect: expect.into(),
-        fix,
-    }
-}
-
 /// Every case, in the order they run and are reported.
 pub fn catalogue() -> Vec<Case> {
-    let mut cases = Vec::with_capacity(48);
-    for event_type in EventType::ALL {
-        cases.push(case(
-            Group::Signature,
-            &format!("valid/{event_type}"),
-            format!("a validly signed `{event_type}` delivery is accepted (2xx)"),
-            FIX_ACCEPT,
-        ));
-    }
-    cases.push(case(
-        Group::Signature,
-        "non-ascii",
-        "a validly signed body with accents, CJK, emoji and escaped control characters is accepted",
-        FIX_ACCEPT,
-    ));
-    cases.push(case(
-        Group::Signature,
-        "large-body",
-        "a validly signed 256 KiB body is accepted",
-        "Raise your framework's body size limit (Express' default is 100 kB) to at least 1 MiB \
-         for the webhook route, and verify the raw bytes.",
-    ));
-    cases.push(case(
-        Group::Signature,
-        "missing",
-        "a delivery without any signature header is refused (4xx)",
-        FIX_REFUSE,
-    ));
-    cases.push(case(
-        Group::Signature,
-        "wrong-secret",
-        "a delivery signed with another secret is refused (4xx)",
-        FIX_REFUSE,
-    ));
-    cases.push(case(
-        Group::Signature,
-        "tampered-body",
-        "a delivery whose body was changed after signing is refused (4xx)",
-        FIX_REFUSE,
-    ));
-    for (name, what) in MALFORMED {
-        cases.push(case(
-            Group::Signature,
-            &format!("malformed/{name}"),
-            format!("X-Menon-Signature with {what} (no V2 header) is refused (4xx)"),
-            FIX_REFUSE,
-        ));
-    }
-    cases.push(case(
-        Group::Signature,
-        "malformed/v2-without-signature",
-        "no X-Menon-Signature and an X-Menon-Signature-V2 with a `t=` but no `v2=` entry: refused (4xx)",
-        FIX_REFUSE,
-    ));
-    for (name, _, what) in SKEWED {
-        cases.push(case(
-            Group::Signature,
-            name,
-            format!(
-                "a delivery whose X-Menon-Signature-V2 timestamp is {what} is refused \
-                 (a warning only: receivers that check v1 alone cannot see it)"
-            ),
-            FIX_STALE,
-        ));
-    }
-    for (name, what) in [
-        ("sequential", "the same delivery sent twice in a row"),
-        ("concurrent", "the same event sent 5 times at once"),
-        (
-            "redelivery",
-            "a redelivery (new X-Menon-Delivery, same event id)",
-        ),
-    ] {
-        cases.push(case(
-            Group::Idempotency,
-            &format!("{name}/acknowledged"),
-            format!("{what}: every copy is acknowledged (2xx)"),
-            FIX_IDEMPOTENT_ACK,
-        ));
-        cases.push(case(
-            Group::Idempotency,
-            &format!("{name}/processed-once"),
-            format!("{what}: the side effect runs exactly once (needs --probe)"),
-            FIX_ONCE,
-        ));
-    }
-    cases.push(case(
-        Group::Fast200,
-        "deadline",
-        "every valid delivery of the other cases is answered within the deadline",
-        FIX_FAST,
-    ));
-    cases.push(case(
-        Group::Fast200,
-        "burst",
-        "100 concurrent valid deliveries: every one acknowledged (2xx), the p99 answer \
-         time within the deadline, none reaching the 10 s delivery timeout",
-        FIX_FAST,
-    ));
-    cases.push(case(
-        Group::Robustness,
-        "unknown-event-type",
-        "a validly signed event of a type not (yet) in the docs is acknowledged (2xx)",
-        FIX_ROBUST,
-    ));
-    cases.push(case(
-        Group::Robustness,
-        "test-event",
-        "a validly signed test delivery (header `X-Menon-Test: true`) is acknowledged (2xx)",
-        FIX_ROBUST,
-    ));
-    cases
+    CaseId::all().into_iter().map(Case::of).collect()
 }
 
 /// A `--cases` selection: comma-separated patterns, each a case id, a group or id prefix
@@ -252,11 +446,16 @@ impl Selection {
         self.patterns.is_empty() || self.patterns.iter().any(|p| pattern_matches(p, id))
     }
 
+    /// Whether case `id` is selected.
+    pub fn selects(&self, id: CaseId) -> bool {
+        self.patterns.is_empty() || self.matches(&id.to_string())
+    }
+
     /// The patterns that select nothing in `cases` (a typo, most likely).
     pub fn unmatched<'a>(&'a self, cases: &[Case]) -> Vec<&'a str> {
         self.patterns
             .iter()
-            .filter(|p| !cases.iter().any(|c| pattern_matches(p, &c.id)))
+            .filter(|p| !cases.iter().any(|c| pattern_matches(p, &c.id.to_string())))
             .map(String::as_str)
             .collect()
     }
@@ -302,20 +501,52 @@ mod tests {
     #[test]
     fn ids_are_unique_and_grouped() {
         let cases = catalogue();
-        let mut ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+        let mut ids: Vec<String> = cases.iter().map(|c| c.id.to_string()).collect();
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), cases.len());
         for c in &cases {
-            assert!(c.id.starts_with(&format!("{}/", c.group)), "{}", c.id);
+            assert!(
+                c.id.to_string().starts_with(&format!("{}/", c.group)),
+                "{}",
+                c.id
+            );
         }
         assert_eq!(
             cases
                 .iter()
-                .filter(|c| c.id.starts_with("signature/valid/"))
+                .filter(|c| c.id.to_string().starts_with("signature/valid/"))
                 .count(),
             21
         );
+    }
+
+    #[test]
+    fn typed_ids_write_the_stable_strings() {
+        let ids = [
+            (
+                CaseId::Valid(EventType::ListingSold),
+                "signature/valid/listing.sold",
+            ),
+            (
+                CaseId::Malformed(Malformed::V2WithoutSignature),
+                "signature/malformed/v2-without-signature",
+            ),
+            (CaseId::Skewed(Skew::Stale), "signature/stale-timestamp"),
+            (
+                CaseId::ProcessedOnce(Scenario::Concurrent),
+                "idempotency/concurrent/processed-once",
+            ),
+            (CaseId::Burst, "fast-200/burst"),
+            (CaseId::TestEvent, "robustness/test-event"),
+        ];
+        for (id, text) in ids {
+            assert_eq!(id.to_string(), text);
+            assert_eq!(serde_json::to_value(id).ok(), Some(text.into()));
+        }
+        assert_eq!(format!("{:<20}|", CaseId::Burst), "fast-200/burst      |");
+        assert_eq!(catalogue().len(), 44);
+        assert!(Selection::parse(Some("*/burst")).selects(CaseId::Burst));
     }
 
     #[test]

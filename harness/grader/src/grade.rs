@@ -1,10 +1,10 @@
 //! `menon-harness grade`: the conformance grader (PROTOCOL §7).
 //!
 //! [`crate::cases`] is the catalogue, [`crate::send`] builds and sends deliveries the way
-//! the server does, [`crate::engine`] runs and judges the cases, `receiver` starts a
-//! receiver for `grade -- CMD`, and [`crate::report`] writes what happened. This file
-//! parses the options and puts them together. Exit status: 0 when no case fails, 1 when one does, 2 when the
-//! grader could not run.
+//! the server does, [`crate::engine`] runs the cases and [`crate::judge`] judges them,
+//! `receiver` starts a receiver for `grade -- CMD`, and [`crate::report`] writes what
+//! happened. This file parses the options and puts them together. Exit status: 0 when no
+//! case fails, 1 when one does, 2 when the grader could not run.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -410,7 +410,11 @@ fn progress_bar(total: u64, hidden: bool) -> Bar {
 }
 
 fn list(catalogue: &[cases::Case]) -> String {
-    let width = catalogue.iter().map(|c| c.id.len()).max().unwrap_or(0);
+    let width = catalogue
+        .iter()
+        .map(|c| c.id.to_string().len())
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     for c in catalogue {
         out.push_str(&format!("{:<width$}  {}\n", c.id, c.expect));

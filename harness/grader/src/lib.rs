@@ -3,9 +3,9 @@
 //! `demo` commands call it.
 //!
 //! [`grade`] is the `grade` command (options, receiver startup, reports written),
-//! [`cases`] the catalogue, [`send`] builds and sends deliveries the way the server
-//! does, [`engine`] runs and judges the cases, [`report`] writes what happened and
-//! [`replay`] sends a folder of envelopes.
+//! [`cases`] the catalogue (typed case ids), [`send`] builds and sends deliveries the way
+//! the server does, [`engine`] runs the cases, one module per group, [`judge`] gives the
+//! verdicts, [`report`] writes what happened and [`replay`] sends a folder of envelopes.
 //!
 //! It depends on the core (`menon-webhooks`), the leaf helpers (`menon-harness-common`)
 //! and an HTTP client; never on the reference server, its store (rusqlite), its
@@ -15,6 +15,7 @@
 pub mod cases;
 pub mod engine;
 pub mod grade;
+pub mod judge;
 mod receiver;
 pub mod replay;
 pub mod report;

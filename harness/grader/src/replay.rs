@@ -194,7 +194,7 @@ fn summary(url: &str, results: &[(String, Exchange)], took: Duration) -> String 
     let acked = results.iter().filter(|(_, e)| e.acknowledged()).count();
     let mut times: Vec<f64> = results.iter().map(|(_, e)| e.duration_ms).collect();
     times.sort_by(f64::total_cmp);
-    let at = |p: usize| crate::engine::percentile(&times, p);
+    let at = |p: usize| crate::judge::percentile(&times, p);
     let mut out = String::new();
     for (file, e) in results.iter().filter(|(_, e)| !e.acknowledged()) {
         out.push_str(&format!("  ✘ {file}: {}\n", e.outcome()));

@@ -11,7 +11,8 @@
 use std::fmt::{self, Write as _};
 
 use super::Report;
-use crate::engine::{CaseResult, Verdict};
+use crate::engine::CaseResult;
+use crate::judge::Verdict;
 use crate::send::Exchange;
 
 const STYLE: &str = include_str!("report.css");
@@ -143,7 +144,7 @@ fn case(out: &mut String, c: &CaseResult) -> fmt::Result {
          \x20     <span class=\"reason\">{reason}</span>\n\
          \x20   </summary>\n    <div class=\"body\">\n\
          \x20     <p><strong>Expected:</strong> {expect}</p>\n      ",
-        id = Text(&c.case.id),
+        id = Text(&c.case.id.to_string()),
         open = if c.verdict == Verdict::Fail { " open" } else { "" },
         ms = c.duration_ms,
         reason = Text(&c.reason),

@@ -8,7 +8,8 @@ use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
 use super::Report;
 use crate::cases::Group;
-use crate::engine::{CaseResult, Verdict};
+use crate::engine::CaseResult;
+use crate::judge::Verdict;
 
 /// The report as JUnit XML.
 pub fn render(report: &Report) -> Result<String, String> {
@@ -57,7 +58,7 @@ fn test_case(c: &CaseResult) -> TestCase {
             status
         }
     };
-    let mut case = TestCase::new(c.case.id.as_str(), status);
+    let mut case = TestCase::new(c.case.id.to_string(), status);
     case.set_classname(format!("menon.{}", c.case.group))
         .set_time(Duration::from_millis(c.duration_ms));
     if c.verdict == Verdict::Warn {

@@ -11,7 +11,8 @@ use std::path::Path;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::engine::{CaseResult, Verdict};
+use crate::engine::CaseResult;
+use crate::judge::Verdict;
 
 /// The JSON report's schema version. Adding a field keeps it; renaming or removing one,
 /// or changing a meaning, bumps it.

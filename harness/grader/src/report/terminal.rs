@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use console::{style, StyledObject};
 
 use super::Report;
-use crate::engine::{CaseResult, Verdict};
+use crate::engine::CaseResult;
+use crate::judge::Verdict;
 
 fn badge(verdict: Verdict) -> StyledObject<&'static str> {
     match verdict {
@@ -24,7 +25,7 @@ pub fn render(report: &Report, colour: bool) -> String {
     let width = report
         .cases
         .iter()
-        .map(|c| c.case.id.len())
+        .map(|c| c.case.id.to_string().len())
         .max()
         .unwrap_or(0);
     let mut out = String::new();
@@ -66,11 +67,11 @@ pub fn render(report: &Report, colour: bool) -> String {
         .collect();
     if !failing.is_empty() {
         let _ = writeln!(out, "\n{}", style("How to fix").bold().underlined());
-        let mut fixes: Vec<(&str, Vec<&str>)> = Vec::new();
+        let mut fixes: Vec<(&str, Vec<String>)> = Vec::new();
         for c in failing {
             match fixes.iter_mut().find(|(fix, _)| *fix == c.case.fix) {
-                Some((_, ids)) => ids.push(&c.case.id),
-                None => fixes.push((c.case.fix, vec![&c.case.id])),
+                Some((_, ids)) => ids.push(c.case.id.to_string()),
+                None => fixes.push((c.case.fix, vec![c.case.id.to_string()])),
             }
         }
         for (fix, ids) in fixes {
