@@ -1,0 +1,262 @@
+//! The command line: exit status 2 when the grader cannot run, `--list`, `--dry-run`,
+//! `--cases`, and `--ca-cert` for https receivers.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::{grade, grade_receiver, start, Defect, CASES, HANG, SECRET};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exit_2_when_the_grader_cannot_run() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "--url".into(),
+                format!("http://127.0.0.1:{port}/webhooks/menon"),
+                "--secret".into(),
+                SECRET.into(),
+            ],
+            "unreachable",
+        ),
+        (
+            vec!["--url".into(), "http://127.0.0.1:1/".into()],
+            "--secret",
+        ),
+        (vec!["--secret".into(), SECRET.into()], "--url"),
+        (
+            vec![
+                "--url".into(),
+                "ftp://x/".into(),
+                "--secret".into(),
+                SECRET.into(),
+            ],
+            "http://",
+        ),
+        (
+            vec![
+                "--cases".into(),
+                "signatur".into(),
+                "--".into(),
+                "true".into(),
+            ],
+            "selects no case",
+        ),
+        (
+            vec![
+                "--".into(),
+                "sh".into(),
+                "-c".into(),
+                "echo booting; exit 3".into(),
+            ],
+            "booting",
+        ),
+        (vec!["--deadline".into(), "soon".into()], "duration"),
+        (vec!["--deadline".into(), "0s".into()], "greater than zero"),
+        (
+            vec![
+                "--dry-run".into(),
+                "--url".into(),
+                "http://127.0.0.1:1/".into(),
+                "--json".into(),
+                "/tmp/x.json".into(),
+            ],
+            "writes no report",
+        ),
+        (
+            // Refused before anything is sent, not after the whole run.
+            vec![
+                "--html".into(),
+                "/proc/no-such-dir/r.html".into(),
+                "--".into(),
+                "sleep".into(),
+                "300".into(),
+            ],
+            "--html /proc/no-such-dir/r.html",
+        ),
+        (
+            vec![
+                "--ca-cert".into(),
+                "/dev/null".into(),
+                "--url".into(),
+                "https://127.0.0.1:1/".into(),
+                "--secret".into(),
+                SECRET.into(),
+            ],
+            "no PEM certificate",
+        ),
+    ];
+    for (args, says) in cases {
+        let out = grade(args.clone()).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_cases_and_dry_run_send_nothing() {
+    let out = grade(vec!["--list".into()]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("signature/tampered-body"));
+    assert!(text.contains(&format!("{CASES} cases")));
+
+    let addr = start(Defect::None).await;
+    let out = grade(vec![
+        "--dry-run".into(),
+        "--url".into(),
+        format!("http://{addr}/webhooks/menon"),
+        "--cases".into(),
+        "signature/malformed".into(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("signature/malformed/md5"), "{text}");
+    assert!(text.contains("X-Menon-Signature: md5="), "{text}");
+    // Six malformed cases, and the control delivery sent before the refusals.
+    assert!(
+        text.contains("6 cases, 7 requests built, none sent"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cases_selects_a_group_and_a_glob() {
+    let addr = start(Defect::None).await;
+    let (code, verdicts, _) =
+        grade_receiver(addr, &["--cases", "robustness,*/valid/listing.*"]).await;
+    assert_eq!(code, 0);
+    let mut want: Vec<&str> = vec!["robustness/test-event", "robustness/unknown-event-type"];
+    want.extend([
+        "signature/valid/listing.created",
+        "signature/valid/listing.deleted",
+        "signature/valid/listing.published",
+        "signature/valid/listing.sold",
+        "signature/valid/listing.unpublished",
+        "signature/valid/listing.updated",
+    ]);
+    want.sort_unstable();
+    assert_eq!(
+        verdicts.keys().map(String::as_str).collect::<Vec<_>>(),
+        want
+    );
+}
+
+/// An https receiver with a self-signed certificate: a TLS failure is "could not run"
+/// (exit 2) without --ca-cert, and graded normally with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn https_receivers_with_a_local_ca() {
+    // No skip: scripts/test installs openssl where it is missing.
+    if let Err(e) = Command::new("openssl").arg("version").output() {
+        panic!("cannot run `openssl version` ({e}): install it (`apt-get install openssl`)");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // A local CA (as mkcert makes one) and a server certificate it signed.
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let (ca, ca_key, cert, key) = (
+        path("ca.pem"),
+        path("ca.key"),
+        path("cert.pem"),
+        path("key.pem"),
+    );
+    std::fs::write(
+        dir.path().join("ext.cnf"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    for args in [
+        format!("req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=menon-test-ca -keyout {ca_key} -out {ca}"),
+        format!("req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout {key} -out {}", path("leaf.csr")),
+        format!(
+            "x509 -req -in {} -CA {ca} -CAkey {ca_key} -CAcreateserial -days 1 -out {cert} -extfile {}",
+            path("leaf.csr"),
+            path("ext.cnf")
+        ),
+    ] {
+        let made = Command::new("openssl")
+            .args(args.split(' '))
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    }
+    let server = dir.path().join("tls.py");
+    std::fs::write(
+        &server,
+        format!(
+            "import http.server, os, ssl\n\
+             class H(http.server.BaseHTTPRequestHandler):\n\
+             \x20   def do_POST(self):\n\
+             \x20       self.rfile.read(int(self.headers.get('content-length', 0)))\n\
+             \x20       self.send_response(204)\n\
+             \x20       self.end_headers()\n\
+             \x20   def do_GET(self):\n\
+             \x20       self.send_response(404)\n\
+             \x20       self.end_headers()\n\
+             \x20   def log_message(self, *args):\n\
+             \x20       pass\n\
+             s = http.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['PORT'])), H)\n\
+             c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+             c.load_cert_chain('{cert}', '{key}')\n\
+             s.socket = c.wrap_socket(s.socket, server_side=True)\n\
+             s.serve_forever()\n",
+        ),
+    )
+    .unwrap();
+    let run = |extra: Vec<String>| {
+        let mut args: Vec<String> = vec![
+            "--quiet".into(),
+            "--cases".into(),
+            "signature/valid/user.created".into(),
+            "--url".into(),
+        ];
+        args.extend(extra);
+        grade(args)
+    };
+    let https = |port: &str| format!("https://127.0.0.1:{port}/webhooks/menon");
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port().to_string();
+    drop(free);
+    let mut child = Command::new("python3")
+        .arg(&server)
+        .env("PORT", &port)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + HANG;
+    while std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err()
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let untrusted = run(vec![https(&port), "--secret".into(), SECRET.into()]).await;
+    let trusted = run(vec![
+        https(&port),
+        "--secret".into(),
+        SECRET.into(),
+        "--ca-cert".into(),
+        ca.clone(),
+    ])
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(untrusted.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(
+        stderr.contains("unreachable") && stderr.contains("certificate"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&trusted.stdout);
+    assert_eq!(
+        trusted.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    assert!(
+        stdout.contains("PASS  signature/valid/user.created"),
+        "{stdout}"
+    );
+}
