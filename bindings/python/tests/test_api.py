@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import types
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -405,7 +406,94 @@ def test_error_type() -> None:
     assert str(error) == "no secret matches"
     copy = pickle.loads(pickle.dumps(error))
     assert (type(copy), copy.code, str(copy)) == (WebhookVerificationError, error.code, str(error))
+    assert error.status == 401
     assert repr(error) == "WebhookVerificationError('signature_mismatch', 'no secret matches')"
+    assert copy.status == 401
+
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def emitted_codes() -> set[str]:
+    """Every code a WebhookVerificationError of this package can carry, read from the sources:
+    the core's `code()` functions (core/src/error.rs) and the binding's own two codes
+    (bindings/python/src/errors.rs)."""
+    core = (REPO / "core" / "src" / "error.rs").read_text("utf-8")
+    bodies = re.findall(r"pub const fn code\(&self\) -> &'static str \{(.*?)\n    \}", core, re.S)
+    assert len(bodies) == 3, "VerifyError, CanonicalizeError, EnvelopeError: the parse is out of date"
+    codes = {code for body in bodies for code in re.findall(r'=> "([a-z0-9_]+)"', body)}
+    binding = (REPO / "bindings" / "python" / "src" / "errors.rs").read_text("utf-8")
+    codes |= set(re.findall(r'pub\(crate\) const [A-Z_]+: &str = "([a-z0-9_]+)";', binding))
+    assert {"no_secret", "signature_mismatch", "invalid_json", "invalid_envelope", "invalid_body"} <= codes
+    return codes
+
+
+def js_status() -> tuple[dict[str, int], int]:
+    """The JS SDK's STATUS object and its default (bindings/js/src/errors.js), so that the two
+    SDKs cannot drift apart. Parsed with regexes: a change of that file's shape fails here
+    loudly (the asserts) rather than passing vacuously."""
+    source = (REPO / "bindings" / "js" / "src" / "errors.js").read_text("utf-8")
+    table = re.search(r"^const STATUS = \{\n(.*?)^\};", source, re.S | re.M)
+    assert table, "no `const STATUS = {...};` in bindings/js/src/errors.js"
+    entries = [line.strip() for line in table.group(1).splitlines()]
+    entries = [line for line in entries if line and not line.startswith("//")]
+    status = {}
+    for line in entries:
+        match = re.fullmatch(r"([a-z0-9_]+): (\d{3}),", line)
+        assert match, f"unexpected line in the JS STATUS object: {line!r}"
+        status[match.group(1)] = int(match.group(2))
+    default = re.search(r"STATUS\[code\] \?\? (\d{3})", source)
+    assert default, "no `STATUS[code] ?? <default>` in bindings/js/src/errors.js"
+    assert len(status) >= 7
+    return status, int(default.group(1))
+
+
+def test_error_status_is_the_js_sdks_for_every_code() -> None:
+    from menon_webhooks._errors import STATUS
+
+    codes = emitted_codes()
+    js, default = js_status()
+    # One explicit entry per code the package raises, none for a code it does not.
+    assert set(STATUS) == codes
+    assert set(js) <= codes, "the JS SDK maps a code the Python SDK never raises"
+    for code in sorted(codes):
+        assert WebhookVerificationError(code, "m").status == js.get(code, default), code
+    # The rule itself, as the issue states it: 401 signature, 500 no secret, 400 not an event.
+    assert {c for c in codes if STATUS[c] == 401} == {
+        "missing_signature", "unsupported_scheme", "malformed_signature", "signature_mismatch",
+        "timestamp_too_old", "timestamp_in_future",
+    }
+    assert {c for c in codes if STATUS[c] == 500} == {"no_secret"}
+    assert {STATUS[c] for c in codes} == {400, 401, 500}
+    # A code an application made up answers the JS default too.
+    assert WebhookVerificationError("made_up", "m").status == default == 400
+
+
+def test_error_docstring_lists_every_code_with_its_status() -> None:
+    from menon_webhooks._errors import STATUS
+
+    doc = WebhookVerificationError.__doc__ or ""
+    listed = set(re.findall(r"``([a-z][a-z0-9]*(?:_[a-z0-9]+)+)``", doc))
+    assert listed == emitted_codes()
+    groups = re.findall(r"^\s*- (\d{3}) for (.*?)(?=^\s*- \d{3}|^\s*$)", doc, re.S | re.M)
+    assert [int(status) for status, _ in groups] == [401, 500, 400]
+    for status, text in groups:
+        codes = set(re.findall(r"``([a-z][a-z0-9]*(?:_[a-z0-9]+)+)``", text))
+        assert codes == {c for c in STATUS if STATUS[c] == int(status)}, status
+
+
+def test_raised_errors_carry_their_status() -> None:
+    def status_of(call: Any, *args: Any, **kwargs: Any) -> int:
+        with pytest.raises(WebhookVerificationError) as caught:
+            call(*args, **kwargs)
+        return caught.value.status
+
+    assert status_of(verify, BODY, {}, SECRET, now=NOW) == 401
+    assert status_of(verify, BODY, signed(secret=OTHER_SECRET), SECRET, now=NOW) == 401
+    assert status_of(verify, b"[1]", signed(b"[1]"), SECRET, now=NOW) == 400
+    assert status_of(verify, b"nope", signed(b"nope"), SECRET, now=NOW) == 400
+    assert status_of(Webhook, "") == 500
+    assert status_of(canonicalize, float("nan")) == 400
 
 
 def test_verified_type() -> None:

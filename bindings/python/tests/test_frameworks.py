@@ -1,10 +1,12 @@
 """The framework helpers through each framework's own test client: FastAPI's TestClient (httpx),
 Flask's test_client, Django's test Client (with CSRF checks on). Each receiver answers 2xx to
-every validly signed fixture event and 401 with the error code to everything else."""
+every validly signed fixture event and, with the error code, the JS middleware's status to
+everything else: 401 for a signature refusal, 400 for a validly signed body that is not an event."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable
@@ -31,6 +33,10 @@ if not settings.configured:
     django.setup()
 
 SECRETS = [SECRET, OTHER_SECRET]  # rotating: either secret is accepted
+
+# The statuses of the JS SDK's middleware (bindings/js/src/errors.js), which every helper answers.
+SIGNATURE_REFUSED = 401
+NOT_AN_EVENT = 400
 
 
 @dataclass
@@ -194,10 +200,12 @@ def test_large_body_is_accepted(receiver: Receiver) -> None:
     assert receiver.received[-1] == event
 
 
-def refused(receiver: Receiver, path: str, body: bytes, headers: dict[str, str]) -> str:
+def refused(
+    receiver: Receiver, path: str, body: bytes, headers: dict[str, str], status: int = SIGNATURE_REFUSED
+) -> str:
     before = len(receiver.received)
-    status, answer = receiver.post(path, body, headers)
-    assert status == 401, (receiver.name, status, answer)
+    got, answer = receiver.post(path, body, headers)
+    assert got == status, (receiver.name, path, body[:40], got, answer)
     assert len(receiver.received) == before, "the view ran for a refused delivery"
     code = receiver.code_of(answer)
     assert isinstance(code, str)
@@ -214,6 +222,8 @@ def test_refusals_answer_401_with_the_code(receiver: Receiver) -> None:
         assert refused(receiver, path, raw.replace(b"evt_", b"evt_x", 1), good) == "signature_mismatch"
         assert refused(receiver, path, raw, sign(raw, "whsec_another_secret_entirely_000000")) == "signature_mismatch"
         assert refused(receiver, path, raw, sign(raw, SECRETS, timestamp=1_000_000)) == "timestamp_too_old"
+        ahead = sign(raw, SECRETS, timestamp=int(time.time()) + 3600)
+        assert refused(receiver, path, raw, ahead) == "timestamp_in_future"
         for header, code in (
             ("sha256=", "malformed_signature"),
             ("sha256=" + "z" * 64, "malformed_signature"),
@@ -221,6 +231,23 @@ def test_refusals_answer_401_with_the_code(receiver: Receiver) -> None:
             ("md5=" + hex_part[:32], "unsupported_scheme"),
         ):
             assert refused(receiver, path, raw, {"X-Menon-Signature": header}) == code
+
+
+def test_signed_body_that_is_not_an_event_answers_400_with_the_code(receiver: Receiver) -> None:
+    for path in receiver.paths:
+        for body, code in (
+            (b"[1,2]", "invalid_envelope"),
+            (b"null", "invalid_envelope"),
+            (b'"evt_1"', "invalid_envelope"),
+            (b"hello, world", "invalid_json"),
+            (b"{} {}", "invalid_json"),
+            (b"", "invalid_json"),
+            (b"\xff{}", "invalid_utf8"),
+        ):
+            assert refused(receiver, path, body, sign(body, SECRETS), NOT_AN_EVENT) == code, (receiver.name, body)
+            # Under a wrong signature the same body is a signature refusal: it is never parsed.
+            forged = sign(body, "whsec_another_secret_entirely_000000")
+            assert refused(receiver, path, body, forged) == "signature_mismatch", (receiver.name, body)
 
 
 def test_missing_secret_fails_at_start_up() -> None:

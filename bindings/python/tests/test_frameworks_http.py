@@ -4,8 +4,9 @@ Django's WSGI handler) and driven by http.client, not by a framework's test clie
 
 A body that is signed with the right secret but is not an event (JSON that is not an object:
 ``invalid_envelope``; text that is not JSON: ``invalid_json``; bytes that are not UTF-8:
-``invalid_utf8``) is refused with the helper's documented status and error shape, and the view
-never runs. The same server then receives a fixture event, so "the view never ran" is not
+``invalid_utf8``) is refused with 400, the status of the JS SDK's middleware, in the helper's
+documented error shape, and the view never runs; with a wrong signature it is a signature refusal,
+401. The same server then receives a fixture event, so "the view never ran" is not
 vacuous."""
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from menon_webhooks import sign
 from menon_webhooks.fastapi import verified_event as fastapi_verified_event
 
 HOST = "127.0.0.1"
-# The status every Python helper documents for a refused delivery, a validly signed body that is
-# not an event included (the JS middleware answers 400 for these; see bindings/js/src/errors.js).
-REFUSED = 401
+# What every helper answers, as the JS middleware does (bindings/js/src/errors.js): a validly
+# signed body that is not an event is a bad request; a signature refusal is unauthorized.
+NOT_AN_EVENT = 400
+SIGNATURE_REFUSED = 401
 
 # (what it is, the signed body, the code of the refusal)
 NOT_EVENTS: list[tuple[str, bytes, str]] = [
@@ -249,7 +251,7 @@ def test_signed_body_that_is_not_an_event_is_refused_over_http(server: Server) -
         for what, body, code in NOT_EVENTS:
             shown = (server.name, path, what)
             status, content_type, answer = server.post(path, body, sign(body, SECRET))
-            assert status == REFUSED, (*shown, status, answer)
+            assert status == NOT_AN_EVENT, (*shown, status, answer)
             assert content_type.startswith("application/json"), (*shown, content_type)
             assert server.code_of(answer) == code, (*shown, answer)
             assert server.received == [], (*shown, "the view ran for a body that is not an event")
@@ -265,5 +267,5 @@ def test_not_an_event_with_a_wrong_signature_is_a_signature_refusal(server: Serv
     # The body is parsed only once its signature holds: a forged one learns nothing about it.
     for _, body, _ in NOT_EVENTS:
         status, _, answer = server.post(server.paths[0], body, sign(body, "whsec_another_secret_entirely_000000"))
-        assert (status, server.code_of(answer)) == (REFUSED, "signature_mismatch"), (server.name, body, answer)
+        assert (status, server.code_of(answer)) == (SIGNATURE_REFUSED, "signature_mismatch"), (server.name, body, answer)
     assert server.received == []

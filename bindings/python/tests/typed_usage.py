@@ -54,6 +54,7 @@ try:
     webhook.verify(b"{}", headers)
 except WebhookVerificationError as error:
     code: str = error.code
+    status: int = error.status
     as_value_error: ValueError = error
 
 
@@ -157,6 +158,7 @@ canonicalize(object())  # type: ignore[arg-type]
 Webhook(b"whsec_bytes")  # type: ignore[arg-type]
 wrong_scheme: Literal["v3"] = verified.scheme  # type: ignore[assignment]
 wrong_event: list[Any] = verify(b"{}", headers, SECRET)  # type: ignore[assignment]
+WebhookVerificationError("no_secret", "m").status = 401  # type: ignore[misc]
 no_content: str = example["data"]["message"]["body"]  # type: ignore[typeddict-item]
 marked: MessageReceivedEvent = {**example, "test": True}  # type: ignore[typeddict-unknown-key]
 

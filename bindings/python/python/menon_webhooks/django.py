@@ -14,9 +14,10 @@
 The decorator reads the raw body (``request.body``), so the signature is checked over the bytes
 as received, passes the event after ``request``, and exempts the view from CSRF checks (the
 signature authenticates the sender; Menon cannot send a CSRF token). Sync and async views both
-work. On refusal it answers 401 with
+work. On refusal it answers ``error.status`` with
 ``{"success": false, "error": {"code": <error code>, "message": <what to do>}}`` (the
-error shape of Menon's API and of the JS SDK's middleware).
+error shape of Menon's API and of the JS SDK's middleware): 401 for a signature refusal, 400 for
+a body that is not an event, 500 when no secret is configured (the same as the JS middleware).
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ class _Decorator:
         try:
             return self._webhook.verify(request.body, request.headers, tolerance=self._tolerance)
         except WebhookVerificationError as error:
-            return JsonResponse({"success": False, "error": {"code": error.code, "message": str(error)}}, status=401)
+            return JsonResponse(
+                {"success": False, "error": {"code": error.code, "message": str(error)}}, status=error.status
+            )
 
     @overload
     def __call__(

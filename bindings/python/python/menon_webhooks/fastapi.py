@@ -15,8 +15,9 @@
         return {"received": True}
 
 The dependency reads the raw body (``await request.body()``), so the signature is checked over
-the bytes as received. On refusal it raises ``HTTPException(401)`` whose detail is
-``{"code": <error code>, "message": <what to do>}``.
+the bytes as received. On refusal it raises ``HTTPException(error.status)`` whose detail is
+``{"code": <error code>, "message": <what to do>}``: 401 for a signature refusal, 400 for a body
+that is not an event, 500 when no secret is configured (the same as the JS middleware).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ __all__ = ["verified_event"]
 def verified_event(
     secret: Union[str, Sequence[str], Webhook], *, tolerance: int = DEFAULT_TOLERANCE
 ) -> Callable[[Request], Awaitable[dict[str, Any]]]:
-    """A FastAPI dependency: the verified event of the request, or 401 with the error code.
+    """A FastAPI dependency: the verified event of the request, or the refusal's status and code.
 
     ``secret`` is the webhook's secret (several, newest first, while rotating) or a ``Webhook``.
     """
@@ -46,7 +47,7 @@ def verified_event(
             return webhook.verify(body, request.headers, tolerance=tolerance)
         except WebhookVerificationError as error:
             raise HTTPException(
-                status_code=401, detail={"code": error.code, "message": str(error)}
+                status_code=error.status, detail={"code": error.code, "message": str(error)}
             ) from error
 
     return menon_event

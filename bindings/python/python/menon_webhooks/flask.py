@@ -15,8 +15,10 @@
 
 The decorator reads the raw body (``request.get_data()``), so the signature is checked over the
 bytes as received, and passes the event as the view's first argument (URL arguments follow as
-keywords). Sync and async views both work. On refusal it answers 401 with
-``{"success": false, "error": {"code": <error code>, "message": <what to do>}}``.
+keywords). Sync and async views both work. On refusal it answers ``error.status`` with
+``{"success": false, "error": {"code": <error code>, "message": <what to do>}}``: 401 for a
+signature refusal, 400 for a body that is not an event, 500 when no secret is configured (the
+same as the JS middleware).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class _Decorator:
         try:
             return self._webhook.verify(request.get_data(), request.headers, tolerance=self._tolerance)
         except WebhookVerificationError as error:
-            return jsonify(success=False, error={"code": error.code, "message": str(error)}), 401
+            return jsonify(success=False, error={"code": error.code, "message": str(error)}), error.status
 
     @overload
     def __call__(
