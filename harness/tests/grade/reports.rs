@@ -1,5 +1,5 @@
 //! The reports: JSON (and its committed schema), JUnit and HTML name every case, the
-//! README lists the catalogue, and receiver text cannot drive a terminal or the page.
+//! grader's README lists the catalogue, and receiver text cannot drive a terminal or the page.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -185,7 +185,7 @@ async fn the_committed_json_schema_matches_the_report_types() {
     );
 }
 
-/// The README's table of cases lists exactly the catalogue (`grade --list`).
+/// The table of cases in harness/grader/README.md lists exactly the catalogue (`grade --list`).
 #[tokio::test(flavor = "multi_thread")]
 async fn the_readme_lists_every_case() {
     let out = run_bin(vec!["grade".into(), "--list".into()]).await;
@@ -196,13 +196,13 @@ async fn the_readme_lists_every_case() {
         .map(String::from)
         .collect();
     let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("grader/README.md"))
             .unwrap();
     let table = readme
         .split("<!-- grade-cases:start -->")
         .nth(1)
         .and_then(|rest| rest.split("<!-- grade-cases:end -->").next())
-        .expect("README.md has the grade-cases table markers");
+        .expect("harness/grader/README.md has the grade-cases table markers");
     let mut documented = BTreeSet::new();
     for row in table.lines().filter(|l| l.starts_with("| `")) {
         let id = row.trim_start_matches("| `").split('`').next().unwrap();
@@ -216,6 +216,6 @@ async fn the_readme_lists_every_case() {
     }
     assert_eq!(
         listed, documented,
-        "README.md's table of cases and `grade --list` differ"
+        "harness/grader/README.md's table of cases and `grade --list` differ"
     );
 }
