@@ -10,7 +10,7 @@
 //   origin is refused → the server's log (at info) holds no secret and no sign-in token.
 //
 // Screenshots go to <target>/screenshots/, or with MENON_UPDATE_SCREENSHOTS=1 to
-// docs/screenshots/ (committed; the README shows two).
+// docs/screenshots/ (committed; harness/README.md shows two).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';

@@ -2,7 +2,7 @@
 # The seller dashboard in a real browser (dashboard.test.mjs): builds menon-harness,
 # installs playwright-core (npm ci; it never downloads a browser) and drives Debian's
 # headless Chromium through the whole flow, saving screenshots to <target>/screenshots/
-# (MENON_UPDATE_SCREENSHOTS=1: to docs/screenshots/, the copies the README shows).
+# (MENON_UPDATE_SCREENSHOTS=1: to docs/screenshots/, the copies harness/README.md shows).
 # Then the docs' Node receiver (docs-roundtrip.test.mjs, no browser): random event data
 # published to the same binary, every accepted delivery verified with the docs'
 # JSON.stringify(req.body) (MENON_ROUNDTRIP_CASES, MENON_ROUNDTRIP_SEED).
