@@ -75,4 +75,6 @@ def test_receiver_without_helper(secret_env: None) -> None:
     exec(block("Without a framework helper"), scope)
     assert scope["handle"](RAW, menon_webhooks.sign(RAW, SECRET)) == 204
     assert scope["handle"](RAW, {"x-menon-signature": "sha256=" + "0" * 64}) == 401
+    signed_not_an_event = menon_webhooks.sign(b"[1,2]", SECRET)
+    assert scope["handle"](b"[1,2]", signed_not_an_event) == 400
 
