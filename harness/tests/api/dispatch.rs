@@ -27,7 +27,7 @@ const SCALE_X: u64 = 10_000;
 /// How late, in clock seconds (10 s real at [`SCALE`]), an attempt may be scheduled or
 /// start: only a hang gets there. Late is no fault (a busy machine runs the dispatcher
 /// late); early is, and is checked exactly. The exact spacing of the schedule is checked
-/// on a test clock by `dispatch::queue::tests`.
+/// on a test clock by `dispatch::dispatcher::tests`.
 const LATE: u64 = 10 * SCALE_X;
 /// Bounds a wait for something that takes moments on an idle machine: only a hang gets
 /// there.

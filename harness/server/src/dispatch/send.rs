@@ -1,0 +1,279 @@
+//! Sending one attempt (PROTOCOL §2, §5): sign the canonical body with the core, POST it
+//! with the delivery headers, and turn whatever happens into an [`AttemptOutcome`]. No
+//! redirects are followed, the whole attempt is bounded by the delivery timeout, and names
+//! resolve through the private-target guard ([`GuardedResolver`]). The sender decides
+//! nothing about what an outcome means.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use menon_harness_common::delivery::{delivery_headers, describe_error, user_agent, Delivery};
+use url::{Host, Url};
+
+use super::resolver::GuardedResolver;
+use crate::target;
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// A 2xx answer within the timeout.
+    Delivered {
+        /// The status code.
+        status: u16,
+        /// Milliseconds to the answer.
+        elapsed_ms: u64,
+    },
+    /// Anything else: non-2xx (3xx included), timeout, connection or TLS failure, a
+    /// refused target.
+    Failed {
+        /// The status code, when the receiver answered.
+        status: Option<u16>,
+        /// Milliseconds to the failure.
+        elapsed_ms: u64,
+        /// What happened, for the logs (never a secret or a response body).
+        error: String,
+        /// The answer's `Retry-After`, when it had a readable one.
+        retry_after: Option<RetryAfter>,
+    },
+}
+
+/// A `Retry-After` header (RFC 9110 §10.2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// `Retry-After: 120`
+    Seconds(u64),
+    /// `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`, as unix seconds.
+    At(u64),
+}
+
+impl RetryAfter {
+    /// Reads a header value; `None` when it is neither form.
+    pub fn parse(value: &str) -> Option<Self> {
+        let value = value.trim();
+        if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+            return value.parse().ok().map(RetryAfter::Seconds);
+        }
+        let at = httpdate::parse_http_date(value).ok()?;
+        at.duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| RetryAfter::At(d.as_secs()))
+    }
+}
+
+/// The first bytes of a receiver's answer, as text (invalid UTF-8 replaced): what the
+/// Send Test result shows. Never logged, never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyExcerpt {
+    /// The text read.
+    pub text: String,
+    /// The body went on past the limit (or could not be read to its end in time).
+    pub truncated: bool,
+}
+
+impl BodyExcerpt {
+    /// Reads at most `limit` bytes of `response`'s body, within the client's timeout.
+    async fn read(mut response: reqwest::Response, limit: usize) -> Self {
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut truncated = false;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = limit.saturating_sub(bytes.len());
+                    if chunk.len() > room {
+                        bytes.extend_from_slice(chunk.get(..room).unwrap_or_default());
+                        truncated = true;
+                        break;
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    truncated = true;
+                    break;
+                }
+            }
+        }
+        Self {
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            truncated,
+        }
+    }
+}
+
+/// The HTTP client that sends deliveries. One per server; cheap to share.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    timeout: Duration,
+    allow_private: bool,
+}
+
+impl Sender {
+    /// A sender with the given attempt timeout and private-target allowance.
+    pub fn new(timeout: Duration, allow_private: bool) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .user_agent(user_agent())
+            .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+            .build()?;
+        Ok(Self {
+            client,
+            timeout,
+            allow_private,
+        })
+    }
+
+    /// Sends one attempt and reports its outcome. Never panics, never returns early
+    /// without an outcome: every attempt is loggable.
+    pub async fn send(&self, delivery: &Delivery<'_>) -> AttemptOutcome {
+        self.send_reading(delivery, 0).await.0
+    }
+
+    /// Sends one attempt like [`Sender::send`] and also reads up to `limit` bytes of the
+    /// answer's body (the Send Test result shows them; they are never logged or stored).
+    /// The response time is still the time to the answer's headers.
+    pub async fn send_with_excerpt(
+        &self,
+        delivery: &Delivery<'_>,
+        limit: usize,
+    ) -> (AttemptOutcome, Option<BodyExcerpt>) {
+        self.send_reading(delivery, limit).await
+    }
+
+    async fn send_reading(
+        &self,
+        delivery: &Delivery<'_>,
+        limit: usize,
+    ) -> (AttemptOutcome, Option<BodyExcerpt>) {
+        let started = Instant::now();
+        let elapsed = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let failed = |status, error: String| AttemptOutcome::Failed {
+            status,
+            elapsed_ms: elapsed(),
+            error,
+            retry_after: None,
+        };
+        let url = match Url::parse(delivery.url) {
+            Ok(url) => url,
+            Err(e) => return (failed(None, format!("invalid endpoint URL: {e}")), None),
+        };
+        // Names are checked by the resolver as they are dialled; literals are checked here.
+        if !self.allow_private {
+            let literal = match url.host() {
+                Some(Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+                Some(Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+                _ => None,
+            };
+            if let Some(ip) = literal.filter(|ip| !target::is_public(*ip)) {
+                return (
+                    failed(None, target::TargetError::NotPublic(ip).to_string()),
+                    None,
+                );
+            }
+        }
+        let headers = match delivery_headers(delivery) {
+            Ok(headers) => headers,
+            Err(e) => return (failed(None, e), None),
+        };
+        let response = self
+            .client
+            .post(url)
+            .headers(headers)
+            .body(delivery.body.to_vec())
+            .send()
+            .await;
+        match response {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let outcome = if response.status().is_success() {
+                    AttemptOutcome::Delivered {
+                        status,
+                        elapsed_ms: elapsed(),
+                    }
+                } else {
+                    let retry_after = response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(RetryAfter::parse);
+                    AttemptOutcome::Failed {
+                        status: Some(status),
+                        elapsed_ms: elapsed(),
+                        error: reason_phrase(response.status()),
+                        retry_after,
+                    }
+                };
+                let excerpt = if limit > 0 {
+                    Some(BodyExcerpt::read(response, limit).await)
+                } else {
+                    None
+                };
+                (outcome, excerpt)
+            }
+            Err(e) => (
+                failed(e.status().map(|s| s.as_u16()), self.describe(&e)),
+                None,
+            ),
+        }
+    }
+
+    /// A message for a failed request, naming the cause without the URL's query.
+    fn describe(&self, e: &reqwest::Error) -> String {
+        describe_error(e, self.timeout)
+    }
+}
+
+/// The log's `error` for a non-2xx answer: the status's reason phrase, as the docs'
+/// example log shows (`"Internal Server Error"` for 500, PROTOCOL §5); a status with no
+/// registered phrase (e.g. 599) reads `HTTP 599`.
+pub fn reason_phrase(status: reqwest::StatusCode) -> String {
+    status
+        .canonical_reason()
+        .map_or_else(|| format!("HTTP {}", status.as_u16()), String::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(RetryAfter::parse("120"), Some(RetryAfter::Seconds(120)));
+        assert_eq!(RetryAfter::parse(" 0 "), Some(RetryAfter::Seconds(0)));
+        assert_eq!(
+            RetryAfter::parse("Mon, 15 Jan 2024 10:30:00 GMT"),
+            Some(RetryAfter::At(1_705_314_600))
+        );
+        assert_eq!(RetryAfter::parse("-5"), None);
+        assert_eq!(RetryAfter::parse("soon"), None);
+        assert_eq!(RetryAfter::parse(""), None);
+    }
+
+    #[test]
+    fn errors_are_reason_phrases() {
+        let phrase =
+            |code: u16| reason_phrase(reqwest::StatusCode::from_u16(code).unwrap_or_default());
+        assert_eq!(phrase(500), "Internal Server Error");
+        assert_eq!(phrase(302), "Found");
+        assert_eq!(phrase(410), "Gone");
+        assert_eq!(phrase(429), "Too Many Requests");
+        assert_eq!(phrase(599), "HTTP 599");
+    }
+
+    #[tokio::test]
+    async fn excerpts_stop_at_the_limit() {
+        let answer =
+            |body: &str| reqwest::Response::from(axum::http::Response::new(body.to_owned()));
+        let whole = BodyExcerpt::read(answer("{\"ok\":true}"), 2048).await;
+        assert_eq!(whole.text, "{\"ok\":true}");
+        assert!(!whole.truncated);
+        let cut = BodyExcerpt::read(answer("abcdef"), 4).await;
+        assert_eq!(cut.text, "abcd");
+        assert!(cut.truncated);
+        // A cut through a character is shown with a replacement character, not refused.
+        let cut = BodyExcerpt::read(answer("aé"), 2).await;
+        assert_eq!(cut.text, "a\u{fffd}");
+    }
+}
