@@ -1,6 +1,7 @@
 //! The dispatcher: claims due deliveries from the store's durable queue and sends them,
-//! at most `workers` at a time, then records each attempt and what it means for the
-//! delivery and the webhook (PROTOCOL §5).
+//! at most `workers` at a time, asks the [`policy`] what each outcome means for the
+//! delivery and the webhook (PROTOCOL §5), and has the store record the attempt and
+//! persist the decision in one transaction.
 //!
 //! Why it cannot lose a delivery: a claim is a lease (`leased_until`) written in the
 //! same transaction that logs the attempt as `pending`. If the process dies mid-attempt,
@@ -20,14 +21,12 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use super::schedule;
-use super::{AttemptOutcome, Delivery, RetryAfter, Sender};
+use super::policy::{self, Decision, Facts};
+use super::{AttemptOutcome, Delivery, Sender};
 use crate::clock::SharedClock;
 use crate::ids;
 use crate::metrics::Metrics;
-use crate::store::{
-    blocking, Attempt, AttemptResult, AttemptStatus, Claim, Settle, Store, StoreError,
-};
+use crate::store::{blocking, Attempt, AttemptResult, AttemptStatus, Claim, Store, StoreError};
 
 /// The longest the loop sleeps when nothing is due.
 const MAX_IDLE: Duration = Duration::from_secs(1);
@@ -157,7 +156,7 @@ impl Dispatcher {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StoreError::Database(e.to_string()))?;
         blocking(&self.store, move |store| {
-            store.claim_due(now, lease_until, log_ids)
+            store.claim_due(now, lease_until, log_ids, policy::INTERRUPTED)
         })
         .await
     }
@@ -213,16 +212,11 @@ impl Dispatcher {
                 test: claim.event.is_test,
             })
             .await;
-        let result = self.settle(&claim, outcome);
-        let (attempt_status, fate) = match result.settle {
-            Settle::Delivered => ("delivered", "delivered"),
-            Settle::Retry(_) => ("failed", "retrying"),
-            Settle::GiveUp => ("failed", "failed"),
-            Settle::Gone => ("failed", "retrying"),
-        };
+        let (result, decision) = self.settle(&claim, outcome);
+        let attempt_status = result.attempt.status.as_str();
         self.metrics.attempt(
             attempt_status,
-            fate,
+            decision.fate(),
             result.attempt.response_time_ms.unwrap_or(0),
         );
         tracing::info!(
@@ -237,16 +231,11 @@ impl Dispatcher {
             error = result.attempt.error.as_deref(),
             "delivery attempt"
         );
-        let settle = result.settle;
         let webhook_id = claim.webhook_id.clone();
         match blocking(&self.store, move |store| store.finish_attempt(&result)).await {
             Ok(true) => {
                 self.metrics.webhook_disabled();
-                let reason = if settle == Settle::Gone {
-                    "the endpoint answered 410 Gone"
-                } else {
-                    "every attempt of a whole retry schedule failed"
-                };
+                let reason = decision.disable.as_ref().map(|d| d.reason.as_str());
                 tracing::warn!(webhook = %webhook_id, reason, "webhook disabled");
             }
             Ok(false) => {}
@@ -257,9 +246,19 @@ impl Dispatcher {
         }
     }
 
-    /// Turns an outcome into the finished log row and the delivery's fate.
-    fn settle(&self, claim: &Claim, outcome: AttemptOutcome) -> AttemptResult {
+    /// Asks the policy what `outcome` means and builds the finished log row with it.
+    fn settle(&self, claim: &Claim, outcome: AttemptOutcome) -> (AttemptResult, Decision) {
         let finished_at = self.clock.now_unix();
+        let decision = policy::decide(
+            &outcome,
+            &Facts {
+                failures: claim.failures,
+                first_attempt_at: claim.first_attempt_at,
+                last_success_at: claim.last_success_at,
+                finished_at,
+                wall_now: self.clock.wall_unix(),
+            },
+        );
         let mut attempt = Attempt {
             id: claim.log_id.clone(),
             webhook_id: claim.webhook_id.clone(),
@@ -272,50 +271,35 @@ impl Dispatcher {
             delivered_at: None,
             error: None,
             retry_count: claim.retry_count,
-            next_retry: None,
+            next_retry: decision.next_retry(),
             created_at: claim.claimed_at,
         };
-        let settle = match outcome {
+        match outcome {
             AttemptOutcome::Delivered { status, elapsed_ms } => {
                 attempt.status = AttemptStatus::Delivered;
                 attempt.response_code = Some(status);
                 attempt.response_time_ms = Some(elapsed_ms);
                 attempt.delivered_at = Some(finished_at);
-                Settle::Delivered
             }
             AttemptOutcome::Failed {
                 status,
                 elapsed_ms,
                 error,
-                retry_after,
+                ..
             } => {
                 attempt.response_code = status;
                 attempt.response_time_ms = Some(elapsed_ms);
                 attempt.error = Some(error);
-                if status == Some(410) {
-                    Settle::Gone
-                } else {
-                    // An HTTP date is wall time; the schedule runs on the clock.
-                    let retry_after = retry_after.map(|r| match r {
-                        RetryAfter::Seconds(secs) => secs,
-                        RetryAfter::At(at) => at.saturating_sub(self.clock.wall_unix()),
-                    });
-                    match schedule::next_attempt(claim.failures + 1, finished_at, retry_after) {
-                        Some(next) => {
-                            attempt.next_retry = Some(next);
-                            Settle::Retry(next)
-                        }
-                        None => Settle::GiveUp,
-                    }
-                }
             }
-        };
-        AttemptResult {
+        }
+        let result = AttemptResult {
             delivery_id: claim.delivery_id,
             attempt,
-            settle,
+            settle: decision.settle,
+            disable: decision.disable.clone(),
             finished_at,
-        }
+        };
+        (result, decision)
     }
 }
 

@@ -2,12 +2,15 @@
 //!
 //! - [`send`]: one signed attempt over HTTP, its outcome as a value (the delivery headers
 //!   come from `menon_harness_common::delivery`, shared with the grader);
-//! - [`schedule`]: the retry schedule as pure arithmetic;
+//! - [`policy`]: what an outcome means (retry when, give up, disable and why), as pure
+//!   functions of the outcome and the facts of the delivery;
+//! - [`schedule`]: the retry schedule as pure arithmetic (used by the policy);
 //! - [`dispatcher`]: workers that claim due deliveries from the store's durable queue,
-//!   send them and record the outcome;
+//!   send them, ask the policy and have the store persist its decision;
 //! - `resolver`: the guarded DNS resolver the sender dials through.
 
 pub mod dispatcher;
+pub mod policy;
 mod resolver;
 pub mod schedule;
 pub mod send;

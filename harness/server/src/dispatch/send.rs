@@ -2,7 +2,7 @@
 //! with the delivery headers, and turn whatever happens into an [`AttemptOutcome`]. No
 //! redirects are followed, the whole attempt is bounded by the delivery timeout, and names
 //! resolve through the private-target guard ([`GuardedResolver`]). The sender decides
-//! nothing about what an outcome means.
+//! nothing about what an outcome means: that is [`policy`](super::policy).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

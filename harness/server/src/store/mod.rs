@@ -15,8 +15,8 @@ use std::sync::Arc;
 use crate::ids::Secret;
 
 pub use model::{
-    Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, DashboardSession, NewWebhook,
-    SellerId, Settle, StoredEvent, Webhook, WebhookChanges, WebhookStatus,
+    Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, DashboardSession, Disable,
+    NewWebhook, SellerId, Settle, StoredEvent, Webhook, WebhookChanges, WebhookStatus,
 };
 pub use sqlite::SqliteStore;
 
@@ -128,19 +128,23 @@ pub trait Store: Send + Sync + 'static {
         webhook_id: &str,
         due_at: u64,
     ) -> Result<usize, StoreError>;
-    /// Claims up to `log_ids.len()` due deliveries of active webhooks, oldest due first:
-    /// leases each until `lease_until`, counts the attempt, marks any attempt left
-    /// `pending` by an earlier claim (a crash) as failed, and logs the new attempt as
-    /// `pending` under the next of `log_ids`.
+    /// Claims up to `log_ids.len()` due deliveries of active webhooks, oldest due first
+    /// (a delivery is due when its time has come and it is not leased, or its lease ran
+    /// out): leases each until `lease_until`, counts the attempt, records `now` as the
+    /// first attempt of its schedule if there was none, marks any attempt left `pending`
+    /// by an earlier claim (a crash) as failed with the error `interrupted`, and logs the
+    /// new attempt as `pending` under the next of `log_ids`.
     fn claim_due(
         &self,
         now: u64,
         lease_until: u64,
         log_ids: Vec<String>,
+        interrupted: &str,
     ) -> Result<Vec<Claim>, StoreError>;
     /// Records how a claimed attempt ended, in one transaction: the log row, the
-    /// delivery's fate and the webhook's failure history. Returns `true` when this
-    /// disabled the webhook.
+    /// delivery's [`Settle`], the webhook's failure count or last success, and the
+    /// [`Disable`] if any. Releases the lease. Returns `true` when this disabled the
+    /// webhook.
     fn finish_attempt(&self, result: &AttemptResult) -> Result<bool, StoreError>;
     /// The earliest time (unix seconds) a pending delivery of an active webhook becomes
     /// claimable, if there is one.

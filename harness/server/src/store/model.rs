@@ -221,24 +221,41 @@ pub struct Claim {
     pub failures: u32,
     /// Unix seconds when the claim was made (the attempt's `created_at`).
     pub claimed_at: u64,
+    /// Unix seconds of the first attempt of the current schedule (this claim's time when
+    /// this is the first).
+    pub first_attempt_at: u64,
+    /// Unix seconds of the webhook's last successful delivery, if any.
+    pub last_success_at: Option<u64>,
 }
 
-/// What becomes of a delivery after an attempt (PROTOCOL §5).
+/// What the store writes for a delivery after an attempt. The dispatcher's policy
+/// decides which (`dispatch::policy`); the store applies it and decides nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settle {
-    /// Delivered: done; the webhook's failure history is cleared.
+    /// Delivered: the delivery is done; the webhook's last success becomes the attempt's
+    /// `finished_at` and its failure count is cleared.
     Delivered,
-    /// Failed; the next attempt is due at this time (unix seconds).
+    /// Failed: the delivery stays pending, due again at this time (unix seconds); the
+    /// delivery's and the webhook's failure counts go up by one.
     Retry(u64),
-    /// The last attempt of the schedule failed: the delivery is `failed`, and the webhook
-    /// is disabled if no attempt to it succeeded since this delivery's first attempt.
-    GiveUp,
-    /// `410 Gone`: the webhook is disabled at once; the delivery is kept, pending, and
-    /// goes out again when the webhook is re-enabled.
-    Gone,
+    /// Failed for good: the delivery is `failed`; the failure counts go up by one.
+    Fail,
 }
 
-/// The result of an attempt, to record: the finished log row and the delivery's fate.
+/// Disabling the webhook in the same transaction as recording an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disable {
+    /// Why, kept with the webhook.
+    pub reason: String,
+    /// A compare-and-set: disable only if the webhook's last success is before this time
+    /// (or there is none), checked atomically with the write, so that a success recorded
+    /// concurrently wins. `None`: disable regardless. Either way only an active webhook
+    /// is disabled.
+    pub unless_success_since: Option<u64>,
+}
+
+/// The result of an attempt, to record: the finished log row and the decision about the
+/// delivery and its webhook.
 #[derive(Debug, Clone)]
 pub struct AttemptResult {
     /// The queue row.
@@ -247,6 +264,8 @@ pub struct AttemptResult {
     pub attempt: Attempt,
     /// What becomes of the delivery.
     pub settle: Settle,
+    /// Whether the webhook is disabled too.
+    pub disable: Option<Disable>,
     /// Unix seconds when the attempt ended.
     pub finished_at: u64,
 }

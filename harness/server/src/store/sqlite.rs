@@ -513,6 +513,7 @@ impl Store for SqliteStore {
         now: u64,
         lease_until: u64,
         log_ids: Vec<String>,
+        interrupted: &str,
     ) -> Result<Vec<Claim>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -520,7 +521,8 @@ impl Store for SqliteStore {
         {
             let mut due = tx.prepare_cached(
                 "SELECT d.id, d.attempts, d.failures, w.id, w.seller_id, w.url,
-                        e.id, e.seller_id, e.type, e.created_at, e.body, e.is_test
+                        e.id, e.seller_id, e.type, e.created_at, e.body, e.is_test,
+                        COALESCE(d.first_attempt_at, ?1), w.last_success_at
                  FROM deliveries d
                  JOIN webhooks w ON w.id = d.webhook_id
                  JOIN events e ON e.id = d.event_id
@@ -535,6 +537,8 @@ impl Store for SqliteStore {
                 let attempts: i64 = row.get(1)?;
                 let failures: i64 = row.get(2)?;
                 let created_at: i64 = row.get(9)?;
+                let first_attempt_at: i64 = row.get(12)?;
+                let last_success_at: Option<i64> = row.get(13)?;
                 Ok(Claim {
                     delivery_id: row.get(0)?,
                     log_id: String::new(),
@@ -552,6 +556,8 @@ impl Store for SqliteStore {
                     retry_count: u32::try_from(attempts).unwrap_or(u32::MAX),
                     failures: u32::try_from(failures).unwrap_or(u32::MAX),
                     claimed_at: now,
+                    first_attempt_at: unsigned(first_attempt_at),
+                    last_success_at: last_success_at.map(unsigned),
                 })
             })?;
             for (row, log_id) in rows.zip(log_ids) {
@@ -562,11 +568,9 @@ impl Store for SqliteStore {
         }
         for claim in &claims {
             tx.execute(
-                "UPDATE delivery_attempts
-                 SET status = 'failed',
-                     error = 'interrupted: the server stopped before this attempt''s outcome was recorded'
-                 WHERE delivery_id = ?1 AND status = 'pending'",
-                params![claim.delivery_id],
+                "UPDATE delivery_attempts SET status = 'failed', error = ?1
+                 WHERE delivery_id = ?2 AND status = 'pending'",
+                params![interrupted, claim.delivery_id],
             )?;
             tx.execute(
                 "UPDATE deliveries SET leased_until = ?1, attempts = attempts + 1,
@@ -614,7 +618,6 @@ impl Store for SqliteStore {
                 a.id
             ],
         )?;
-        let mut disabled = false;
         match r.settle {
             Settle::Delivered => {
                 tx.execute(
@@ -636,38 +639,30 @@ impl Store for SqliteStore {
                 )?;
                 count_failure(&tx, &a.webhook_id)?;
             }
-            Settle::GiveUp => {
+            Settle::Fail => {
                 tx.execute(
                     "UPDATE deliveries SET status = 'failed', failures = failures + 1,
                             finished_at = ?1, leased_until = NULL WHERE id = ?2",
                     params![at, r.delivery_id],
                 )?;
                 count_failure(&tx, &a.webhook_id)?;
-                // PROTOCOL §5: disabled only when the endpoint failed for the whole
-                // schedule, i.e. nothing got through since this event's first attempt.
-                disabled = tx.execute(
-                    "UPDATE webhooks SET status = 'disabled', disabled_at = ?1,
-                            disabled_reason = 'every attempt failed for a whole retry schedule'
-                     WHERE id = ?2 AND status = 'active'
-                       AND (last_success_at IS NULL OR last_success_at <
-                            (SELECT first_attempt_at FROM deliveries WHERE id = ?3))",
-                    params![at, a.webhook_id, r.delivery_id],
-                )? > 0;
             }
-            Settle::Gone => {
-                tx.execute(
-                    "UPDATE deliveries SET failures = failures + 1, next_attempt_at = ?1,
-                            leased_until = NULL WHERE id = ?2",
-                    params![at, r.delivery_id],
-                )?;
-                count_failure(&tx, &a.webhook_id)?;
-                disabled = tx.execute(
-                    "UPDATE webhooks SET status = 'disabled', disabled_at = ?1,
-                            disabled_reason = 'the endpoint answered 410 Gone'
-                     WHERE id = ?2 AND status = 'active'",
-                    params![at, a.webhook_id],
-                )? > 0;
-            }
+        }
+        let mut disabled = false;
+        if let Some(disable) = &r.disable {
+            // A compare-and-set: a success recorded since `unless_success_since` (by
+            // another worker, a manual retry) vetoes the disabling.
+            disabled = tx.execute(
+                "UPDATE webhooks SET status = 'disabled', disabled_at = ?1, disabled_reason = ?2
+                 WHERE id = ?3 AND status = 'active'
+                   AND (?4 IS NULL OR last_success_at IS NULL OR last_success_at < ?4)",
+                params![
+                    at,
+                    disable.reason,
+                    a.webhook_id,
+                    disable.unless_success_since.map(secs)
+                ],
+            )? > 0;
         }
         tx.commit()?;
         Ok(disabled)
@@ -1023,12 +1018,12 @@ mod tests {
         store.update_webhook(&seller("sel_a"), "wh_off", off, 1_000)?;
         assert_eq!(store.next_due()?, Some(3_000));
         // Claimed at 3 000 with a lease to 3 100: due again when the lease runs out.
-        let claims = store.claim_due(3_000, 3_100, vec!["log_1".into()])?;
+        let claims = store.claim_due(3_000, 3_100, vec!["log_1".into()], "interrupted")?;
         assert_eq!(claims.len(), 1);
         assert_eq!(store.next_due()?, Some(3_100));
         // At 5 000 the lapsed lease is claimed again (oldest due first), now to 9 000:
         // the unleased late one, due at 5 000, comes first.
-        let claims = store.claim_due(5_000, 9_000, vec!["log_2".into()])?;
+        let claims = store.claim_due(5_000, 9_000, vec!["log_2".into()], "interrupted")?;
         assert_eq!(claims.len(), 1);
         assert_eq!(claims[0].event.id, "evt_early");
         assert_eq!(store.next_due()?, Some(5_000));
