@@ -17,7 +17,7 @@ use crate::clock::{Clock as _, SharedClock, SystemClock};
 use crate::dispatch::{Dispatcher, Sender};
 use crate::ids;
 use crate::metrics::Metrics;
-use crate::store::{NewWebhook, SellerId, SqliteStore, Store};
+use crate::store::{NewWebhook, QueueStore, SellerId, SqliteStore, Store, WebhookStore};
 
 /// Settings of `menon-harness bench`.
 #[derive(Debug, Args)]

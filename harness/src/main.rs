@@ -19,7 +19,7 @@ use menon_grader::{grade, replay};
 
 use crate::clock::{Clock, ScaledClock, SharedClock, SystemClock};
 use crate::config::{parse_duration, DataArgs, ServeArgs};
-use crate::store::{SellerId, SqliteStore, Store};
+use crate::store::{CredentialStore, QueueStore, SellerId, SqliteStore};
 
 /// The reference Menon webhook server, and the conformance grader for webhook receivers.
 ///

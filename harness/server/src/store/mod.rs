@@ -1,10 +1,15 @@
-//! The narrow storage interface of the harness. Handlers and the dispatcher speak only
-//! [`Store`]; SQL lives in the implementations (`sqlite.rs` today, Postgres when one
-//! machine is outgrown), never outside them.
+//! The storage interface of the harness, split by concern: [`WebhookStore`] (webhooks
+//! and their secrets), [`CredentialStore`] (API keys), [`QueueStore`] (events, publish,
+//! claims and leases, recording attempts, the due-time walk), [`LogStore`] (the delivery
+//! logs) and [`SessionStore`] (dashboard sessions and sign-in links). [`Store`] is all
+//! of them: handlers and the dispatcher hold an `Arc<dyn Store>`. SQL lives in the
+//! implementations (`sqlite/` today, Postgres when one machine is outgrown), never
+//! outside them, and so does no protocol rule: what an attempt means is decided by
+//! `dispatch::policy`, and the store persists the decision.
 //!
-//! The trait is synchronous: SQLite is a blocking library and every call is short, so the
-//! HTTP layer runs store calls on tokio's blocking pool (see `api::blocking`). A future
-//! async backend can sit behind the same calls.
+//! The traits are synchronous: SQLite is a blocking library and every call is short, so
+//! async code runs store calls on tokio's blocking pool ([`blocking`]). A future async
+//! backend can sit behind the same calls.
 
 mod model;
 mod sqlite;
@@ -53,9 +58,29 @@ where
         .map_err(|e| StoreError::Database(format!("store task failed: {e}")))?
 }
 
-/// Every query the harness makes. Methods taking a `seller` only see that seller's
-/// resources: another seller's webhook is simply not found.
-pub trait Store: Send + Sync + 'static {
+/// Every query the harness makes: all the concerns above. Handlers and the dispatcher
+/// hold an `Arc<dyn Store>`; a backend implements the five traits and gets `Store` from
+/// the blanket impl.
+pub trait Store:
+    WebhookStore + CredentialStore + QueueStore + LogStore + SessionStore + Send + Sync + 'static
+{
+}
+
+impl<T> Store for T where
+    T: WebhookStore
+        + CredentialStore
+        + QueueStore
+        + LogStore
+        + SessionStore
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// Webhooks and their signing secrets. Methods taking a `seller` only see that seller's
+/// webhooks: another seller's webhook is simply not found.
+pub trait WebhookStore {
     /// Inserts a webhook and its first secret.
     fn create_webhook(&self, new: NewWebhook) -> Result<Webhook, StoreError>;
     /// The seller's webhooks, oldest first.
@@ -84,6 +109,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Webhook>, StoreError>;
     /// The secrets to sign with at `now`, newest first.
     fn signing_secrets(&self, webhook_id: &str, now: u64) -> Result<Vec<Secret>, StoreError>;
+}
+
+/// API keys, kept as SHA-256 hashes only.
+pub trait CredentialStore {
     /// Records an API key by its SHA-256 hash.
     fn insert_api_key(
         &self,
@@ -94,27 +123,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// The seller owning the (unrevoked) API key with this hash.
     fn seller_for_api_key(&self, key_hash: &[u8; 32]) -> Result<Option<SellerId>, StoreError>;
+}
+
+/// Events and the durable delivery queue: publishing, claims (leases), recording what an
+/// attempt came to (as decided by `dispatch::policy`), the due-time walk and the depth.
+pub trait QueueStore {
     /// Stores an event (its canonical envelope).
     fn insert_event(&self, event: &StoredEvent) -> Result<(), StoreError>;
-    /// Appends a row to the delivery logs.
-    fn record_attempt(&self, attempt: &Attempt) -> Result<(), StoreError>;
-    /// The logs of one of the seller's webhooks, newest first; `None` when the seller has
-    /// no such webhook.
-    fn list_attempts(
-        &self,
-        seller: &SellerId,
-        webhook_id: &str,
-        filter: &AttemptFilter,
-    ) -> Result<Option<Vec<Attempt>>, StoreError>;
-    /// The event an attempt of one of the seller's webhooks sent, and how many attempts
-    /// of that event to that webhook there have been; `None` when not found.
-    fn attempt_event(
-        &self,
-        seller: &SellerId,
-        webhook_id: &str,
-        log_id: &str,
-    ) -> Result<Option<(StoredEvent, u32)>, StoreError>;
-
     /// Stores an event and, in the same transaction, queues one pending delivery (due at
     /// the event's `created_at`) for each active webhook of its seller subscribed to its
     /// type. Returns how many were queued. Durable when it returns.
@@ -151,7 +166,34 @@ pub trait Store: Send + Sync + 'static {
     fn next_due(&self) -> Result<Option<u64>, StoreError>;
     /// Deliveries not yet delivered nor failed for good.
     fn queue_depth(&self) -> Result<u64, StoreError>;
+}
 
+/// The delivery logs: one row per attempt (PROTOCOL §5).
+pub trait LogStore {
+    /// Appends a row to the delivery logs. A delivered attempt (a manual retry that got
+    /// through) also settles the event's queued delivery to that webhook, if it has one,
+    /// and records the webhook's success at its `delivered_at`.
+    fn record_attempt(&self, attempt: &Attempt) -> Result<(), StoreError>;
+    /// The logs of one of the seller's webhooks, newest first; `None` when the seller has
+    /// no such webhook.
+    fn list_attempts(
+        &self,
+        seller: &SellerId,
+        webhook_id: &str,
+        filter: &AttemptFilter,
+    ) -> Result<Option<Vec<Attempt>>, StoreError>;
+    /// The event an attempt of one of the seller's webhooks sent, and how many attempts
+    /// of that event to that webhook there have been; `None` when not found.
+    fn attempt_event(
+        &self,
+        seller: &SellerId,
+        webhook_id: &str,
+        log_id: &str,
+    ) -> Result<Option<(StoredEvent, u32)>, StoreError>;
+}
+
+/// Dashboard sessions and one-time sign-in links (issue 7).
+pub trait SessionStore {
     /// Stores a new dashboard session, and forgets sessions and used sign-in links that
     /// expired before its `created_at`.
     fn create_session(&self, session: &DashboardSession) -> Result<(), StoreError>;

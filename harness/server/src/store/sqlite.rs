@@ -12,8 +12,9 @@ use menon_webhooks::EventType;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{
-    Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, DashboardSession, NewWebhook,
-    SellerId, Settle, Store, StoreError, StoredEvent, Webhook, WebhookChanges, WebhookStatus,
+    Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, CredentialStore, DashboardSession,
+    LogStore, NewWebhook, QueueStore, SellerId, SessionStore, Settle, StoreError, StoredEvent,
+    Webhook, WebhookChanges, WebhookStatus, WebhookStore,
 };
 use crate::ids::Secret;
 
@@ -221,7 +222,7 @@ fn count_failure(conn: &Connection, webhook_id: &str) -> Result<(), StoreError> 
     Ok(())
 }
 
-impl Store for SqliteStore {
+impl WebhookStore for SqliteStore {
     fn create_webhook(&self, new: NewWebhook) -> Result<Webhook, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -370,7 +371,9 @@ impl Store for SqliteStore {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
 
+impl CredentialStore for SqliteStore {
     fn insert_api_key(
         &self,
         key_hash: &[u8; 32],
@@ -398,50 +401,11 @@ impl Store for SqliteStore {
             .optional()?;
         Ok(seller.map(SellerId))
     }
+}
 
+impl QueueStore for SqliteStore {
     fn insert_event(&self, event: &StoredEvent) -> Result<(), StoreError> {
         insert_event(&self.conn(), event)
-    }
-
-    fn record_attempt(&self, a: &Attempt) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.execute(
-            &format!(
-                "INSERT INTO delivery_attempts ({ATTEMPT_COLUMNS}, delivery_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-                         (SELECT id FROM deliveries WHERE event_id = ?4 AND webhook_id = ?2))"
-            ),
-            params![
-                a.id,
-                a.webhook_id,
-                a.seller_id.0,
-                a.event_id,
-                a.event_type,
-                a.status.as_str(),
-                a.response_code,
-                a.response_time_ms.map(secs),
-                a.delivered_at.map(secs),
-                a.error,
-                a.retry_count,
-                a.next_retry.map(secs),
-                secs(a.created_at)
-            ],
-        )?;
-        if let (AttemptStatus::Delivered, Some(at)) = (a.status, a.delivered_at) {
-            // A manual retry that gets through settles the queued delivery too.
-            tx.execute(
-                "UPDATE deliveries SET status = 'delivered', finished_at = ?1, leased_until = NULL
-                 WHERE event_id = ?2 AND webhook_id = ?3 AND status <> 'delivered'",
-                params![secs(at), a.event_id, a.webhook_id],
-            )?;
-            tx.execute(
-                "UPDATE webhooks SET consecutive_failures = 0, last_success_at = ?1 WHERE id = ?2",
-                params![secs(at), a.webhook_id],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
     }
 
     fn publish_event(&self, event: &StoredEvent) -> Result<usize, StoreError> {
@@ -709,40 +673,48 @@ impl Store for SqliteStore {
         )?;
         Ok(unsigned(n))
     }
+}
 
-    fn attempt_event(
-        &self,
-        seller: &SellerId,
-        webhook_id: &str,
-        log_id: &str,
-    ) -> Result<Option<(StoredEvent, u32)>, StoreError> {
-        let conn = self.conn();
-        let found = conn
-            .query_row(
-                "SELECT e.id, e.seller_id, e.type, e.created_at, e.body, e.is_test,
-                        (SELECT COUNT(*) FROM delivery_attempts c
-                         WHERE c.event_id = e.id AND c.webhook_id = a.webhook_id)
-                 FROM delivery_attempts a JOIN events e ON e.id = a.event_id
-                 WHERE a.id = ?1 AND a.webhook_id = ?2 AND a.seller_id = ?3",
-                params![log_id, webhook_id, seller.0],
-                |row| {
-                    let created_at: i64 = row.get(3)?;
-                    let attempts: i64 = row.get(6)?;
-                    Ok((
-                        StoredEvent {
-                            id: row.get(0)?,
-                            seller_id: SellerId(row.get(1)?),
-                            event_type: row.get(2)?,
-                            created_at: unsigned(created_at),
-                            body: row.get(4)?,
-                            is_test: row.get(5)?,
-                        },
-                        u32::try_from(attempts).unwrap_or(u32::MAX),
-                    ))
-                },
-            )
-            .optional()?;
-        Ok(found)
+impl LogStore for SqliteStore {
+    fn record_attempt(&self, a: &Attempt) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            &format!(
+                "INSERT INTO delivery_attempts ({ATTEMPT_COLUMNS}, delivery_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+                         (SELECT id FROM deliveries WHERE event_id = ?4 AND webhook_id = ?2))"
+            ),
+            params![
+                a.id,
+                a.webhook_id,
+                a.seller_id.0,
+                a.event_id,
+                a.event_type,
+                a.status.as_str(),
+                a.response_code,
+                a.response_time_ms.map(secs),
+                a.delivered_at.map(secs),
+                a.error,
+                a.retry_count,
+                a.next_retry.map(secs),
+                secs(a.created_at)
+            ],
+        )?;
+        if let (AttemptStatus::Delivered, Some(at)) = (a.status, a.delivered_at) {
+            // A manual retry that gets through settles the queued delivery too.
+            tx.execute(
+                "UPDATE deliveries SET status = 'delivered', finished_at = ?1, leased_until = NULL
+                 WHERE event_id = ?2 AND webhook_id = ?3 AND status <> 'delivered'",
+                params![secs(at), a.event_id, a.webhook_id],
+            )?;
+            tx.execute(
+                "UPDATE webhooks SET consecutive_failures = 0, last_success_at = ?1 WHERE id = ?2",
+                params![secs(at), a.webhook_id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     fn list_attempts(
@@ -783,6 +755,43 @@ impl Store for SqliteStore {
             .map(Some)
     }
 
+    fn attempt_event(
+        &self,
+        seller: &SellerId,
+        webhook_id: &str,
+        log_id: &str,
+    ) -> Result<Option<(StoredEvent, u32)>, StoreError> {
+        let conn = self.conn();
+        let found = conn
+            .query_row(
+                "SELECT e.id, e.seller_id, e.type, e.created_at, e.body, e.is_test,
+                        (SELECT COUNT(*) FROM delivery_attempts c
+                         WHERE c.event_id = e.id AND c.webhook_id = a.webhook_id)
+                 FROM delivery_attempts a JOIN events e ON e.id = a.event_id
+                 WHERE a.id = ?1 AND a.webhook_id = ?2 AND a.seller_id = ?3",
+                params![log_id, webhook_id, seller.0],
+                |row| {
+                    let created_at: i64 = row.get(3)?;
+                    let attempts: i64 = row.get(6)?;
+                    Ok((
+                        StoredEvent {
+                            id: row.get(0)?,
+                            seller_id: SellerId(row.get(1)?),
+                            event_type: row.get(2)?,
+                            created_at: unsigned(created_at),
+                            body: row.get(4)?,
+                            is_test: row.get(5)?,
+                        },
+                        u32::try_from(attempts).unwrap_or(u32::MAX),
+                    ))
+                },
+            )
+            .optional()?;
+        Ok(found)
+    }
+}
+
+impl SessionStore for SqliteStore {
     fn create_session(&self, session: &DashboardSession) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
