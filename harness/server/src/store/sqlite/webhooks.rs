@@ -1,0 +1,215 @@
+//! Webhooks and their signing secrets on SQLite ([`WebhookStore`]).
+
+use menon_webhooks::EventType;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{secs, unsigned, SqliteStore};
+use crate::ids::Secret;
+use crate::store::{
+    NewWebhook, SellerId, StoreError, Webhook, WebhookChanges, WebhookStatus, WebhookStore,
+};
+
+const WEBHOOK_COLUMNS: &str =
+    "id, seller_id, url, events, status, created_at, updated_at, consecutive_failures";
+
+fn events_to_json(events: &[EventType]) -> String {
+    let names: Vec<&str> = events.iter().map(|e| e.as_str()).collect();
+    serde_json::Value::from(names).to_string()
+}
+
+pub(super) fn events_from_json(text: &str) -> Result<Vec<EventType>, StoreError> {
+    let names: Vec<String> = serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("webhook events {text:?}: {e}")))?;
+    names
+        .iter()
+        .map(|n| n.parse().map_err(|e| StoreError::Corrupt(format!("{e}"))))
+        .collect()
+}
+
+fn webhook_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Webhook, StoreError>> {
+    let events: String = row.get(3)?;
+    let status: String = row.get(4)?;
+    let created_at: i64 = row.get(5)?;
+    let updated_at: i64 = row.get(6)?;
+    let failures: i64 = row.get(7)?;
+    let id: String = row.get(0)?;
+    let seller: String = row.get(1)?;
+    let url: String = row.get(2)?;
+    Ok((|| {
+        Ok(Webhook {
+            id,
+            seller_id: SellerId(seller),
+            url,
+            events: events_from_json(&events)?,
+            status: status.parse()?,
+            created_at: unsigned(created_at),
+            updated_at: unsigned(updated_at),
+            consecutive_failures: u32::try_from(failures).unwrap_or(u32::MAX),
+        })
+    })())
+}
+
+pub(super) fn select_webhook(
+    conn: &Connection,
+    seller: &SellerId,
+    id: &str,
+) -> Result<Option<Webhook>, StoreError> {
+    conn.query_row(
+        &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?1 AND seller_id = ?2"),
+        params![id, seller.0],
+        webhook_from_row,
+    )
+    .optional()?
+    .transpose()
+}
+
+impl WebhookStore for SqliteStore {
+    fn create_webhook(&self, new: NewWebhook) -> Result<Webhook, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO webhooks (id, seller_id, url, events, status, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?5)",
+            params![
+                new.id,
+                new.seller_id.0,
+                new.url,
+                events_to_json(&new.events),
+                secs(new.now)
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO webhook_secrets (webhook_id, secret, created_at) VALUES (?1, ?2, ?3)",
+            params![new.id, new.secret.expose(), secs(new.now)],
+        )?;
+        let created = select_webhook(&tx, &new.seller_id, &new.id)?;
+        tx.commit()?;
+        created.ok_or_else(|| StoreError::Corrupt("the new webhook was not read back".into()))
+    }
+
+    fn list_webhooks(&self, seller: &SellerId) -> Result<Vec<Webhook>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE seller_id = ?1 ORDER BY created_at, rowid"
+        ))?;
+        let rows = stmt.query_map(params![seller.0], webhook_from_row)?;
+        rows.map(|row| row?).collect()
+    }
+
+    fn get_webhook(&self, seller: &SellerId, id: &str) -> Result<Option<Webhook>, StoreError> {
+        select_webhook(&self.conn(), seller, id)
+    }
+
+    fn update_webhook(
+        &self,
+        seller: &SellerId,
+        id: &str,
+        changes: WebhookChanges,
+        now: u64,
+    ) -> Result<Option<Webhook>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let Some(current) = select_webhook(&tx, seller, id)? else {
+            return Ok(None);
+        };
+        let url = changes.url.unwrap_or(current.url);
+        let events = changes.events.unwrap_or(current.events);
+        let status = changes.status.unwrap_or(current.status);
+        tx.execute(
+            "UPDATE webhooks SET url = ?1, events = ?2, status = ?3, updated_at = ?4
+             WHERE id = ?5 AND seller_id = ?6",
+            params![
+                url,
+                events_to_json(&events),
+                status.as_str(),
+                secs(now),
+                id,
+                seller.0
+            ],
+        )?;
+        if current.status == WebhookStatus::Disabled && status == WebhookStatus::Active {
+            // PROTOCOL §5: the undelivered events were kept; they go out again, each with a
+            // fresh schedule: the pending ones, and those that failed for good when the
+            // webhook was disabled.
+            tx.execute(
+                "UPDATE deliveries SET status = 'pending', failures = 0, first_attempt_at = NULL,
+                        next_attempt_at = ?1, leased_until = NULL, finished_at = NULL
+                 WHERE webhook_id = ?2
+                   AND (status = 'pending'
+                        OR (status = 'failed' AND finished_at >= (SELECT disabled_at
+                                                              FROM webhooks WHERE id = ?2)))",
+                params![secs(now), id],
+            )?;
+            // PROTOCOL §5: re-enabling resets the failure history.
+            tx.execute(
+                "UPDATE webhooks SET consecutive_failures = 0, disabled_at = NULL,
+                 disabled_reason = NULL WHERE id = ?1",
+                params![id],
+            )?;
+        } else if current.status == WebhookStatus::Active && status == WebhookStatus::Disabled {
+            tx.execute(
+                "UPDATE webhooks SET disabled_at = ?1, disabled_reason = 'disabled by the seller'
+                 WHERE id = ?2",
+                params![secs(now), id],
+            )?;
+        }
+        let updated = select_webhook(&tx, seller, id)?;
+        tx.commit()?;
+        Ok(updated)
+    }
+
+    fn delete_webhook(&self, seller: &SellerId, id: &str) -> Result<bool, StoreError> {
+        let deleted = self.conn().execute(
+            "DELETE FROM webhooks WHERE id = ?1 AND seller_id = ?2",
+            params![id, seller.0],
+        )?;
+        Ok(deleted > 0)
+    }
+
+    fn rotate_secret(
+        &self,
+        seller: &SellerId,
+        id: &str,
+        secret: Secret,
+        now: u64,
+        previous_until: u64,
+    ) -> Result<Option<Webhook>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let Some(webhook) = select_webhook(&tx, seller, id)? else {
+            return Ok(None);
+        };
+        tx.execute(
+            "DELETE FROM webhook_secrets WHERE webhook_id = ?1 AND expires_at <= ?2",
+            params![id, secs(now)],
+        )?;
+        tx.execute(
+            "UPDATE webhook_secrets SET expires_at = MIN(COALESCE(expires_at, ?2), ?2)
+             WHERE webhook_id = ?1",
+            params![id, secs(previous_until)],
+        )?;
+        tx.execute(
+            "INSERT INTO webhook_secrets (webhook_id, secret, created_at) VALUES (?1, ?2, ?3)",
+            params![id, secret.expose(), secs(now)],
+        )?;
+        tx.execute(
+            "UPDATE webhooks SET updated_at = ?1 WHERE id = ?2",
+            params![secs(now), id],
+        )?;
+        tx.commit()?;
+        Ok(Some(webhook))
+    }
+
+    fn signing_secrets(&self, webhook_id: &str, now: u64) -> Result<Vec<Secret>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT secret FROM webhook_secrets
+             WHERE webhook_id = ?1 AND (expires_at IS NULL OR expires_at > ?2)
+             ORDER BY (expires_at IS NULL) DESC, created_at DESC, rowid DESC",
+        )?;
+        let rows = stmt.query_map(params![webhook_id, secs(now)], |row| {
+            row.get::<_, String>(0).map(Secret::new)
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
