@@ -11,6 +11,8 @@
 //! async code runs store calls on tokio's blocking pool ([`blocking`]). A future async
 //! backend can sit behind the same calls.
 
+#[doc(hidden)]
+pub mod conformance;
 mod model;
 mod sqlite;
 

@@ -1,0 +1,258 @@
+//! The store conformance suite: every behaviour the server relies on from a [`Store`],
+//! as cases that take a fresh, empty backend. It is the only place store behaviour is
+//! tested, so a new backend (Postgres next) is done when it passes all of it.
+//!
+//! A backend's test file names a function that runs one case on a fresh store (and
+//! cleans up after it), and expands [`store_conformance!`](crate::store_conformance) with
+//! it: one `#[test]` per case, each visible in cargo's output:
+//!
+//! ```no_run
+//! use menon_harness_server::store::conformance::Case;
+//! use menon_harness_server::store::{SqliteStore, StoreError};
+//!
+//! fn sqlite(case: Case) -> Result<(), StoreError> {
+//!     let dir = tempfile::tempdir().map_err(|e| StoreError::Database(e.to_string()))?;
+//!     case(&SqliteStore::open(&dir.path().join("menon.db"))?)
+//! }
+//!
+//! mod sqlite {
+//!     menon_harness_server::store_conformance!(super::sqlite);
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! [`CASES`] lists the same cases for a runner of its own. The module is public but
+//! hidden from the docs (not a cargo feature) so that `cargo test -p menon-harness-server`
+//! runs it with no flags and a backend in another crate can call it without feature
+//! plumbing; it uses nothing the library does not already depend on.
+//!
+//! Cases assert behaviour through the trait only, never the schema, and pass every time
+//! in as an argument: nothing reads the wall clock.
+
+mod logs;
+mod queue;
+mod sessions;
+mod webhooks;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use menon_webhooks::EventType;
+
+pub use logs::*;
+pub use queue::*;
+pub use sessions::*;
+pub use webhooks::*;
+
+use super::{
+    Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, Disable, NewWebhook, SellerId,
+    Settle, Store, StoreError, StoredEvent, Webhook, WebhookChanges, WebhookStatus,
+};
+use crate::ids::Secret;
+
+/// One case: checks a behaviour on a fresh, empty store (panicking on a mismatch; an
+/// error is a failure too).
+pub type Case = fn(&dyn Store) -> Result<(), StoreError>;
+
+/// Calls `$callback! { [$args] case, case, ... }` with every case name: the one list
+/// that [`CASES`] and [`store_conformance!`](crate::store_conformance) are made from.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_cases {
+    ([$($callback:tt)*] $($args:tt)*) => {
+        $($callback)*! {
+            [$($args)*]
+            webhooks_are_created_read_and_listed_oldest_first,
+            webhook_updates_apply_only_what_changes,
+            deleting_a_webhook_removes_its_secrets_deliveries_and_logs,
+            rotation_keeps_previous_secrets_until_their_window_ends,
+            another_sellers_resources_are_not_found,
+            reenabling_resets_failures_and_requeues_kept_deliveries,
+            api_keys_are_found_by_hash,
+            publish_queues_active_subscribed_webhooks_of_the_seller,
+            bulk_queueing_stores_events_due_at_a_time,
+            claims_take_the_oldest_due_first,
+            claims_fill_in_the_attempt,
+            a_leased_delivery_is_claimed_again_only_when_the_lease_expires,
+            disabled_webhooks_keep_their_deliveries_unclaimed,
+            next_due_walks_unleased_and_leased_deliveries_of_active_webhooks,
+            finishing_delivered_settles_the_delivery_and_the_webhook,
+            finishing_retry_counts_the_failure_and_reschedules,
+            finishing_fail_ends_the_delivery_for_good,
+            finishing_with_disable_disables_active_webhooks_only,
+            disable_unless_success_since_is_a_compare_and_set,
+            queue_depth_counts_pending_deliveries,
+            attempts_page_newest_first_with_filters,
+            recording_a_delivered_attempt_settles_the_queued_delivery,
+            attempt_event_finds_the_event_and_counts_its_attempts,
+            sessions_are_found_until_they_expire_or_end,
+            sign_in_links_work_once_until_swept,
+        }
+    };
+}
+
+macro_rules! define_cases {
+    ([] $($case:ident),* $(,)?) => {
+        /// Every case, by name.
+        pub const CASES: &[(&str, Case)] = &[$((stringify!($case), $case as Case)),*];
+    };
+}
+crate::__store_conformance_cases! { [define_cases] }
+
+/// Expands to one `#[test]` per conformance case, running it with `$with_store`, a
+/// `fn(Case) -> Result<(), StoreError>` that runs a case on a fresh store of the backend.
+/// Expand it inside a module named after the backend (`mod sqlite { ... }`).
+#[macro_export]
+macro_rules! store_conformance {
+    ($with_store:path) => {
+        $crate::__store_conformance_cases! { [$crate::__store_conformance_tests] $with_store }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_tests {
+    ([$with_store:path] $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() -> Result<(), $crate::store::StoreError> {
+                $with_store($crate::store::conformance::$case)
+            }
+        )*
+    };
+}
+
+/// Runs every case with `with_store`, for a runner that wants one test for all.
+pub fn run_all(with_store: &dyn Fn(Case) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    for (name, case) in CASES {
+        with_store(*case).map_err(|e| StoreError::Database(format!("{name}: {e}")))?;
+    }
+    Ok(())
+}
+
+// ---- helpers, shared by the cases' files ----------------------------------------------
+
+fn seller(name: &str) -> SellerId {
+    SellerId(name.into())
+}
+
+fn new_webhook(id: &str, owner: &str, events: &[EventType], now: u64) -> NewWebhook {
+    NewWebhook {
+        id: id.into(),
+        seller_id: seller(owner),
+        url: format!("https://example.com/{id}"),
+        events: events.to_vec(),
+        secret: Secret::new(format!("whsec_{id}")),
+        now,
+    }
+}
+
+/// A webhook of `owner` subscribed to `listing.created`, created at 1 000.
+fn webhook(store: &dyn Store, id: &str, owner: &str) -> Result<Webhook, StoreError> {
+    store.create_webhook(new_webhook(id, owner, &[EventType::ListingCreated], 1_000))
+}
+
+fn event(id: &str, owner: &str, created_at: u64) -> StoredEvent {
+    StoredEvent {
+        id: id.into(),
+        seller_id: seller(owner),
+        event_type: "listing.created".into(),
+        created_at,
+        body: format!("{{\"id\":\"{id}\"}}").into_bytes(),
+        is_test: false,
+    }
+}
+
+fn found<T>(value: Option<T>, what: &str) -> Result<T, StoreError> {
+    value.ok_or_else(|| StoreError::Corrupt(format!("{what} was not found")))
+}
+
+fn status(changes: WebhookStatus) -> WebhookChanges {
+    WebhookChanges {
+        status: Some(changes),
+        ..WebhookChanges::default()
+    }
+}
+
+const INTERRUPTED: &str = "interrupted (conformance)";
+
+/// Claims up to `n` due deliveries at `now`, leased for 100 s, under fresh log ids.
+fn claim(store: &dyn Store, now: u64, n: usize) -> Result<Vec<Claim>, StoreError> {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let log_ids = (0..n)
+        .map(|_| format!("log_c{}", NEXT.fetch_add(1, Ordering::Relaxed)))
+        .collect();
+    store.claim_due(now, now + 100, log_ids, INTERRUPTED)
+}
+
+fn event_ids(claims: &[Claim]) -> Vec<&str> {
+    claims.iter().map(|c| c.event.id.as_str()).collect()
+}
+
+/// Records how `claim`'s attempt ended at `at`.
+fn finish(
+    store: &dyn Store,
+    claim: &Claim,
+    settle: Settle,
+    disable: Option<Disable>,
+    at: u64,
+) -> Result<bool, StoreError> {
+    let delivered = settle == Settle::Delivered;
+    store.finish_attempt(&AttemptResult {
+        delivery_id: claim.delivery_id,
+        attempt: Attempt {
+            id: claim.log_id.clone(),
+            webhook_id: claim.webhook_id.clone(),
+            seller_id: claim.seller_id.clone(),
+            event_id: claim.event.id.clone(),
+            event_type: claim.event.event_type.clone(),
+            status: if delivered {
+                AttemptStatus::Delivered
+            } else {
+                AttemptStatus::Failed
+            },
+            response_code: Some(if delivered { 200 } else { 500 }),
+            response_time_ms: Some(7),
+            delivered_at: delivered.then_some(at),
+            error: (!delivered).then(|| "Internal Server Error".into()),
+            retry_count: claim.retry_count,
+            next_retry: match settle {
+                Settle::Retry(next) => Some(next),
+                _ => None,
+            },
+            created_at: claim.claimed_at,
+        },
+        settle,
+        disable,
+        finished_at: at,
+    })
+}
+
+/// Claims exactly one due delivery at `now`.
+fn claim_one(store: &dyn Store, now: u64) -> Result<Claim, StoreError> {
+    let mut claims = claim(store, now, 1)?;
+    assert_eq!(claims.len(), 1, "one delivery due at {now}");
+    found(claims.pop(), "the claim")
+}
+
+fn logs(store: &dyn Store, owner: &str, webhook_id: &str) -> Result<Vec<Attempt>, StoreError> {
+    let all = AttemptFilter {
+        limit: 100,
+        ..AttemptFilter::default()
+    };
+    found(
+        store.list_attempts(&seller(owner), webhook_id, &all)?,
+        "the webhook",
+    )
+}
+
+fn get(store: &dyn Store, owner: &str, id: &str) -> Result<Webhook, StoreError> {
+    found(store.get_webhook(&seller(owner), id)?, id)
+}
+
+fn secrets(store: &dyn Store, webhook_id: &str, now: u64) -> Result<Vec<String>, StoreError> {
+    Ok(store
+        .signing_secrets(webhook_id, now)?
+        .iter()
+        .map(|s| s.expose().to_owned())
+        .collect())
+}

@@ -1,0 +1,407 @@
+//! Conformance: events and publish, claims and leases, the due-time walk, persisting each
+//! decision `finish_attempt` can be given, queue depth.
+
+use menon_webhooks::EventType;
+
+use super::{
+    claim, claim_one, event, event_ids, finish, found, get, logs, new_webhook, seller, status,
+    webhook, INTERRUPTED,
+};
+use crate::store::{AttemptStatus, Claim, Disable, Settle, Store, StoreError, WebhookStatus};
+
+/// Publishing stores the event and queues one delivery, due at the event's time, for
+/// each active webhook of its seller subscribed to its type; nothing else.
+pub fn publish_queues_active_subscribed_webhooks_of_the_seller(
+    store: &dyn Store,
+) -> Result<(), StoreError> {
+    webhook(store, "wh_yes", "sel_a")?;
+    store.create_webhook(new_webhook(
+        "wh_both",
+        "sel_a",
+        &[EventType::MessageReceived, EventType::ListingCreated],
+        1_000,
+    ))?;
+    store.create_webhook(new_webhook(
+        "wh_other_type",
+        "sel_a",
+        &[EventType::MessageReceived],
+        1_000,
+    ))?;
+    webhook(store, "wh_off", "sel_a")?;
+    store.update_webhook(
+        &seller("sel_a"),
+        "wh_off",
+        status(WebhookStatus::Disabled),
+        1_000,
+    )?;
+    webhook(store, "wh_other_seller", "sel_b")?;
+    // Storing an event alone queues nothing.
+    store.insert_event(&event("evt_0", "sel_a", 1_500))?;
+    assert_eq!(store.queue_depth()?, 0);
+
+    assert_eq!(store.publish_event(&event("evt_1", "sel_a", 2_000))?, 2);
+    assert_eq!(store.queue_depth()?, 2);
+    assert_eq!(store.next_due()?, Some(2_000));
+    assert!(
+        claim(store, 1_999, 10)?.is_empty(),
+        "not due before created_at"
+    );
+    let claims = claim(store, 2_000, 10)?;
+    let mut targets: Vec<&str> = claims.iter().map(|c| c.webhook_id.as_str()).collect();
+    targets.sort_unstable();
+    assert_eq!(targets, ["wh_both", "wh_yes"]);
+    assert!(claims.iter().all(|c| c.event.id == "evt_1"));
+    // Nobody subscribed: stored, nothing queued.
+    let mut message = event("evt_2", "sel_b", 2_000);
+    message.event_type = "message.received".into();
+    assert_eq!(store.publish_event(&message)?, 0);
+    Ok(())
+}
+
+/// Bulk queueing stores each event with one delivery to the webhook, due at `due_at`.
+pub fn bulk_queueing_stores_events_due_at_a_time(store: &dyn Store) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    let events = [
+        event("evt_1", "sel_a", 1_000),
+        event("evt_2", "sel_a", 1_000),
+        event("evt_3", "sel_a", 1_000),
+    ];
+    assert_eq!(store.queue_events_for(&events, "wh_a", 5_000)?, 3);
+    assert_eq!(store.queue_depth()?, 3);
+    assert_eq!(store.next_due()?, Some(5_000));
+    assert!(claim(store, 4_999, 10)?.is_empty());
+    assert_eq!(
+        event_ids(&claim(store, 5_000, 10)?),
+        ["evt_1", "evt_2", "evt_3"]
+    );
+    Ok(())
+}
+
+/// Claims take due deliveries oldest due first (queue order for equal times), at most
+/// as many as log ids were given, and none that is not due.
+pub fn claims_take_the_oldest_due_first(store: &dyn Store) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    store.publish_event(&event("evt_late", "sel_a", 3_000))?;
+    store.publish_event(&event("evt_early", "sel_a", 1_000))?;
+    store.publish_event(&event("evt_mid_1", "sel_a", 2_000))?;
+    store.publish_event(&event("evt_mid_2", "sel_a", 2_000))?;
+    store.publish_event(&event("evt_future", "sel_a", 9_000))?;
+    assert!(claim(store, 999, 10)?.is_empty());
+    assert_eq!(
+        event_ids(&claim(store, 5_000, 2)?),
+        ["evt_early", "evt_mid_1"]
+    );
+    assert_eq!(
+        event_ids(&claim(store, 5_000, 10)?),
+        ["evt_mid_2", "evt_late"]
+    );
+    assert!(claim(store, 5_000, 10)?.is_empty());
+    assert!(claim(store, 5_000, 0)?.is_empty());
+    Ok(())
+}
+
+/// A claim carries what the attempt needs and logs it as `pending`.
+pub fn claims_fill_in_the_attempt(store: &dyn Store) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    let mut published = event("evt_1", "sel_a", 2_000);
+    published.is_test = true;
+    store.publish_event(&published)?;
+    let c = claim_one(store, 2_500)?;
+    assert_eq!(c.webhook_id, "wh_a");
+    assert_eq!(c.seller_id, seller("sel_a"));
+    assert_eq!(c.url, "https://example.com/wh_a");
+    assert_eq!(c.event.id, "evt_1");
+    assert_eq!(c.event.seller_id, seller("sel_a"));
+    assert_eq!(c.event.event_type, "listing.created");
+    assert_eq!(c.event.created_at, 2_000);
+    assert_eq!(c.event.body, published.body);
+    assert!(c.event.is_test);
+    assert_eq!((c.retry_count, c.failures), (0, 0));
+    assert_eq!((c.claimed_at, c.first_attempt_at), (2_500, 2_500));
+    assert_eq!(c.last_success_at, None);
+    let logged = logs(store, "sel_a", "wh_a")?;
+    assert_eq!(logged.len(), 1);
+    let row = &logged[0];
+    assert_eq!(row.id, c.log_id);
+    assert_eq!(row.status, AttemptStatus::Pending);
+    assert_eq!((row.event_id.as_str(), row.retry_count), ("evt_1", 0));
+    assert_eq!(row.created_at, 2_500);
+    assert_eq!((row.response_code, row.error.as_deref()), (None, None));
+    // The second attempt counts the first and keeps the schedule's start.
+    finish(store, &c, Settle::Retry(2_600), None, 2_501)?;
+    let second = claim_one(store, 2_600)?;
+    assert_eq!((second.retry_count, second.failures), (1, 1));
+    assert_eq!(second.first_attempt_at, 2_500);
+    Ok(())
+}
+
+/// A leased delivery is not claimed again until its lease runs out; then it is, and the
+/// attempt the lapsed claim left `pending` (a crash) is marked failed as interrupted.
+pub fn a_leased_delivery_is_claimed_again_only_when_the_lease_expires(
+    store: &dyn Store,
+) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    store.publish_event(&event("evt_1", "sel_a", 1_000))?;
+    let first = claim_one(store, 1_000)?; // leased until 1 100
+    assert!(claim(store, 1_000, 10)?.is_empty());
+    assert!(claim(store, 1_099, 10)?.is_empty());
+    assert_eq!(store.queue_depth()?, 1, "a leased delivery is still queued");
+    let second = claim_one(store, 1_100)?;
+    assert_eq!(second.delivery_id, first.delivery_id);
+    assert_ne!(second.log_id, first.log_id);
+    assert_eq!(second.retry_count, 1);
+    assert_eq!(
+        second.failures, 0,
+        "an interruption is not a counted failure"
+    );
+    assert_eq!(second.first_attempt_at, 1_000);
+    let logged = logs(store, "sel_a", "wh_a")?;
+    assert_eq!(logged.len(), 2);
+    assert_eq!(logged[0].id, second.log_id);
+    assert_eq!(logged[0].status, AttemptStatus::Pending);
+    assert_eq!(logged[1].id, first.log_id);
+    assert_eq!(logged[1].status, AttemptStatus::Failed);
+    assert_eq!(logged[1].error.as_deref(), Some(INTERRUPTED));
+    // Finishing releases the lease: the retry is due at its own time.
+    finish(store, &second, Settle::Retry(1_150), None, 1_120)?;
+    assert_eq!(claim_one(store, 1_150)?.delivery_id, first.delivery_id);
+    Ok(())
+}
+
+/// A disabled webhook's deliveries stay queued but are never claimed or due.
+pub fn disabled_webhooks_keep_their_deliveries_unclaimed(
+    store: &dyn Store,
+) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    webhook(store, "wh_b", "sel_a")?;
+    store.publish_event(&event("evt_1", "sel_a", 1_000))?;
+    store.update_webhook(
+        &seller("sel_a"),
+        "wh_a",
+        status(WebhookStatus::Disabled),
+        1_000,
+    )?;
+    assert_eq!(store.queue_depth()?, 2);
+    let claims = claim(store, 5_000, 10)?;
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].webhook_id, "wh_b");
+    assert_eq!(store.next_due()?, Some(5_100), "only wh_b's lease");
+    Ok(())
+}
+
+/// `next_due` is the earliest time a delivery of an active webhook becomes claimable:
+/// its due time, or its lease's end when that is later.
+pub fn next_due_walks_unleased_and_leased_deliveries_of_active_webhooks(
+    store: &dyn Store,
+) -> Result<(), StoreError> {
+    assert_eq!(store.next_due()?, None);
+    webhook(store, "wh_a", "sel_a")?;
+    webhook(store, "wh_off", "sel_a")?;
+    store.queue_events_for(&[event("evt_late", "sel_a", 1_000)], "wh_a", 5_000)?;
+    store.queue_events_for(&[event("evt_early", "sel_a", 1_000)], "wh_a", 3_000)?;
+    assert_eq!(store.next_due()?, Some(3_000));
+    // A disabled webhook's deliveries are kept but never due.
+    store.queue_events_for(&[event("evt_off", "sel_a", 1_000)], "wh_off", 100)?;
+    store.update_webhook(
+        &seller("sel_a"),
+        "wh_off",
+        status(WebhookStatus::Disabled),
+        1_000,
+    )?;
+    assert_eq!(store.next_due()?, Some(3_000));
+    // Claimed at 3 000 with a lease to 3 100: due again when the lease runs out.
+    let claims = store.claim_due(3_000, 3_100, vec!["log_n1".into()], INTERRUPTED)?;
+    assert_eq!(event_ids(&claims), ["evt_early"]);
+    assert_eq!(store.next_due()?, Some(3_100));
+    // At 5 000 the lapsed lease is claimed again first (due at 3 000), now to 9 000:
+    // the unleased late one, due at 5 000, is next.
+    let claims = store.claim_due(5_000, 9_000, vec!["log_n2".into()], INTERRUPTED)?;
+    assert_eq!(event_ids(&claims), ["evt_early"]);
+    assert_eq!(store.next_due()?, Some(5_000));
+    // Finishing releases the lease: the retry is due at its time, before the other's
+    // lease ends.
+    let late = store.claim_due(5_000, 5_001, vec!["log_n3".into()], INTERRUPTED)?;
+    assert_eq!(event_ids(&late), ["evt_late"]);
+    finish(store, &late[0], Settle::Retry(7_000), None, 5_000)?;
+    assert_eq!(store.next_due()?, Some(7_000));
+    Ok(())
+}
+
+/// `Delivered`: the log row is completed, the delivery leaves the queue, the webhook's
+/// failure count is cleared and its last success recorded.
+pub fn finishing_delivered_settles_the_delivery_and_the_webhook(
+    store: &dyn Store,
+) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    store.publish_event(&event("evt_1", "sel_a", 1_000))?;
+    store.publish_event(&event("evt_2", "sel_a", 1_000))?;
+    let [one, two] = <[Claim; 2]>::try_from(claim(store, 1_000, 2)?)
+        .map_err(|_| StoreError::Corrupt("two claims".into()))?;
+    finish(store, &one, Settle::Retry(1_060), None, 1_001)?;
+    assert_eq!(get(store, "sel_a", "wh_a")?.consecutive_failures, 1);
+    assert!(!finish(store, &two, Settle::Delivered, None, 1_002)?);
+    assert_eq!(get(store, "sel_a", "wh_a")?.consecutive_failures, 0);
+    assert_eq!(store.queue_depth()?, 1);
+    let row = logs(store, "sel_a", "wh_a")?
+        .into_iter()
+        .find(|a| a.id == two.log_id);
+    let row = found(row, "the log row")?;
+    assert_eq!(row.status, AttemptStatus::Delivered);
+    assert_eq!(row.response_code, Some(200));
+    assert_eq!(row.response_time_ms, Some(7));
+    assert_eq!(row.delivered_at, Some(1_002));
+    assert_eq!((row.error, row.next_retry), (None, None));
+    // Never claimed again; the other delivery sees the success.
+    let next = claim_one(store, 1_060)?;
+    assert_eq!(next.event.id, "evt_1");
+    assert_eq!(next.last_success_at, Some(1_002));
+    finish(store, &next, Settle::Delivered, None, 1_061)?;
+    assert!(claim(store, 99_999, 10)?.is_empty());
+    assert_eq!(store.queue_depth()?, 0);
+    Ok(())
+}
+
+/// `Retry(at)`: the delivery stays queued, due at `at`, with one more failure counted on
+/// it and on the webhook; the log row is completed.
+pub fn finishing_retry_counts_the_failure_and_reschedules(
+    store: &dyn Store,
+) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    store.publish_event(&event("evt_1", "sel_a", 1_000))?;
+    let c = claim_one(store, 1_000)?;
+    assert!(!finish(store, &c, Settle::Retry(1_060), None, 1_000)?);
+    assert_eq!(store.queue_depth()?, 1);
+    assert_eq!(store.next_due()?, Some(1_060));
+    assert!(
+        claim(store, 1_059, 10)?.is_empty(),
+        "not due before its time"
+    );
+    let webhook = get(store, "sel_a", "wh_a")?;
+    assert_eq!(webhook.consecutive_failures, 1);
+    assert_eq!(webhook.status, WebhookStatus::Active);
+    let row = &logs(store, "sel_a", "wh_a")?[0];
+    assert_eq!(row.status, AttemptStatus::Failed);
+    assert_eq!(row.response_code, Some(500));
+    assert_eq!(row.error.as_deref(), Some("Internal Server Error"));
+    assert_eq!(row.next_retry, Some(1_060));
+    assert_eq!(row.delivered_at, None);
+    // Due at its time although the claim's lease ran to 1 100: finishing released it.
+    let again = claim_one(store, 1_060)?;
+    assert_eq!((again.failures, again.retry_count), (1, 1));
+    Ok(())
+}
+
+/// `Fail`: the delivery is failed for good (out of the queue, never claimed again); the
+/// failure is counted; the webhook stays active.
+pub fn finishing_fail_ends_the_delivery_for_good(store: &dyn Store) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    store.publish_event(&event("evt_1", "sel_a", 1_000))?;
+    let c = claim_one(store, 1_000)?;
+    assert!(!finish(store, &c, Settle::Fail, None, 1_001)?);
+    assert_eq!(store.queue_depth()?, 0);
+    assert_eq!(store.next_due()?, None);
+    assert!(claim(store, 99_999, 10)?.is_empty());
+    let webhook = get(store, "sel_a", "wh_a")?;
+    assert_eq!(webhook.consecutive_failures, 1);
+    assert_eq!(webhook.status, WebhookStatus::Active);
+    assert_eq!(
+        logs(store, "sel_a", "wh_a")?[0].status,
+        AttemptStatus::Failed
+    );
+    Ok(())
+}
+
+/// A `Disable` without a condition disables an active webhook in the same write (the
+/// delivery's fate is applied too) and reports it; an already disabled one is not
+/// disabled again.
+pub fn finishing_with_disable_disables_active_webhooks_only(
+    store: &dyn Store,
+) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    store.publish_event(&event("evt_1", "sel_a", 1_000))?;
+    store.publish_event(&event("evt_2", "sel_a", 1_000))?;
+    let [one, two] = <[Claim; 2]>::try_from(claim(store, 1_000, 2)?)
+        .map_err(|_| StoreError::Corrupt("two claims".into()))?;
+    let gone = || Disable {
+        reason: "gone".into(),
+        unless_success_since: None,
+    };
+    // Kept pending, due now, for when the webhook is re-enabled (a 410).
+    assert!(finish(
+        store,
+        &one,
+        Settle::Retry(1_001),
+        Some(gone()),
+        1_001
+    )?);
+    let webhook = get(store, "sel_a", "wh_a")?;
+    assert_eq!(webhook.status, WebhookStatus::Disabled);
+    assert_eq!(webhook.consecutive_failures, 1);
+    assert_eq!(store.queue_depth()?, 2);
+    assert_eq!(store.next_due()?, None);
+    // The attempt in flight when it was disabled finishes: no second disabling.
+    assert!(!finish(
+        store,
+        &two,
+        Settle::Retry(1_060),
+        Some(gone()),
+        1_002
+    )?);
+    assert_eq!(get(store, "sel_a", "wh_a")?.consecutive_failures, 2);
+    store.update_webhook(
+        &seller("sel_a"),
+        "wh_a",
+        status(WebhookStatus::Active),
+        2_000,
+    )?;
+    assert_eq!(claim(store, 2_000, 10)?.len(), 2);
+    Ok(())
+}
+
+/// `unless_success_since`: a success at or after that time (recorded after the claim,
+/// by another attempt) vetoes the disabling; an earlier one does not.
+pub fn disable_unless_success_since_is_a_compare_and_set(
+    store: &dyn Store,
+) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    store.publish_event(&event("evt_1", "sel_a", 1_000))?;
+    store.publish_event(&event("evt_2", "sel_a", 1_000))?;
+    store.publish_event(&event("evt_3", "sel_a", 1_000))?;
+    let [failing, lucky, last] = <[Claim; 3]>::try_from(claim(store, 1_000, 3)?)
+        .map_err(|_| StoreError::Corrupt("three claims".into()))?;
+    assert_eq!(failing.last_success_at, None);
+    // Another worker delivers at 1 005, after `failing` was claimed.
+    finish(store, &lucky, Settle::Delivered, None, 1_005)?;
+    let since = |at| {
+        Some(Disable {
+            reason: "schedule".into(),
+            unless_success_since: Some(at),
+        })
+    };
+    assert!(!finish(store, &failing, Settle::Fail, since(1_005), 1_010)?);
+    assert_eq!(get(store, "sel_a", "wh_a")?.status, WebhookStatus::Active);
+    // A success before `since` does not veto.
+    assert!(finish(store, &last, Settle::Fail, since(1_006), 1_010)?);
+    assert_eq!(get(store, "sel_a", "wh_a")?.status, WebhookStatus::Disabled);
+    Ok(())
+}
+
+/// The depth counts deliveries not yet delivered nor failed for good, leased or not, of
+/// every webhook.
+pub fn queue_depth_counts_pending_deliveries(store: &dyn Store) -> Result<(), StoreError> {
+    assert_eq!(store.queue_depth()?, 0);
+    webhook(store, "wh_a", "sel_a")?;
+    webhook(store, "wh_b", "sel_b")?;
+    store.publish_event(&event("evt_1", "sel_a", 1_000))?;
+    store.publish_event(&event("evt_2", "sel_a", 1_000))?;
+    store.publish_event(&event("evt_3", "sel_a", 1_000))?;
+    store.publish_event(&event("evt_4", "sel_b", 1_000))?;
+    assert_eq!(store.queue_depth()?, 4);
+    let [a, b] = <[Claim; 2]>::try_from(claim(store, 1_000, 2)?)
+        .map_err(|_| StoreError::Corrupt("two claims".into()))?;
+    assert_eq!(store.queue_depth()?, 4);
+    finish(store, &a, Settle::Delivered, None, 1_001)?;
+    finish(store, &b, Settle::Fail, None, 1_001)?;
+    assert_eq!(store.queue_depth()?, 2);
+    Ok(())
+}
