@@ -13,3 +13,4 @@ mod demo;
 mod replay;
 mod reports;
 mod spawn;
+mod verdicts;

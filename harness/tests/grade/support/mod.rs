@@ -4,7 +4,7 @@
 
 mod receiver;
 
-pub use receiver::{start, Defect};
+pub use receiver::{closed_port, start, start_running, Defect, HELD_EVERY};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -158,8 +158,8 @@ pub fn all_valid_deliveries() -> Vec<String> {
 /// Grades a receiver with `defect` and checks that exactly `failing` fail (and
 /// `warning` warn) while every other case passes. Unless `extra` sets `--deadline`, the
 /// fast-200 deadline is [`LOADED_DEADLINE`]: a defect that is not about speed must not
-/// fail those cases because the machine is busy.
-pub async fn check(defect: Defect, failing: &[String], warning: &[&str], extra: &[&str]) {
+/// fail those cases because the machine is busy. Returns the JSON report.
+pub async fn check(defect: Defect, failing: &[String], warning: &[&str], extra: &[&str]) -> Value {
     let addr = start(defect).await;
     let mut flags = extra.to_vec();
     if !flags.contains(&"--deadline") {
@@ -197,6 +197,33 @@ pub async fn check(defect: Defect, failing: &[String], warning: &[&str], extra: 
         report["summary"]["fail"].as_u64(),
         Some(failing.len() as u64)
     );
+    report
+}
+
+/// Case `id` of a JSON report.
+pub fn case<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no case {id} in the report"))
+}
+
+/// The reason the report gives for case `id`.
+pub fn reason<'a>(report: &'a Value, id: &str) -> &'a str {
+    case(report, id)["reason"].as_str().unwrap()
+}
+
+/// The `X-Menon-Event-Id` of the first request case `id` sent.
+pub fn event_id<'a>(report: &'a Value, id: &str) -> &'a str {
+    case(report, id)["exchanges"][0]["request"]["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == "X-Menon-Event-Id")
+        .and_then(|h| h["value"].as_str())
+        .unwrap_or_else(|| panic!("{id} sent no X-Menon-Event-Id"))
 }
 
 pub fn ids(list: &[&str]) -> Vec<String> {

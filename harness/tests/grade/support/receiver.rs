@@ -3,16 +3,20 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use menon_webhooks::{EventType, Verifier};
 use serde_json::{json, Value};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use super::{now, SECRET};
 
@@ -42,7 +46,38 @@ pub enum Defect {
     SheddingLoad,
     /// Answers 400 to a test delivery (`X-Menon-Test: true`).
     RefusesTestDeliveries,
+    /// Answers 500 instead of 401 when the signature does not verify (the verify call's
+    /// exception left to the framework's error page).
+    ErrorOnBadSignature,
+    /// Handles a verified delivery as a good receiver does, then answers `303 See Other`
+    /// (to `/thanks`) where it should answer 200: a form handler's post/redirect/get.
+    RedirectsAfterHandling,
+    /// Answers 404 to every POST on the webhook route (its handler is mounted elsewhere,
+    /// behind a catch-all).
+    NotFoundToEveryPost,
+    /// Answers 405 to every POST on the webhook route (the route takes PUT only).
+    MethodNotAllowedToEveryPost,
+    /// Its probe answers 500.
+    ProbeErrors,
+    /// Its probe answers an HTML page (a login page, a framework's debug page).
+    ProbeAnswersHtml,
+    /// Its probe answers JSON of another shape: `{"counts": {"<event id>": <n>}}`.
+    ProbeOfAnotherShape,
+    /// Its probe answers the counts as strings, `{"processed": {"<event id>": "1"}}` (as
+    /// Redis' `HGETALL` returns them).
+    ProbeCountsAsText,
+    /// Holds every [`HELD_EVERY`]th verified delivery for [`HELD`] before answering 200,
+    /// and answers the others at once; [`Running::stop`] lets the held ones go.
+    HoldsSomeAnswers,
 }
+
+/// [`Defect::HoldsSomeAnswers`] holds the verified deliveries numbered `HELD_EVERY`,
+/// `2 × HELD_EVERY`, ...: 4 of the grader's burst of 100.
+pub const HELD_EVERY: usize = 25;
+
+/// How long [`Defect::HoldsSomeAnswers`] holds one: three times the grader's 10 s delivery
+/// timeout, so the grader has given up on it whatever the machine's speed.
+pub const HELD: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct Receiver {
@@ -50,7 +85,11 @@ pub struct Receiver {
     verifier: Arc<Verifier>,
     seen: Arc<Mutex<HashSet<String>>>,
     processed: Arc<Mutex<BTreeMap<String, u64>>>,
-    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    in_flight: Arc<AtomicUsize>,
+    /// Verified deliveries so far (for [`Defect::HoldsSomeAnswers`]).
+    verified: Arc<AtomicUsize>,
+    /// Set when the test stops the receiver: held answers go at once.
+    stopped: Arc<watch::Sender<bool>>,
 }
 
 /// `json.dumps(ensure_ascii=True)` applied to compact JSON: every non-ASCII character
@@ -70,7 +109,24 @@ pub fn ensure_ascii(text: &str) -> String {
     out
 }
 
-pub async fn webhook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+/// The webhook route: [`handle`]'s status, as a redirect to `/thanks` for
+/// [`Defect::RedirectsAfterHandling`].
+pub async fn webhook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> Response {
+    let defect = r.defect;
+    match handle(r, headers, body).await {
+        StatusCode::OK if defect == Defect::RedirectsAfterHandling => {
+            (StatusCode::SEE_OTHER, [(header::LOCATION, "/thanks")]).into_response()
+        }
+        status => status.into_response(),
+    }
+}
+
+async fn handle(r: Receiver, headers: HeaderMap, body: Bytes) -> StatusCode {
+    match r.defect {
+        Defect::NotFoundToEveryPost => return StatusCode::NOT_FOUND,
+        Defect::MethodNotAllowedToEveryPost => return StatusCode::METHOD_NOT_ALLOWED,
+        _ => {}
+    }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     // What the receiver believes the signed bytes are.
     let signed: Vec<u8> = match r.defect {
@@ -121,7 +177,19 @@ pub async fn webhook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes)
             .is_ok(),
     };
     if !verified {
-        return StatusCode::UNAUTHORIZED;
+        return if r.defect == Defect::ErrorOnBadSignature {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+    }
+    let number = r.verified.fetch_add(1, Ordering::SeqCst) + 1;
+    if r.defect == Defect::HoldsSomeAnswers && number % HELD_EVERY == 0 {
+        let mut stopped = r.stopped.subscribe();
+        tokio::select! {
+            () = tokio::time::sleep(HELD) => {}
+            _ = stopped.wait_for(|stopped| *stopped) => {}
+        }
     }
     if r.defect == Defect::SheddingLoad {
         use std::sync::atomic::Ordering::SeqCst;
@@ -193,19 +261,60 @@ pub async fn webhook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes)
 /// far within a 30 s one.
 pub const SLOW_WORK: Duration = Duration::from_secs(3);
 
-pub async fn probe(State(r): State<Receiver>) -> Json<Value> {
+/// `GET <probe>`: `{"processed": {"<event id>": <count>}}`, or what a probe defect answers.
+pub async fn probe(State(r): State<Receiver>) -> Response {
     let processed = r.processed.lock().unwrap().clone();
-    Json(json!({ "processed": processed }))
+    match r.defect {
+        Defect::ProbeErrors => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Defect::ProbeAnswersHtml => {
+            Html("<!doctype html><title>Sign in</title><p>Please sign in.</p>").into_response()
+        }
+        Defect::ProbeOfAnotherShape => Json(json!({ "counts": processed })).into_response(),
+        Defect::ProbeCountsAsText => {
+            let text: BTreeMap<String, String> = processed
+                .into_iter()
+                .map(|(id, n)| (id, n.to_string()))
+                .collect();
+            Json(json!({ "processed": text })).into_response()
+        }
+        _ => Json(json!({ "processed": processed })).into_response(),
+    }
+}
+
+/// A receiver started with [`start_running`], for a test to stop.
+pub struct Running {
+    pub addr: SocketAddr,
+    stopped: Arc<watch::Sender<bool>>,
+    server: JoinHandle<()>,
+}
+
+impl Running {
+    /// Lets every held answer go and stops listening.
+    pub async fn stop(self) {
+        self.stopped.send_replace(true);
+        self.server.abort();
+        // Cancelled: the listener is closed when this returns.
+        let _ = self.server.await;
+    }
 }
 
 /// Starts a receiver with `defect` on a free loopback port.
 pub async fn start(defect: Defect) -> SocketAddr {
+    start_running(defect).await.addr
+}
+
+/// Starts a receiver with `defect` on a free loopback port, to be stopped with
+/// [`Running::stop`] (one started with [`start`] stops with the test's runtime).
+pub async fn start_running(defect: Defect) -> Running {
+    let stopped = Arc::new(watch::Sender::new(false));
     let state = Receiver {
         defect,
         verifier: Arc::new(Verifier::new(&[SECRET]).unwrap()),
         seen: Arc::default(),
         processed: Arc::default(),
         in_flight: Arc::default(),
+        verified: Arc::default(),
+        stopped: stopped.clone(),
     };
     let limit = if defect == Defect::SmallBodyLimit {
         100 * 1024
@@ -219,6 +328,20 @@ pub async fn start(defect: Defect) -> SocketAddr {
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Running {
+        addr,
+        stopped,
+        server,
+    }
+}
+
+/// A loopback address where nothing listens: a port bound and never listened on, held
+/// as long as the returned socket lives so that nothing else takes it; a connection to
+/// it is refused.
+pub fn closed_port() -> (tokio::net::TcpSocket, SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    (socket, addr)
 }
