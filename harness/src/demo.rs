@@ -249,7 +249,7 @@ async fn run(args: DemoArgs, serve: ServeArgs) -> Result<u8, Box<dyn std::error:
 
 /// The dashboard sign-in link for the demo's seller.
 fn dashboard_link(
-    state: &crate::api::AppState,
+    state: &crate::service::AppState,
     base: &str,
 ) -> Result<String, Box<dyn std::error::Error>> {
     Ok(crate::dashboard::sign_in_url(

@@ -7,7 +7,7 @@ mod demo;
 // The server's modules under their old names, so `crate::store` and the like read the same
 // in the binary's own modules.
 use menon_harness_server::{
-    api, auth, clock, config, dashboard, dispatch, ids, metrics, samples, server, store,
+    api, auth, clock, config, dashboard, dispatch, ids, metrics, samples, server, service, store,
 };
 
 use std::process::ExitCode;

@@ -4,6 +4,7 @@
 //! arguments and calls in here; the grader does not depend on this crate.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -13,5 +14,6 @@ pub mod ids;
 pub mod metrics;
 pub mod samples;
 pub mod server;
+pub mod service;
 pub mod store;
 pub mod target;

@@ -7,12 +7,12 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::api::{self, AppState, Settings};
 use crate::auth::JwtKey;
 use crate::clock::SharedClock;
 use crate::config::ServeArgs;
 use crate::dispatch::{Dispatcher, Sender};
 use crate::metrics::Metrics;
+use crate::service::{AppState, Settings};
 use crate::store::{SellerId, SqliteStore, Store};
 
 /// Runs the server with `args` until `shutdown` completes, printing its URL first.
@@ -144,7 +144,7 @@ impl Bound {
         );
         let dispatching = tokio::spawn(dispatcher.run(stopping.clone()));
         let mut http_stopping = stopping;
-        axum::serve(listener, api::router(state))
+        axum::serve(listener, crate::app::router(state))
             .with_graceful_shutdown(async move {
                 let _ = http_stopping.wait_for(|stop| *stop).await;
             })

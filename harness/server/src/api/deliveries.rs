@@ -7,11 +7,12 @@ use menon_webhooks::{format_rfc3339, Envelope, EventType};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::blocking;
 use super::error::ApiError;
-use super::{blocking, AppState};
 use crate::dispatch::{AttemptOutcome, Delivery};
 use crate::ids;
 use crate::samples;
+use crate::service::AppState;
 use crate::store::{
     Attempt, AttemptFilter, AttemptStatus, SellerId, StoredEvent, Webhook, WebhookStatus,
 };

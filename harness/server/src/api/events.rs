@@ -16,10 +16,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use super::blocking;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiKeyAuth, JsonBody, SellerAuth};
-use super::{blocking, AppState};
 use crate::ids;
+use crate::service::AppState;
 use crate::store::{SellerId, StoredEvent};
 
 /// The routes of both families.

@@ -9,9 +9,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
+use super::blocking;
 use super::error::ApiError;
-use super::{blocking, AppState};
 use crate::auth::{self, AuthError};
+use crate::service::AppState;
 use crate::store::SellerId;
 
 /// A caller authenticated with a seller JWT.

@@ -1,6 +1,7 @@
 //! The HTTP surface: the two route families of PROTOCOL §6 over one model, `/healthz`
-//! and `/openapi.json`, with every refusal (unknown route and wrong method included) in
-//! the error envelope. Each resource keeps its router beside its handlers.
+//! and `/openapi.json`, with every refusal (unknown route and wrong method included: the
+//! application router in `app.rs` answers them with [`ApiError`]) in the error envelope.
+//! Each resource keeps its router beside its handlers.
 
 pub mod deliveries;
 mod error;
@@ -11,54 +12,16 @@ mod seller;
 mod v1;
 pub mod webhooks;
 
-use std::sync::Arc;
-
-use axum::extract::DefaultBodyLimit;
-use axum::response::IntoResponse as _;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
 use utoipa::ToSchema;
 
 pub use error::ApiError;
 pub(crate) use extract::parse_query;
 
-use crate::auth::JwtKey;
-use crate::clock::SharedClock;
-use crate::dispatch::Sender;
-use crate::metrics::Metrics;
+use crate::service::AppState;
 use crate::store::{Store, StoreError};
-
-/// Server settings the handlers read.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Accept loopback/private targets and plain http (tests, local grading).
-    pub allow_private_targets: bool,
-    /// Largest request body, in bytes.
-    pub max_body_bytes: usize,
-}
-
-/// What every handler shares. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    /// The storage backend.
-    pub store: Arc<dyn Store>,
-    /// The one clock.
-    pub clock: SharedClock,
-    /// Signs and checks seller JWTs.
-    pub jwt: Arc<JwtKey>,
-    /// Settings.
-    pub settings: Arc<Settings>,
-    /// Sends delivery attempts.
-    pub sender: Sender,
-    /// Counters and histograms for `/metrics`.
-    pub metrics: Arc<Metrics>,
-    /// Wakes the dispatcher when deliveries were queued or re-enabled.
-    pub wake: Arc<tokio::sync::Notify>,
-}
 
 /// [`store::blocking`](crate::store::blocking) with the error as the API answers it.
 pub async fn blocking<T, F>(state: &AppState, call: F) -> Result<T, ApiError>
@@ -71,43 +34,17 @@ where
         .map_err(ApiError::from)
 }
 
-/// The whole application.
-pub fn router(state: AppState) -> Router {
-    let limit = state.settings.max_body_bytes;
+/// The API's routes: both families, events in, `/healthz`, `/metrics` and
+/// `/openapi.json`. The application router (`crate::app`) adds the dashboard's, the
+/// fallbacks and the shared layers.
+pub fn router() -> Router<AppState> {
     Router::new()
         .merge(seller::router())
         .merge(v1::router())
         .merge(events::router())
-        .merge(crate::dashboard::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
-        .fallback(|| async { ApiError::NoRoute })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(limit))
-        // A bug that panics answers 500 in the envelope instead of dropping the connection.
-        .layer(CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| {
-                ApiError::Internal("a request handler panicked".into()).into_response()
-            },
-        ))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
-        .with_state(state)
-}
-
-/// The span each request is logged in: its method and path, never its query string (a
-/// dashboard sign-in link carries its token there).
-fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    tracing::info_span!(
-        "request",
-        method = %request.method(),
-        path = request.uri().path(),
-        version = ?request.version(),
-    )
 }
 
 /// `{"success": true, "data": {"status": "ok"}}`

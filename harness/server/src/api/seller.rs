@@ -14,7 +14,7 @@ use super::webhooks::{
     self, CreateWebhook, CreatedWebhookEnvelope, DeletedEnvelope, RotatedSecretEnvelope,
     UpdateWebhook, WebhookEnvelope, WebhookListEnvelope,
 };
-use super::AppState;
+use crate::service::AppState;
 
 /// The routes of this family.
 pub fn router() -> Router<AppState> {

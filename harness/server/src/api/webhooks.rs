@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 use utoipa::ToSchema;
 
+use super::blocking;
 use super::error::ApiError;
-use super::{blocking, AppState};
 use crate::ids::{self, Secret};
+use crate::service::AppState;
 use crate::store::{NewWebhook, SellerId, Webhook, WebhookChanges, WebhookStatus};
 use crate::target::{self, TargetError};
 

@@ -30,8 +30,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 
-use crate::api::{ApiError, AppState};
+use crate::api::ApiError;
 use crate::ids;
+use crate::service::AppState;
 use crate::store::SellerId;
 
 pub use session::SIGN_IN_LINK_TTL_SECS;

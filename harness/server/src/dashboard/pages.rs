@@ -25,7 +25,8 @@ use super::views::{
 use super::{render, see_other, PageError};
 use crate::api::deliveries::{self, DeliveryLog, LogQuery, TestRequest};
 use crate::api::webhooks::{self, CreateWebhook, UpdateWebhook, WebhookView};
-use crate::api::{parse_query, ApiError, AppState};
+use crate::api::{parse_query, ApiError};
+use crate::service::AppState;
 use crate::store::{AttemptStatus, SellerId, WebhookStatus};
 
 /// Webhooks per page of the list.

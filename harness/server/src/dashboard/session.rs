@@ -32,9 +32,10 @@ use url::Url;
 use super::form::Form;
 use super::views::{Layout, Notice, SignInPage};
 use super::{render, see_other, PageError, SignInLinkError};
-use crate::api::{blocking, AppState};
+use crate::api::blocking;
 use crate::auth::{hash_secret, AuthError};
 use crate::ids;
+use crate::service::AppState;
 use crate::store::{DashboardSession, SellerId};
 
 /// How long a sign-in link works, in seconds (once, within this time).
