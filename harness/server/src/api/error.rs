@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::AuthError;
+use crate::service::ServiceError;
 use crate::store::StoreError;
 
 /// Why a request was refused.
@@ -123,6 +124,24 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    /// A refused input answers with its first refused field (the resource's field order).
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound(what) => ApiError::NotFound(what),
+            ServiceError::Invalid(invalid) => {
+                let first = invalid.into_first();
+                ApiError::BadRequest {
+                    code: first.code,
+                    message: first.message,
+                }
+            }
+            ServiceError::Conflict { code, message } => ApiError::Conflict { code, message },
+            ServiceError::Internal(detail) => ApiError::Internal(detail),
+        }
     }
 }
 

@@ -169,8 +169,8 @@ fn form_with_errors(url: &str, events: &[String], code: &str, message: String) -
         Field::Neither => form.error = Some(message),
     }
     if form.events_error.is_none() {
-        if let Err(ApiError::BadRequest { message, .. }) = webhooks::validate_events(events) {
-            form.events_error = Some(message);
+        if let Err(refused) = crate::service::webhooks::check_events(events) {
+            form.events_error = Some(refused.message);
         }
     }
     // The API's words are for API callers; a person at a form gets plainer ones.

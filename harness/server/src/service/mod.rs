@@ -6,13 +6,18 @@
 //! Invariants, stated as absences: nothing here knows HTTP (no status codes, no
 //! envelopes, no pages) or imports `api` or `dashboard`.
 
+mod error;
+pub mod webhooks;
+
 use std::sync::Arc;
+
+pub use error::{Field, FieldError, Invalid, ServiceError};
 
 use crate::auth::JwtKey;
 use crate::clock::SharedClock;
 use crate::dispatch::Sender;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Server settings the operations read.
 #[derive(Debug, Clone)]
@@ -40,4 +45,16 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes the dispatcher when deliveries were queued or re-enabled.
     pub wake: Arc<tokio::sync::Notify>,
+}
+
+/// [`store::blocking`](crate::store::blocking), a store failure being ours
+/// ([`ServiceError::Internal`]).
+pub async fn blocking<T, F>(state: &AppState, call: F) -> Result<T, ServiceError>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+{
+    crate::store::blocking(&state.store, call)
+        .await
+        .map_err(ServiceError::from)
 }

@@ -1,0 +1,346 @@
+//! Webhooks: the rules a webhook's fields must meet and the operations on a seller's
+//! webhooks (list, get, create, update, delete, rotate the secret), returning the stored
+//! [`Webhook`] and, from create and rotate only, its new secret.
+//!
+//! The rules live here once, whoever asks. Every given field is checked (the URL's
+//! address included) and every refusal is returned, in the resource's field order (url,
+//! events): the API answers with the first, the dashboard shows each beside its field.
+
+use menon_webhooks::EventType;
+use url::Url;
+
+use super::{blocking, AppState, Field, FieldError, Invalid, ServiceError};
+use crate::ids::{self, Secret};
+use crate::store::{NewWebhook, SellerId, Webhook, WebhookChanges, WebhookStatus};
+use crate::target::{self, TargetError};
+
+/// Longest endpoint URL accepted, in bytes.
+pub const MAX_URL_LEN: usize = 2048;
+/// How long the previous secret keeps signing (v2) after a rotation.
+pub const ROTATION_OVERLAP_SECS: u64 = 24 * 60 * 60;
+
+/// A new webhook, as the caller sent it.
+#[derive(Debug, Clone)]
+pub struct WebhookInput {
+    /// The endpoint URL.
+    pub url: String,
+    /// The event type names.
+    pub events: Vec<String>,
+}
+
+/// Changes to a webhook; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookPatch {
+    /// A new endpoint URL.
+    pub url: Option<String>,
+    /// A new list of event type names.
+    pub events: Option<Vec<String>>,
+    /// `active` or `disabled`; re-enabling resets the failure history.
+    pub status: Option<WebhookStatus>,
+}
+
+/// A webhook just created, with its first secret: the one time it is shown.
+#[derive(Debug)]
+pub struct Created {
+    /// The webhook.
+    pub webhook: Webhook,
+    /// `whsec_…`
+    pub secret: Secret,
+}
+
+/// A webhook whose secret was just rotated, with the new secret (shown once).
+#[derive(Debug)]
+pub struct Rotated {
+    /// The webhook.
+    pub webhook: Webhook,
+    /// The new `whsec_…`.
+    pub secret: Secret,
+    /// Until when (unix seconds) the previous secret still signs `X-Menon-Signature-V2`.
+    pub previous_secret_expires_at: u64,
+}
+
+/// The names of `events`, in order.
+pub fn event_names(events: &[EventType]) -> Vec<String> {
+    events.iter().map(|e| e.as_str().to_owned()).collect()
+}
+
+fn url_error(code: &'static str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: Field::Url,
+        code,
+        message: message.into(),
+    }
+}
+
+fn events_error(code: &'static str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: Field::Events,
+        code,
+        message: message.into(),
+    }
+}
+
+/// At most the first 100 characters of user input, for messages.
+fn shorten(text: &str) -> String {
+    let mut short: String = text.chars().take(100).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short
+}
+
+/// Checks an endpoint URL: absolute, https (http only with `--allow-private-targets`), no
+/// credentials, at most [`MAX_URL_LEN`] bytes, on a public address (the private-target
+/// guard, PROTOCOL §5). Returns its normal form.
+pub async fn check_url(text: &str, allow_private: bool) -> Result<String, FieldError> {
+    if text.len() > MAX_URL_LEN {
+        return Err(url_error(
+            "invalid_url",
+            format!(
+                "url is {} bytes long; the limit is {MAX_URL_LEN}",
+                text.len()
+            ),
+        ));
+    }
+    let url = Url::parse(text).map_err(|e| {
+        url_error(
+            "invalid_url",
+            format!("url {:?} is not an absolute URL: {e}", shorten(text)),
+        )
+    })?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_private => {}
+        "http" => {
+            return Err(url_error(
+                "invalid_url",
+                "url must use https (plain http is accepted only by a server started with \
+                 --allow-private-targets)",
+            ))
+        }
+        other => {
+            return Err(url_error(
+                "invalid_url",
+                format!("url scheme {other:?} is not supported: use https"),
+            ))
+        }
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(url_error(
+            "invalid_url",
+            "url must not contain a user name or password",
+        ));
+    }
+    if url.host_str().map_or(true, str::is_empty) {
+        return Err(url_error("invalid_url", "url has no host"));
+    }
+    match target::check(&url, allow_private).await {
+        Ok(_) => Ok(url.into()),
+        Err(e @ TargetError::NotPublic(_)) => Err(url_error("url_not_allowed", e.to_string())),
+        Err(e @ TargetError::Unresolvable(_)) => {
+            Err(url_error("url_not_resolvable", e.to_string()))
+        }
+        Err(e @ TargetError::NoHost) => Err(url_error("invalid_url", e.to_string())),
+    }
+}
+
+/// Checks an event list: non-empty, each one of the 21, no duplicates.
+pub fn check_events(names: &[String]) -> Result<Vec<EventType>, FieldError> {
+    if names.is_empty() {
+        return Err(events_error(
+            "invalid_events",
+            "events must list at least one event type, e.g. [\"listing.created\"]",
+        ));
+    }
+    let mut events: Vec<EventType> = Vec::with_capacity(names.len());
+    for name in names {
+        let event: EventType = name
+            .parse()
+            .map_err(|e: menon_webhooks::UnknownEventType| {
+                events_error("invalid_event_type", e.to_string())
+            })?;
+        if events.contains(&event) {
+            return Err(events_error(
+                "duplicate_event_type",
+                format!("events lists {:?} more than once", event.as_str()),
+            ));
+        }
+        events.push(event);
+    }
+    Ok(events)
+}
+
+/// `checked`'s value, or `None` with its refusal added to `refused`.
+fn keep<T>(checked: Result<T, FieldError>, refused: &mut Vec<FieldError>) -> Option<T> {
+    checked.map_err(|e| refused.push(e)).ok()
+}
+
+/// Checks the given fields, each one whatever the others' fate, gathering the refusals.
+async fn check_fields(
+    state: &AppState,
+    url: Option<&str>,
+    events: Option<&[String]>,
+) -> Result<(Option<String>, Option<Vec<EventType>>), Invalid> {
+    let mut refused = Vec::new();
+    let url = match url {
+        Some(text) => keep(
+            check_url(text, state.settings.allow_private_targets).await,
+            &mut refused,
+        ),
+        None => None,
+    };
+    let events = events.and_then(|names| keep(check_events(names), &mut refused));
+    match Invalid::all(refused) {
+        Some(invalid) => Err(invalid),
+        None => Ok((url, events)),
+    }
+}
+
+/// The seller's webhooks, oldest first.
+pub async fn list(state: &AppState, seller: &SellerId) -> Result<Vec<Webhook>, ServiceError> {
+    let seller = seller.clone();
+    blocking(state, move |store| store.list_webhooks(&seller)).await
+}
+
+/// One of the seller's webhooks.
+pub async fn get(state: &AppState, seller: &SellerId, id: &str) -> Result<Webhook, ServiceError> {
+    let (seller, id) = (seller.clone(), id.to_owned());
+    blocking(state, move |store| store.get_webhook(&seller, &id))
+        .await?
+        .ok_or(ServiceError::NotFound("webhook"))
+}
+
+/// Creates a webhook with a new secret.
+pub async fn create(
+    state: &AppState,
+    seller: &SellerId,
+    input: WebhookInput,
+) -> Result<Created, ServiceError> {
+    let (url, events) = check_fields(state, Some(&input.url), Some(&input.events)).await?;
+    let (Some(url), Some(events)) = (url, events) else {
+        return Err(ServiceError::internal("a checked webhook lost a field"));
+    };
+    let id = ids::webhook_id().map_err(ServiceError::internal)?;
+    let secret = ids::webhook_secret().map_err(ServiceError::internal)?;
+    let new = NewWebhook {
+        id,
+        seller_id: seller.clone(),
+        url,
+        events,
+        secret: secret.clone(),
+        now: state.clock.now_unix(),
+    };
+    let webhook = blocking(state, move |store| store.create_webhook(new)).await?;
+    tracing::info!(webhook = %webhook.id, seller = %webhook.seller_id.0, "webhook created");
+    Ok(Created { webhook, secret })
+}
+
+/// Changes a webhook's url, events or status.
+pub async fn update(
+    state: &AppState,
+    seller: &SellerId,
+    id: &str,
+    patch: WebhookPatch,
+) -> Result<Webhook, ServiceError> {
+    if patch.url.is_none() && patch.events.is_none() && patch.status.is_none() {
+        return Err(ServiceError::invalid(
+            Field::Request,
+            "empty_update",
+            "nothing to update: send at least one of url, events, status",
+        ));
+    }
+    let (url, events) = check_fields(state, patch.url.as_deref(), patch.events.as_deref()).await?;
+    let changes = WebhookChanges {
+        url,
+        events,
+        status: patch.status,
+    };
+    let now = state.clock.now_unix();
+    let (seller, id) = (seller.clone(), id.to_owned());
+    let webhook = blocking(state, move |store| {
+        store.update_webhook(&seller, &id, changes, now)
+    })
+    .await?
+    .ok_or(ServiceError::NotFound("webhook"))?;
+    // A re-enabled webhook's kept deliveries are due now.
+    state.wake.notify_one();
+    tracing::info!(webhook = %webhook.id, status = webhook.status.as_str(), "webhook updated");
+    Ok(webhook)
+}
+
+/// Deletes a webhook with its deliveries and logs.
+pub async fn delete(state: &AppState, seller: &SellerId, id: &str) -> Result<(), ServiceError> {
+    let (seller, key) = (seller.clone(), id.to_owned());
+    if !blocking(state, move |store| store.delete_webhook(&seller, &key)).await? {
+        return Err(ServiceError::NotFound("webhook"));
+    }
+    tracing::info!(webhook = %id, "webhook deleted");
+    Ok(())
+}
+
+/// Gives a webhook a new secret; the previous one keeps signing v2 for
+/// [`ROTATION_OVERLAP_SECS`].
+pub async fn rotate_secret(
+    state: &AppState,
+    seller: &SellerId,
+    id: &str,
+) -> Result<Rotated, ServiceError> {
+    let secret = ids::webhook_secret().map_err(ServiceError::internal)?;
+    let now = state.clock.now_unix();
+    let until = now.saturating_add(ROTATION_OVERLAP_SECS);
+    let (seller, id, stored) = (seller.clone(), id.to_owned(), secret.clone());
+    let webhook = blocking(state, move |store| {
+        store.rotate_secret(&seller, &id, stored, now, until)
+    })
+    .await?
+    .ok_or(ServiceError::NotFound("webhook"))?;
+    tracing::info!(webhook = %webhook.id, "webhook secret rotated");
+    Ok(Rotated {
+        webhook,
+        secret,
+        previous_secret_expires_at: until,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code<T>(result: Result<T, FieldError>) -> &'static str {
+        match result {
+            Ok(_) => "ok",
+            Err(e) => e.code,
+        }
+    }
+
+    #[test]
+    fn events_rules() {
+        let names = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(code(check_events(&names(&["listing.created"]))), "ok");
+        assert_eq!(code(check_events(&[])), "invalid_events");
+        assert_eq!(
+            code(check_events(&names(&["listing.exploded"]))),
+            "invalid_event_type"
+        );
+        let twice = names(&["listing.created", "listing.created"]);
+        assert_eq!(code(check_events(&twice)), "duplicate_event_type");
+    }
+
+    #[tokio::test]
+    async fn url_rules() {
+        let long = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN));
+        for (url, allow, expected) in [
+            ("https://8.8.8.8/hook", false, "ok"),
+            ("http://8.8.8.8/hook", false, "invalid_url"),
+            ("http://127.0.0.1:9/hook", true, "ok"),
+            ("ftp://8.8.8.8/", true, "invalid_url"),
+            ("not a url", true, "invalid_url"),
+            ("https://user:pw@8.8.8.8/", true, "invalid_url"),
+            (long.as_str(), true, "invalid_url"),
+            ("https://10.0.0.1/", false, "url_not_allowed"),
+            ("https://[::ffff:10.0.0.1]/", false, "url_not_allowed"),
+        ] {
+            assert_eq!(code(check_url(url, allow).await), expected, "{url}");
+        }
+    }
+}
