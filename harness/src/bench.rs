@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::api::events;
 use crate::clock::{Clock as _, SharedClock, SystemClock};
 use crate::dispatch::{Dispatcher, Sender};
 use crate::ids;
 use crate::metrics::Metrics;
+use crate::service::events;
 use crate::store::{NewWebhook, QueueStore, SellerId, SqliteStore, Store, WebhookStore};
 
 /// Settings of `menon-harness bench`.

@@ -223,7 +223,7 @@ fn emit(args: EmitArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         (None, None) => return Err("give --type (with --data) or --file".into()),
     };
-    let event = api::events::build(args.seller, &kind, data, SystemClock.now_unix())?;
+    let event = service::events::build(args.seller, &kind, data, SystemClock.now_unix())?;
     args.store.ensure_data_dir()?;
     let store = SqliteStore::open(&args.store.database_path())?;
     let queued = store.publish_event(&event)?;

@@ -1,28 +1,17 @@
 //! Deliveries seen from the management API, shared by both families: sending a test
 //! event once (`POST …/:id/test`), reading the delivery logs (`GET …/:id/logs`) and
-//! sending a logged event again (`POST …/:id/logs/:log_id/retry`).
+//! sending a logged event again (`POST …/:id/logs/:log_id/retry`), as wire bodies over
+//! `service::deliveries`.
 
 use axum::Json;
-use menon_webhooks::{format_rfc3339, Envelope, EventType};
+use menon_webhooks::format_rfc3339;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::blocking;
 use super::error::ApiError;
-use crate::dispatch::{AttemptOutcome, Delivery};
-use crate::ids;
-use crate::samples;
+use crate::service::deliveries::{self as service, LogFilter, Sent};
 use crate::service::AppState;
-use crate::store::{
-    Attempt, AttemptFilter, AttemptStatus, SellerId, StoredEvent, Webhook, WebhookStatus,
-};
-
-/// How much of the receiver's answer a test or retry response shows, in bytes.
-pub const RESPONSE_EXCERPT_BYTES: usize = 2048;
-
-/// Default and largest page size of a log listing.
-const DEFAULT_LIMIT: u32 = 20;
-const MAX_LIMIT: u32 = 100;
+use crate::store::{Attempt, AttemptStatus, SellerId};
 
 /// Optional body of a test request.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -134,160 +123,44 @@ pub struct LogList {
     pub next_cursor: Option<String>,
 }
 
-fn event_type(name: &str) -> Result<EventType, ApiError> {
-    name.parse()
-        .map_err(|e: menon_webhooks::UnknownEventType| ApiError::BadRequest {
-            code: "invalid_event_type",
-            message: e.to_string(),
-        })
+impl From<Sent> for TestDelivery {
+    fn from(sent: Sent) -> Self {
+        Self {
+            delivery: sent.attempt.into(),
+            request_body: sent.request_body,
+            response_body_truncated: sent.response.as_ref().is_some_and(|e| e.truncated),
+            response_body: sent.response.map(|e| e.text),
+        }
+    }
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(e.to_string())
+fn test_envelope(sent: Sent) -> Json<TestDeliveryEnvelope> {
+    Json(TestDeliveryEnvelope {
+        success: true,
+        data: sent.into(),
+    })
 }
 
-/// Sends one test event (sample data of the chosen type, in the plain four-member
-/// envelope, marked by the `X-Menon-Test: true` header) to the webhook, now, signed with
-/// its live secrets; logs and returns the attempt.
+/// Sends one test event to the webhook now and returns the logged attempt.
 pub async fn send_test(
     state: &AppState,
     seller: SellerId,
     id: String,
     request: TestRequest,
 ) -> Result<Json<TestDeliveryEnvelope>, ApiError> {
-    let lookup = seller.clone();
-    let webhook = blocking(state, move |store| store.get_webhook(&lookup, &id))
-        .await?
-        .ok_or(ApiError::NotFound("webhook"))?;
-    let kind = match request.event_type.as_deref() {
-        Some(name) => event_type(name)?,
-        None => webhook
-            .events
-            .first()
-            .copied()
-            .unwrap_or(EventType::ListingCreated),
-    };
-    let created_at = state.clock.now_unix();
-    let event_id = ids::event_id().map_err(internal)?;
-    let body = Envelope::new(event_id.clone(), kind, created_at, samples::data(kind))
-        .to_json()
-        .map_err(internal)?;
-
-    let event = StoredEvent {
-        id: event_id.clone(),
-        seller_id: seller.clone(),
-        event_type: kind.as_str().to_owned(),
-        created_at,
-        body,
-        is_test: true,
-    };
-    let event_copy = event.clone();
-    blocking(state, move |store| store.insert_event(&event_copy)).await?;
-    deliver_now(state, &webhook, &event, 0).await
+    let sent = service::send_test(state, &seller, &id, request.event_type.as_deref()).await?;
+    Ok(test_envelope(sent))
 }
 
-/// Sends one of the seller's stored events again, at once, as a new attempt (PROTOCOL §5
-/// manual retry). A disabled webhook must be re-enabled first (409).
+/// Sends one of the seller's stored events again, at once, as a new attempt.
 pub async fn retry(
     state: &AppState,
     seller: SellerId,
     id: String,
     log_id: String,
 ) -> Result<Json<TestDeliveryEnvelope>, ApiError> {
-    let (webhook_seller, webhook_id) = (seller.clone(), id.clone());
-    let webhook = blocking(state, move |store| {
-        store.get_webhook(&webhook_seller, &webhook_id)
-    })
-    .await?
-    .ok_or(ApiError::NotFound("webhook"))?;
-    let (event, attempts) = blocking(state, move |store| {
-        store.attempt_event(&seller, &id, &log_id)
-    })
-    .await?
-    .ok_or(ApiError::NotFound("delivery log"))?;
-    if webhook.status == WebhookStatus::Disabled {
-        return Err(ApiError::Conflict {
-            code: "webhook_disabled",
-            message: "the webhook is disabled: re-enable it (status \"active\") before retrying"
-                .into(),
-        });
-    }
-    deliver_now(state, &webhook, &event, attempts).await
-}
-
-/// Signs and sends `event` to `webhook` now, logs the attempt and returns it.
-async fn deliver_now(
-    state: &AppState,
-    webhook: &Webhook,
-    event: &StoredEvent,
-    retry_count: u32,
-) -> Result<Json<TestDeliveryEnvelope>, ApiError> {
-    let now = state.clock.now_unix();
-    let log_id = ids::log_id().map_err(internal)?;
-    let webhook_id = webhook.id.clone();
-    let secrets = blocking(state, move |store| store.signing_secrets(&webhook_id, now)).await?;
-    let (outcome, excerpt) = state
-        .sender
-        .send_with_excerpt(
-            &Delivery {
-                url: &webhook.url,
-                event_type: &event.event_type,
-                event_id: &event.id,
-                log_id: &log_id,
-                body: &event.body,
-                secrets: &secrets,
-                timestamp: state.clock.wall_unix(),
-                test: event.is_test,
-            },
-            RESPONSE_EXCERPT_BYTES,
-        )
-        .await;
-    let (status, response_code, elapsed_ms, error) = match outcome {
-        AttemptOutcome::Delivered { status, elapsed_ms } => {
-            (AttemptStatus::Delivered, Some(status), elapsed_ms, None)
-        }
-        AttemptOutcome::Failed {
-            status,
-            elapsed_ms,
-            error,
-            ..
-        } => (AttemptStatus::Failed, status, elapsed_ms, Some(error)),
-    };
-    let attempt = Attempt {
-        id: log_id,
-        webhook_id: webhook.id.clone(),
-        seller_id: webhook.seller_id.clone(),
-        event_id: event.id.clone(),
-        event_type: event.event_type.clone(),
-        status,
-        response_code,
-        response_time_ms: Some(elapsed_ms),
-        delivered_at: (status == AttemptStatus::Delivered).then(|| state.clock.now_unix()),
-        error,
-        retry_count,
-        next_retry: None,
-        created_at: now,
-    };
-    tracing::info!(
-        webhook = %attempt.webhook_id,
-        event = %attempt.event_id,
-        delivery = %attempt.id,
-        status = attempt.status.as_str(),
-        response_code = attempt.response_code,
-        retry_count,
-        "delivery attempt sent"
-    );
-    let logged = attempt.clone();
-    blocking(state, move |store| store.record_attempt(&logged)).await?;
-    Ok(Json(TestDeliveryEnvelope {
-        success: true,
-        data: TestDelivery {
-            delivery: attempt.into(),
-            request_body: String::from_utf8_lossy(&event.body).into_owned(),
-            response_body_truncated: excerpt.as_ref().is_some_and(|e| e.truncated),
-            response_body: excerpt.map(|e| e.text),
-        },
-    }))
+    let sent = service::retry(state, &seller, &id, &log_id).await?;
+    Ok(test_envelope(sent))
 }
 
 /// Lists a webhook's delivery attempts, newest first, filtered and paged.
@@ -297,36 +170,18 @@ pub async fn list_logs(
     id: String,
     query: LogQuery,
 ) -> Result<Json<LogListEnvelope>, ApiError> {
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            message: format!("limit must be between 1 and {MAX_LIMIT}, not {limit}"),
-        });
-    }
-    if let Some(name) = &query.event_type {
-        event_type(name)?;
-    }
-    let filter = AttemptFilter {
+    let filter = LogFilter {
         status: query.status,
         event_type: query.event_type,
-        limit,
-        before: query.cursor,
+        limit: query.limit,
+        cursor: query.cursor,
     };
-    let logs = blocking(state, move |store| {
-        store.list_attempts(&seller, &id, &filter)
-    })
-    .await?
-    .ok_or(ApiError::NotFound("webhook"))?;
-    let full_page = u32::try_from(logs.len()).is_ok_and(|n| n == limit);
-    let next_cursor = full_page
-        .then(|| logs.last().map(|a| a.id.clone()))
-        .flatten();
+    let page = service::list_logs(state, &seller, &id, filter).await?;
     Ok(Json(LogListEnvelope {
         success: true,
         data: LogList {
-            logs: logs.into_iter().map(DeliveryLog::from).collect(),
-            next_cursor,
+            logs: page.logs.into_iter().map(DeliveryLog::from).collect(),
+            next_cursor: page.next_cursor,
         },
     }))
 }

@@ -1,27 +1,20 @@
-//! Events in: `POST /v1/events` (API key) and `POST /api/seller/events` (seller JWT).
-//! The server builds the envelope with the core (a new `evt_…` id, `created_at` from the
-//! clock, canonical bytes), then stores the event and one pending delivery per active
-//! webhook of the seller subscribed to its type in one transaction: when the 202 goes
-//! out, the deliveries are durable. `menon-harness emit` shares [`build`].
-//!
-//! Data that would not survive a JavaScript round trip (PROTOCOL §3: a member name that is
-//! an array index, a number beyond ±(2^53 − 1)) is refused by the core's
-//! [`check_event_data`] before anything is built or stored.
+//! Events in: `POST /v1/events` (API key) and `POST /api/seller/events` (seller JWT),
+//! over `service::events::publish`: when the 202 goes out, the event and its deliveries
+//! are durable.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Json, Router};
-use menon_webhooks::{check_event_data, format_rfc3339, DataError, Envelope, EventType};
+use menon_webhooks::format_rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::blocking;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiKeyAuth, JsonBody, SellerAuth};
-use crate::ids;
+use crate::service::events as service;
 use crate::service::AppState;
-use crate::store::{SellerId, StoredEvent};
+use crate::store::SellerId;
 
 /// The routes of both families.
 pub fn router() -> Router<AppState> {
@@ -76,96 +69,23 @@ pub struct PublishedEvent {
     pub created_at: String,
 }
 
-/// Why an event could not be built.
-#[derive(Debug)]
-pub enum BuildError {
-    /// Not one of the 21 types.
-    UnknownType(String),
-    /// The data would not survive a JavaScript round trip (PROTOCOL §3).
-    Refused(DataError),
-    /// The data cannot be sent canonically (e.g. a number outside I-JSON).
-    Data(String),
-    /// No randomness for the id.
-    Internal(String),
-}
-
-impl std::fmt::Display for BuildError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BuildError::UnknownType(m) | BuildError::Data(m) | BuildError::Internal(m) => {
-                f.write_str(m)
-            }
-            BuildError::Refused(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for BuildError {}
-
-/// Builds the stored event (envelope by the core, canonical bytes) for `seller`, after
-/// the core's [`check_event_data`]: refused data builds nothing.
-pub fn build(
-    seller: SellerId,
-    kind: &str,
-    data: Map<String, Value>,
-    now: u64,
-) -> Result<StoredEvent, BuildError> {
-    let event_type: EventType = kind
-        .parse()
-        .map_err(|e: menon_webhooks::UnknownEventType| BuildError::UnknownType(e.to_string()))?;
-    check_event_data(&data).map_err(BuildError::Refused)?;
-    let id = ids::event_id().map_err(|e| BuildError::Internal(e.to_string()))?;
-    let body = Envelope::new(id.clone(), event_type, now, data)
-        .to_json()
-        .map_err(|e| BuildError::Data(format!("data cannot be sent as canonical JSON: {e}")))?;
-    Ok(StoredEvent {
-        id,
-        seller_id: seller,
-        event_type: event_type.as_str().to_owned(),
-        created_at: now,
-        body,
-        is_test: false,
-    })
-}
-
 async fn publish(
     state: &AppState,
     seller: SellerId,
     body: PublishEvent,
 ) -> Result<(StatusCode, Json<PublishedEnvelope>), ApiError> {
-    let now = state.clock.now_unix();
-    let event = build(seller, &body.kind, body.data, now).map_err(|e| match e {
-        BuildError::UnknownType(message) => ApiError::BadRequest {
-            code: "invalid_event_type",
-            message,
-        },
-        BuildError::Refused(e) => ApiError::BadRequest {
-            code: e.code(),
-            message: e.to_string(),
-        },
-        BuildError::Data(message) => ApiError::BadRequest {
-            code: "invalid_data",
-            message,
-        },
-        BuildError::Internal(message) => ApiError::Internal(message),
-    })?;
-    let (id, kind) = (event.id.clone(), event.event_type.clone());
-    let seller = event.seller_id.0.clone();
-    let queued = blocking(state, move |store| store.publish_event(&event)).await?;
-    state.metrics.event_published();
-    state.wake.notify_one();
-    tracing::info!(event = %id, seller = %seller, event_type = %kind, queued, "event published");
+    let published = service::publish(state, seller, &body.kind, body.data).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(PublishedEnvelope {
             success: true,
             data: Published {
                 event: PublishedEvent {
-                    id,
-                    kind,
-                    created_at: format_rfc3339(now),
+                    id: published.id,
+                    kind: published.event_type,
+                    created_at: format_rfc3339(published.created_at),
                 },
-                deliveries_queued: queued,
+                deliveries_queued: published.deliveries_queued,
             },
         }),
     ))

@@ -84,9 +84,9 @@ async fn metrics(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let depth = match blocking(&state, |store| store.queue_depth()).await {
+    let depth = match crate::service::deliveries::queue_depth(&state).await {
         Ok(depth) => depth,
-        Err(e) => return e.into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
     };
     match state.metrics.render(depth) {
         Ok(text) => (

@@ -130,6 +130,15 @@ impl From<StoreError> for ServiceError {
     }
 }
 
+impl From<FieldError> for ServiceError {
+    fn from(e: FieldError) -> Self {
+        ServiceError::Invalid(Invalid {
+            first: e,
+            rest: Vec::new(),
+        })
+    }
+}
+
 impl From<Invalid> for ServiceError {
     fn from(e: Invalid) -> Self {
         ServiceError::Invalid(e)

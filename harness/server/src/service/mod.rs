@@ -6,7 +6,9 @@
 //! Invariants, stated as absences: nothing here knows HTTP (no status codes, no
 //! envelopes, no pages) or imports `api` or `dashboard`.
 
+pub mod deliveries;
 mod error;
+pub mod events;
 pub mod webhooks;
 
 use std::sync::Arc;
