@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod dispatch;
 pub mod ids;
 pub mod metrics;
+pub mod query;
 pub mod samples;
 pub mod server;
 pub mod service;

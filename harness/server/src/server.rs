@@ -32,7 +32,7 @@ pub async fn run(
             println!(
                 "dashboard sign-in link for {seller} (--dev-sign-in: development only; works once, \
                  within {} minutes): {link}",
-                crate::dashboard::SIGN_IN_LINK_TTL_SECS / 60
+                crate::service::access::SIGN_IN_LINK_TTL_SECS / 60
             );
         }
         None => println!(

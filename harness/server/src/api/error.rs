@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthError;
 use crate::service::ServiceError;
-use crate::store::StoreError;
 
 /// Why a request was refused.
 #[derive(Debug)]
@@ -69,7 +68,7 @@ pub struct ErrorBody {
 }
 
 impl ApiError {
-    /// The status, stable code and public message (the dashboard shows them too).
+    /// The status, stable code and public message.
     pub fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
             ApiError::Unauthorized(e) => (StatusCode::UNAUTHORIZED, e.code(), e.message().into()),
@@ -118,12 +117,6 @@ impl ApiError {
                 "the server failed to handle the request; it has been logged".into(),
             ),
         }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.to_string())
     }
 }
 

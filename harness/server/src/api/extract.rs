@@ -9,10 +9,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
-use super::blocking;
 use super::error::ApiError;
-use crate::auth::{self, AuthError};
-use crate::service::AppState;
+use crate::auth::AuthError;
+use crate::service::{access, AppState};
 use crate::store::SellerId;
 
 /// A caller authenticated with a seller JWT.
@@ -45,9 +44,7 @@ impl FromRequestParts<AppState> for SellerAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
-        state
-            .jwt
-            .verify(token, state.clock.wall_unix())
+        access::seller_for_token(state, token)
             .map(SellerAuth)
             .map_err(ApiError::Unauthorized)
     }
@@ -58,11 +55,7 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = bearer(parts)?;
-        if !key.starts_with("mk_") {
-            return Err(ApiError::Unauthorized(AuthError::UnknownApiKey));
-        }
-        let hash = auth::hash_secret(key);
-        blocking(state, move |store| store.seller_for_api_key(&hash))
+        access::seller_for_api_key(state, key)
             .await?
             .map(ApiKeyAuth)
             .ok_or(ApiError::Unauthorized(AuthError::UnknownApiKey))
@@ -162,23 +155,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        parse_query(parts.uri.query()).map(QueryParams)
+        crate::query::parse(parts.uri.query())
+            .map(QueryParams)
+            .map_err(|message| ApiError::BadRequest {
+                code: "invalid_query",
+                message,
+            })
     }
-}
-
-/// Parses a query string (none is an empty one) as `T`, as [`QueryParams`] does: what
-/// does not fit is refused with 400 `invalid_query`.
-pub(crate) fn parse_query<T: DeserializeOwned>(query: Option<&str>) -> Result<T, ApiError> {
-    let refused = |message: String| ApiError::BadRequest {
-        code: "invalid_query",
-        message,
-    };
-    let uri: axum::http::Uri = format!("/?{}", query.unwrap_or_default())
-        .parse()
-        .map_err(|e: axum::http::uri::InvalidUri| refused(e.to_string()))?;
-    axum::extract::Query::<T>::try_from_uri(&uri)
-        .map(|q| q.0)
-        .map_err(|e| refused(e.body_text()))
 }
 
 /// Parses `bytes` as `T`, sorting failures into syntax (400 `invalid_json`), unknown

@@ -18,21 +18,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use error::ApiError;
-pub(crate) use extract::parse_query;
 
 use crate::service::AppState;
-use crate::store::{Store, StoreError};
-
-/// [`store::blocking`](crate::store::blocking) with the error as the API answers it.
-pub async fn blocking<T, F>(state: &AppState, call: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
-{
-    crate::store::blocking(&state.store, call)
-        .await
-        .map_err(ApiError::from)
-}
 
 /// The API's routes: both families, events in, `/healthz`, `/metrics` and
 /// `/openapi.json`. The application router (`crate::app`) adds the dashboard's, the

@@ -4,14 +4,16 @@
 //! hand-written CSS and JavaScript embedded in the binary, no build step).
 //!
 //! Invariants, stated as absences:
-//! - No second path: every read and every action calls the management API's own
-//!   operations (`api::webhooks`, `api::deliveries`), so validation, the private-address
-//!   guard, logging and the store calls are the API's, byte for byte.
+//! - No second path: every read and every action calls the application's operations
+//!   (`service::webhooks`, `service::deliveries`, `service::access`), the ones the API
+//!   calls, so validation, the private-address guard, logging and the store calls are
+//!   the same; the dashboard never touches the store and never imports `api`.
 //! - No secret in a URL, a log or the store beyond what the API keeps: a new or rotated
 //!   secret is rendered once, in the answer to the POST that made it.
 //! - No state change without both CSRF checks: the request comes from this origin
 //!   (`Origin`, `Sec-Fetch-Site`) and carries the session's form token (`session.rs`).
-//! - No other seller's webhook: lookups are the API's, scoped to the signed-in seller (404).
+//! - No other seller's webhook: lookups are the service's, scoped to the signed-in seller
+//!   (404).
 //!
 //! Files: `session.rs` (sign-in, cookie, CSRF), `pages.rs` (the webhook pages),
 //! `views.rs` (what the templates show), `form.rs` (form bodies, event groups),
@@ -22,7 +24,6 @@ mod pages;
 mod session;
 mod views;
 
-use std::fmt;
 use std::net::SocketAddr;
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -30,12 +31,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 
-use crate::api::ApiError;
-use crate::ids;
-use crate::service::AppState;
+use crate::service::access::{self, SignInLinkError};
+use crate::service::{AppState, ServiceError};
 use crate::store::SellerId;
-
-pub use session::SIGN_IN_LINK_TTL_SECS;
 
 /// The dashboard's routes, merged into the application router.
 pub fn router() -> Router<AppState> {
@@ -88,38 +86,16 @@ pub fn router() -> Router<AppState> {
         .method_not_allowed_fallback(|| async { PageError::MethodNotAllowed.into_response() })
 }
 
-/// Why a dashboard sign-in link could not be made.
-#[derive(Debug)]
-pub enum SignInLinkError {
-    /// No randomness for the link's id.
-    Rng(ids::RngError),
-    /// The token could not be signed.
-    Token(jsonwebtoken::errors::Error),
-}
-
-impl fmt::Display for SignInLinkError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SignInLinkError::Rng(e) => write!(f, "cannot make a dashboard sign-in link: {e}"),
-            SignInLinkError::Token(e) => {
-                write!(f, "cannot sign a dashboard sign-in link token: {e}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for SignInLinkError {}
-
 /// A URL that signs a browser in to the dashboard as `seller`: `<base>/dashboard/sign-in
 /// ?token=<token>`, the token signed with the server's key, valid once, for
-/// [`SIGN_IN_LINK_TTL_SECS`]. What `serve --dev-sign-in` prints and `demo` opens. `base`
+/// [`access::SIGN_IN_LINK_TTL_SECS`]. What `serve --dev-sign-in` prints and `demo` opens. `base`
 /// is the server's origin, e.g. `http://127.0.0.1:8787` (see [`base_url`]).
 pub fn sign_in_url(
     state: &AppState,
     base: &str,
     seller: &SellerId,
 ) -> Result<String, SignInLinkError> {
-    let token = session::sign_in_token(state, seller)?;
+    let token = access::sign_in_token(state, seller)?;
     Ok(format!(
         "{}/dashboard/sign-in?token={token}",
         base.trim_end_matches('/')
@@ -206,8 +182,8 @@ async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Respon
 /// Why a dashboard request was refused: rendered as a page, never as JSON.
 #[derive(Debug)]
 pub(crate) enum PageError {
-    /// The management API's refusal (404 for another seller's webhook included).
-    Api(ApiError),
+    /// The operation's refusal (404 for another seller's webhook included).
+    Service(ServiceError),
     /// No such page or resource.
     NotFound(&'static str),
     /// 403: a CSRF check failed; the text says which.
@@ -216,15 +192,15 @@ pub(crate) enum PageError {
     SignedOut,
     /// 405: the page exists, but not for this method (a GET of a form's action).
     MethodNotAllowed,
-    /// 400: the form could not be read.
+    /// 400: the form or the query string could not be read.
     BadForm(String),
     /// 500: a template failed to render.
     Render(askama::Error),
 }
 
-impl From<ApiError> for PageError {
-    fn from(e: ApiError) -> Self {
-        PageError::Api(e)
+impl From<ServiceError> for PageError {
+    fn from(e: ServiceError) -> Self {
+        PageError::Service(e)
     }
 }
 
@@ -237,23 +213,29 @@ impl From<askama::Error> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, heading, message, sign_in) = match self {
-            PageError::Api(ApiError::NotFound(what)) => (
+            PageError::Service(ServiceError::NotFound(what)) => (
                 StatusCode::NOT_FOUND,
                 "Not found",
                 format!("There is no such {what} in this account."),
                 false,
             ),
-            PageError::Api(e) => {
-                if let ApiError::Internal(detail) = &e {
-                    tracing::error!(error = %detail, "dashboard request failed");
-                }
-                let (status, _, message) = e.parts();
-                let heading = if status.is_server_error() {
-                    "Something went wrong"
-                } else {
-                    "That did not work"
-                };
-                (status, heading, message, false)
+            PageError::Service(ServiceError::Invalid(invalid)) => (
+                StatusCode::BAD_REQUEST,
+                "That did not work",
+                invalid.into_first().message,
+                false,
+            ),
+            PageError::Service(ServiceError::Conflict { message, .. }) => {
+                (StatusCode::CONFLICT, "That did not work", message, false)
+            }
+            PageError::Service(ServiceError::Internal(detail)) => {
+                tracing::error!(error = %detail, "dashboard request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "the server failed to handle the request; it has been logged".into(),
+                    false,
+                )
             }
             PageError::NotFound(what) => (
                 StatusCode::NOT_FOUND,

@@ -1,7 +1,7 @@
-//! The webhook pages. Each handler reads its input, calls the management API's own
-//! operation (`api::webhooks`, `api::deliveries`) for the signed-in seller, and renders
-//! the answer: a page, a form again with the refusal next to its field, or a redirect
-//! (Post/Redirect/Get) to the page that shows the change.
+//! The webhook pages. Each handler reads its input, calls the application's operation
+//! (`service::webhooks`, `service::deliveries`, the API's own) for the signed-in seller,
+//! and renders the answer: a page, a form again with each refusal next to its field, or a
+//! redirect (Post/Redirect/Get) to the page that shows the change.
 //!
 //! Two answers are rendered straight from the POST instead: the page with a new or
 //! rotated secret and the Send Test result. A redirect would have to carry the secret in
@@ -14,6 +14,8 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use menon_webhooks::format_rfc3339;
+use serde::Deserialize;
 
 use super::form::{href, Form};
 use super::session::{Session, Submitted};
@@ -23,11 +25,10 @@ use super::views::{
     WebhookSummary,
 };
 use super::{render, see_other, PageError};
-use crate::api::deliveries::{self, DeliveryLog, LogQuery, TestRequest};
-use crate::api::webhooks::{self, CreateWebhook, UpdateWebhook, WebhookView};
-use crate::api::{parse_query, ApiError};
-use crate::service::AppState;
-use crate::store::{AttemptStatus, SellerId, WebhookStatus};
+use crate::service::deliveries;
+use crate::service::webhooks::{self, event_names, WebhookInput, WebhookPatch};
+use crate::service::{AppState, Field, Invalid, ServiceError};
+use crate::store::{AttemptStatus, WebhookStatus};
 
 /// Webhooks per page of the list.
 const PAGE_SIZE: usize = 20;
@@ -36,29 +37,14 @@ const LOG_PAGE_SIZE: u32 = 20;
 
 type Page = Result<Response, PageError>;
 
-/// The newest entry of a webhook's logs, through the API's log listing.
-async fn last_delivery(
-    state: &AppState,
-    seller: &SellerId,
-    id: &str,
-) -> Result<Option<DeliveryLog>, ApiError> {
-    let query = LogQuery {
-        status: None,
-        event_type: None,
-        limit: Some(1),
-        cursor: None,
-    };
-    let logs = deliveries::list_logs(state, seller.clone(), id.to_owned(), query).await?;
-    Ok(logs.0.data.logs.into_iter().next())
-}
-
-/// One of the seller's webhooks, through the API (404 for anyone else's).
-async fn webhook(state: &AppState, seller: &SellerId, id: &str) -> Result<WebhookView, ApiError> {
-    Ok(webhooks::get(state, seller.clone(), id.to_owned())
-        .await?
-        .0
-        .data
-        .webhook)
+/// The log filter and cursor of a webhook's page, read as strictly as the API reads its
+/// log query (the same words for the same mistake).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogQuery {
+    status: Option<AttemptStatus>,
+    event_type: Option<String>,
+    cursor: Option<String>,
 }
 
 /// `GET /dashboard`: the webhook list, newest first, 20 to a page.
@@ -69,11 +55,7 @@ pub async fn list(
 ) -> Page {
     let query = Form::from_query(query.as_deref());
     let seller = session.seller.clone();
-    let mut all = webhooks::list(&state, seller.clone())
-        .await?
-        .0
-        .data
-        .webhooks;
+    let mut all = webhooks::list(&state, &seller).await?;
     all.reverse();
     let total = all.len();
     let pages = total.div_ceil(PAGE_SIZE).max(1);
@@ -85,8 +67,8 @@ pub async fn list(
     let start = (page - 1) * PAGE_SIZE;
     let mut rows = Vec::new();
     for view in all.into_iter().skip(start).take(PAGE_SIZE) {
-        let last = last_delivery(&state, &seller, &view.id).await?;
-        rows.push(WebhookRow::new(view, last.as_ref()));
+        let last = deliveries::last_attempt(&state, &seller, &view.id).await?;
+        rows.push(WebhookRow::new(&view, last.as_ref()));
     }
     let page_href = |n: usize| href("/dashboard", &[("page", &n.to_string())]);
     let pager = Pager {
@@ -141,39 +123,19 @@ fn edit_page(session: &Session, webhook: WebhookSummary, form: WebhookForm) -> F
     }
 }
 
-/// Which field a validation code belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
-    Url,
-    Events,
-    Neither,
-}
-
-fn field_of(code: &str) -> Field {
-    match code {
-        "invalid_url" | "url_not_allowed" | "url_not_resolvable" => Field::Url,
-        "invalid_events" | "invalid_event_type" | "duplicate_event_type" => Field::Events,
-        _ => Field::Neither,
-    }
-}
-
-/// The form again with the API's refusal next to its field. The API checks the URL
-/// first and stops at the first problem, so after a URL refusal the events are checked
-/// here too, with the API's own rule (no lookup), so that both messages show at once;
-/// after an events refusal the URL has passed.
-fn form_with_errors(url: &str, events: &[String], code: &str, message: String) -> WebhookForm {
+/// The form again with each refusal next to its field (the service checks every field,
+/// so a bad URL and a bad event list show at once).
+fn form_with_errors(url: &str, events: &[String], invalid: &Invalid) -> WebhookForm {
     let mut form = WebhookForm::new(url, events);
-    match field_of(code) {
-        Field::Url => form.url_error = Some(message),
-        Field::Events => form.events_error = Some(message),
-        Field::Neither => form.error = Some(message),
+    for refused in invalid.iter() {
+        let slot = match refused.field {
+            Field::Url => &mut form.url_error,
+            Field::Events => &mut form.events_error,
+            _ => &mut form.error,
+        };
+        slot.get_or_insert_with(|| refused.message.clone());
     }
-    if form.events_error.is_none() {
-        if let Err(refused) = crate::service::webhooks::check_events(events) {
-            form.events_error = Some(refused.message);
-        }
-    }
-    // The API's words are for API callers; a person at a form gets plainer ones.
+    // The service's words are for API callers; a person at a form gets plainer ones.
     if url.is_empty() && form.url_error.is_some() {
         form.url_error =
             Some("Enter your endpoint's URL, e.g. https://yourapp.com/webhooks/menon.".into());
@@ -184,25 +146,25 @@ fn form_with_errors(url: &str, events: &[String], code: &str, message: String) -
     form
 }
 
-/// `POST /dashboard/webhooks`: creates the webhook (the API's create) and shows its secret.
+/// `POST /dashboard/webhooks`: creates the webhook and shows its secret.
 pub async fn create(State(state): State<AppState>, Submitted { session, form }: Submitted) -> Page {
     let url = form.get("url").unwrap_or_default().to_owned();
     let events = form.all("events");
-    let body = CreateWebhook {
+    let input = WebhookInput {
         url: url.clone(),
         events: events.clone(),
     };
-    match webhooks::create(&state, session.seller.clone(), body).await {
-        Ok((_, created)) => {
-            let webhook = created.0.data.webhook;
-            let summary = WebhookSummary::from(&webhook);
+    match webhooks::create(&state, &session.seller, input).await {
+        Ok(created) => {
+            let summary = WebhookSummary::from(&created.webhook);
+            let secret = created.secret.expose().to_owned();
             render(
                 StatusCode::CREATED,
-                &secret_page(&session, "Webhook created", summary, webhook.secret, None),
+                &secret_page(&session, "Webhook created", summary, secret, None),
             )
         }
-        Err(ApiError::BadRequest { code, message }) => {
-            let form = form_with_errors(&url, &events, code, message);
+        Err(ServiceError::Invalid(invalid)) => {
+            let form = form_with_errors(&url, &events, &invalid);
             render(StatusCode::BAD_REQUEST, &add_page(&session, form))
         }
         Err(e) => Err(e.into()),
@@ -226,8 +188,8 @@ fn secret_page(
 }
 
 /// `GET /dashboard/webhooks/:id`: details, actions, and the delivery logs (filtered by
-/// `status` and `event_type`, paged by `cursor`: the API's log query, checked by the
-/// API's own rules, so a bad filter is the API's 400 with its message).
+/// `status` and `event_type`, paged by `cursor`: read as the API reads its log query and
+/// checked by the same rules, so a bad filter gets the API's message).
 pub async fn show(
     State(state): State<AppState>,
     session: Session,
@@ -236,16 +198,14 @@ pub async fn show(
 ) -> Page {
     let query = Form::from_query(query.as_deref());
     let seller = session.seller.clone();
-    let summary = WebhookSummary::from(webhook(&state, &seller, &id).await?);
-    // The filter form sends "" for "all", which the API's query does not take: left out.
-    let api_query = href(
+    let summary = WebhookSummary::from(&webhooks::get(&state, &seller, &id).await?);
+    // The filter form sends "" for "all", which a strict query does not take: left out.
+    let log_query = href(
         "",
         &["status", "event_type", "cursor"].map(|name| (name, query.get(name).unwrap_or_default())),
     );
-    let log_query = LogQuery {
-        limit: Some(LOG_PAGE_SIZE),
-        ..parse_query(api_query.strip_prefix('?'))?
-    };
+    let log_query: LogQuery =
+        crate::query::parse(log_query.strip_prefix('?')).map_err(PageError::BadForm)?;
     let (status, event_type) = (log_query.status, log_query.event_type.clone());
     // The page number is only a label the links carry (the cursor does the paging):
     // whatever the query says, from 2 on an older page, and counting on saturates.
@@ -257,10 +217,13 @@ pub async fn show(
             .max(2),
         None => 1,
     };
-    let listed = deliveries::list_logs(&state, seller, id.clone(), log_query)
-        .await?
-        .0
-        .data;
+    let filter = deliveries::LogFilter {
+        status: log_query.status,
+        event_type: log_query.event_type,
+        limit: Some(LOG_PAGE_SIZE),
+        cursor: log_query.cursor,
+    };
+    let listed = deliveries::list_logs(&state, &seller, &id, filter).await?;
     let highlight = query.get("highlight").unwrap_or_default();
     let logs = listed
         .logs
@@ -312,12 +275,12 @@ pub async fn edit_form(
     session: Session,
     Path(id): Path<String>,
 ) -> Page {
-    let summary = WebhookSummary::from(webhook(&state, &session.seller, &id).await?);
+    let summary = WebhookSummary::from(&webhooks::get(&state, &session.seller, &id).await?);
     let form = WebhookForm::new(&summary.url, &summary.events);
     render(StatusCode::OK, &edit_page(&session, summary, form))
 }
 
-/// `POST /dashboard/webhooks/:id/edit`: saves the URL and events (the API's update).
+/// `POST /dashboard/webhooks/:id/edit`: saves the URL and events.
 /// Only what changed is sent, as an API caller would: saving new events does not check
 /// an unchanged URL again (DNS, the private-address guard).
 pub async fn update(
@@ -327,31 +290,31 @@ pub async fn update(
 ) -> Page {
     let url = form.get("url").unwrap_or_default().to_owned();
     let events = form.all("events");
-    let current = webhook(&state, &session.seller, &id).await?;
-    let body = UpdateWebhook {
+    let current = webhooks::get(&state, &session.seller, &id).await?;
+    let patch = WebhookPatch {
         url: (url != current.url).then(|| url.clone()),
-        events: (events != current.events).then(|| events.clone()),
+        events: (events != event_names(&current.events)).then(|| events.clone()),
         status: None,
     };
     let saved = see_other(&href(
         &format!("/dashboard/webhooks/{id}"),
         &[("notice", Notice::Saved.as_query())],
     ));
-    if body.url.is_none() && body.events.is_none() {
+    if patch.url.is_none() && patch.events.is_none() {
         return Ok(saved);
     }
-    match webhooks::update(&state, session.seller.clone(), id, body).await {
+    match webhooks::update(&state, &session.seller, &id, patch).await {
         Ok(_) => Ok(saved),
-        Err(ApiError::BadRequest { code, message }) => {
-            let form = form_with_errors(&url, &events, code, message);
-            let summary = WebhookSummary::from(current);
+        Err(ServiceError::Invalid(invalid)) => {
+            let form = form_with_errors(&url, &events, &invalid);
+            let summary = WebhookSummary::from(&current);
             render(StatusCode::BAD_REQUEST, &edit_page(&session, summary, form))
         }
         Err(e) => Err(e.into()),
     }
 }
 
-/// `POST /dashboard/webhooks/:id/status`: enables or disables (the API's update).
+/// `POST /dashboard/webhooks/:id/status`: enables or disables.
 pub async fn set_status(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -366,19 +329,18 @@ pub async fn set_status(
             ))
         }
     };
-    let body = UpdateWebhook {
-        url: None,
-        events: None,
+    let patch = WebhookPatch {
         status: Some(status),
+        ..WebhookPatch::default()
     };
-    let _updated = webhooks::update(&state, session.seller, id.clone(), body).await?;
+    let _updated = webhooks::update(&state, &session.seller, &id, patch).await?;
     Ok(see_other(&href(
         &format!("/dashboard/webhooks/{id}"),
         &[("notice", notice.as_query())],
     )))
 }
 
-/// `POST /dashboard/webhooks/:id/rotate-secret`: a new secret (the API's rotation),
+/// `POST /dashboard/webhooks/:id/rotate-secret`: a new secret,
 /// shown once, in the answer to this POST: a reload must not rotate again, which the
 /// page's script sees to (see the module's comment).
 pub async fn rotate(
@@ -386,10 +348,7 @@ pub async fn rotate(
     Path(id): Path<String>,
     Submitted { session, .. }: Submitted,
 ) -> Page {
-    let rotated = webhooks::rotate_secret(&state, session.seller.clone(), id)
-        .await?
-        .0
-        .data;
+    let rotated = webhooks::rotate_secret(&state, &session.seller, &id).await?;
     let summary = WebhookSummary::from(&rotated.webhook);
     render(
         StatusCode::OK,
@@ -397,8 +356,8 @@ pub async fn rotate(
             &session,
             "Signing secret rotated",
             summary,
-            rotated.webhook.secret,
-            Some(when(&rotated.previous_secret_expires_at)),
+            rotated.secret.expose().to_owned(),
+            Some(when(&format_rfc3339(rotated.previous_secret_expires_at))),
         ),
     )
 }
@@ -409,7 +368,7 @@ pub async fn delete_confirm(
     session: Session,
     Path(id): Path<String>,
 ) -> Page {
-    let summary = WebhookSummary::from(webhook(&state, &session.seller, &id).await?);
+    let summary = WebhookSummary::from(&webhooks::get(&state, &session.seller, &id).await?);
     render(
         StatusCode::OK,
         &DeletePage {
@@ -419,13 +378,13 @@ pub async fn delete_confirm(
     )
 }
 
-/// `POST /dashboard/webhooks/:id/delete`: deletes it (the API's delete).
+/// `POST /dashboard/webhooks/:id/delete`: deletes it.
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Submitted { session, .. }: Submitted,
 ) -> Page {
-    let _deleted = webhooks::delete(&state, session.seller, id).await?;
+    webhooks::delete(&state, &session.seller, &id).await?;
     Ok(see_other(&href(
         "/dashboard",
         &[("notice", Notice::Deleted.as_query())],
@@ -459,53 +418,57 @@ pub async fn test_form(
     session: Session,
     Path(id): Path<String>,
 ) -> Page {
-    let summary = WebhookSummary::from(webhook(&state, &session.seller, &id).await?);
+    let summary = WebhookSummary::from(&webhooks::get(&state, &session.seller, &id).await?);
     render(
         StatusCode::OK,
         &test_page(&session, summary, "", None, None),
     )
 }
 
-/// `POST /dashboard/webhooks/:id/test`: sends a test event (the API's test) and shows
+/// `POST /dashboard/webhooks/:id/test`: sends a test event and shows
 /// what was sent and what came back.
 pub async fn send_test(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Submitted { session, form }: Submitted,
 ) -> Page {
-    let summary = WebhookSummary::from(webhook(&state, &session.seller, &id).await?);
+    let summary = WebhookSummary::from(&webhooks::get(&state, &session.seller, &id).await?);
     let chosen = form.non_empty("event_type").unwrap_or_default().to_owned();
-    let request = TestRequest {
-        event_type: (!chosen.is_empty()).then(|| chosen.clone()),
-    };
-    match deliveries::send_test(&state, session.seller.clone(), id, request).await {
+    let kind = (!chosen.is_empty()).then_some(chosen.as_str());
+    match deliveries::send_test(&state, &session.seller, &id, kind).await {
         Ok(sent) => {
-            let result = TestResult::new(sent.0.data);
+            let result = TestResult::new(sent);
             let selected = result.event_type.clone();
             render(
                 StatusCode::OK,
                 &test_page(&session, summary, &selected, None, Some(result)),
             )
         }
-        Err(ApiError::BadRequest { message, .. }) => render(
+        Err(ServiceError::Invalid(invalid)) => render(
             StatusCode::BAD_REQUEST,
-            &test_page(&session, summary, "", Some(message), None),
+            &test_page(
+                &session,
+                summary,
+                "",
+                Some(invalid.into_first().message),
+                None,
+            ),
         ),
         Err(e) => Err(e.into()),
     }
 }
 
-/// `POST /dashboard/webhooks/:id/logs/:log_id/retry`: sends the event again (the API's
-/// retry) and goes back to the logs with the new attempt highlighted.
+/// `POST /dashboard/webhooks/:id/logs/:log_id/retry`: sends the event again and goes
+/// back to the logs with the new attempt highlighted.
 pub async fn retry(
     State(state): State<AppState>,
     Path((id, log_id)): Path<(String, String)>,
     Submitted { session, .. }: Submitted,
 ) -> Page {
     let page = format!("/dashboard/webhooks/{id}");
-    match deliveries::retry(&state, session.seller, id, log_id).await {
+    match deliveries::retry(&state, &session.seller, &id, &log_id).await {
         Ok(sent) => {
-            let attempt = sent.0.data.delivery;
+            let attempt = sent.attempt;
             let notice = if attempt.status == AttemptStatus::Delivered {
                 Notice::RetryDelivered
             } else {
@@ -516,7 +479,7 @@ pub async fn retry(
                 &[("notice", notice.as_query()), ("highlight", &attempt.id)],
             )))
         }
-        Err(ApiError::Conflict { .. }) => Ok(see_other(&href(
+        Err(ServiceError::Conflict { .. }) => Ok(see_other(&href(
             &page,
             &[("notice", Notice::RetryDisabled.as_query())],
         ))),

@@ -1,4 +1,6 @@
-//! Who is at the dashboard, and whether a form really comes from them.
+//! Who is at the dashboard, and whether a form really comes from them: the HTTP side
+//! (cookies, origins, forms, pages) of the sign-in and session rules in
+//! `service::access`.
 //!
 //! Signing in: a seller pastes a seller JWT (`menon-harness token --seller …`) into the
 //! sign-in form, or opens a sign-in link (`serve --dev-sign-in`, `demo`): a short-lived
@@ -25,34 +27,18 @@ use axum::http::header::{CONTENT_TYPE, COOKIE, HOST, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use url::Url;
 
 use super::form::Form;
 use super::views::{Layout, Notice, SignInPage};
-use super::{render, see_other, PageError, SignInLinkError};
-use crate::api::blocking;
-use crate::auth::{hash_secret, AuthError};
-use crate::ids;
+use super::{render, see_other, PageError};
+use crate::auth::AuthError;
+use crate::service::access::{self, SIGN_IN_LINK_TTL_SECS};
 use crate::service::AppState;
-use crate::store::{DashboardSession, SellerId};
+use crate::store::SellerId;
 
-/// How long a sign-in link works, in seconds (once, within this time).
-pub const SIGN_IN_LINK_TTL_SECS: u64 = 60 * 60;
-/// How long a session lasts at most, in seconds.
-const SESSION_TTL_SECS: u64 = 12 * 60 * 60;
 /// The session cookie's name.
 const COOKIE_NAME: &str = "menon_dashboard";
-
-/// A fresh sign-in link token for `seller` (see [`super::sign_in_url`]).
-pub fn sign_in_token(state: &AppState, seller: &SellerId) -> Result<String, SignInLinkError> {
-    let jti = URL_SAFE_NO_PAD.encode(ids::random_bytes::<16>().map_err(SignInLinkError::Rng)?);
-    state
-        .jwt
-        .issue_sign_in(seller, state.clock.wall_unix(), SIGN_IN_LINK_TTL_SECS, &jti)
-        .map_err(SignInLinkError::Token)
-}
 
 /// A signed-in seller, read from the session cookie. A page that takes one sends a
 /// visitor without a session to the sign-in page (a form post gets a 401 page instead).
@@ -93,13 +79,11 @@ async fn current(headers: &HeaderMap, state: &AppState) -> Result<Option<Session
     let Some(value) = cookie_value(headers) else {
         return Ok(None);
     };
-    let id_hash = hash_secret(value);
-    let now = state.clock.wall_unix();
-    let found = blocking(state, move |store| store.find_session(&id_hash, now)).await?;
+    let found = access::find_session(state, value).await?;
     Ok(found.map(|s| Session {
-        seller: s.seller_id,
-        csrf: s.csrf_token,
-        id_hash,
+        seller: s.seller,
+        csrf: s.csrf,
+        id_hash: s.id_hash,
     }))
 }
 
@@ -245,37 +229,26 @@ async fn read_form(headers: &HeaderMap, body: Body, state: &AppState) -> Result<
     Ok(Form::parse(&bytes))
 }
 
-/// Starts a session for `seller` until `until` (wall-clock unix seconds) and answers
-/// with its cookie and a redirect to the webhook list.
+/// Starts a session for `seller` (see `service::access::start_session`) and answers with
+/// its cookie and a redirect to the webhook list.
 async fn start_session(
     state: &AppState,
     headers: &HeaderMap,
     seller: SellerId,
-    until: u64,
+    token_expires: Option<u64>,
 ) -> Result<Response, PageError> {
-    let internal = |e: ids::RngError| PageError::Api(crate::api::ApiError::Internal(e.to_string()));
-    let value = URL_SAFE_NO_PAD.encode(ids::random_bytes::<32>().map_err(internal)?);
-    let csrf = URL_SAFE_NO_PAD.encode(ids::random_bytes::<24>().map_err(internal)?);
-    let now = state.clock.wall_unix();
-    let session = DashboardSession {
-        id_hash: hash_secret(&value),
-        seller_id: seller.clone(),
-        csrf_token: csrf,
-        created_at: now,
-        expires_at: until,
-    };
-    blocking(state, move |store| store.create_session(&session)).await?;
-    tracing::info!(seller = %seller.0, "dashboard session started");
+    let started = access::start_session(state, seller, token_expires).await?;
     // Behind a TLS-terminating proxy the cookie is marked Secure as well.
     let secure = via_https(headers);
     let cookie = format!(
-        "{COOKIE_NAME}={value}; Path=/dashboard; HttpOnly; SameSite=Lax; Max-Age={}{}",
-        until.saturating_sub(now),
+        "{COOKIE_NAME}={}; Path=/dashboard; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        started.cookie_value,
+        started.max_age_secs,
         if secure { "; Secure" } else { "" }
     );
     let mut response = see_other("/dashboard");
     let value = HeaderValue::from_str(&cookie)
-        .map_err(|e| PageError::Api(crate::api::ApiError::Internal(e.to_string())))?;
+        .map_err(|e| PageError::Service(crate::service::ServiceError::internal(e)))?;
     response.headers_mut().insert(SET_COOKIE, value);
     Ok(response)
 }
@@ -324,8 +297,7 @@ pub async fn sign_in_page(
     let cross_site = headers
         .get("sec-fetch-site")
         .is_some_and(|site| !matches!(site.as_bytes(), b"none" | b"same-origin"));
-    let now = state.clock.wall_unix();
-    let link = match state.jwt.verify_sign_in(token, now) {
+    let link = match access::check_sign_in_link(&state, token) {
         Ok(link) => link,
         Err(AuthError::Expired) => {
             return refuse(
@@ -348,14 +320,9 @@ pub async fn sign_in_page(
     // A valid link is spent as soon as it is presented, whatever happens next (another
     // site's page, a browser already signed in): it may sit in the browser's history or a
     // proxy's log, so a link that got this far must never work again.
-    let (jti, expires_at) = (link.jti.clone(), link.expires_at);
-    let first_use = match blocking(&state, move |store| {
-        store.use_sign_in_link(&jti, expires_at)
-    })
-    .await
-    {
+    let first_use = match access::spend_sign_in_link(&state, &link).await {
         Ok(first_use) => first_use,
-        Err(e) => return PageError::Api(e).into_response(),
+        Err(e) => return PageError::Service(e).into_response(),
     };
     if cross_site {
         return refuse(
@@ -376,8 +343,7 @@ pub async fn sign_in_page(
         );
     }
     // The session outlives the link: the link only starts it.
-    let until = now.saturating_add(SESSION_TTL_SECS);
-    start_session(&state, &headers, link.seller, until)
+    start_session(&state, &headers, link.seller, None)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -399,25 +365,20 @@ pub async fn sign_in(State(state): State<AppState>, req: Request) -> Response {
             "Paste a seller token first: `menon-harness token --seller <id>` prints one.",
         );
     }
-    let now = state.clock.wall_unix();
-    match state.jwt.verify_until(token, now) {
-        Ok((seller, expires)) => {
-            let until = now.saturating_add(SESSION_TTL_SECS).min(expires);
-            start_session(&state, &parts.headers, seller, until)
-                .await
-                .unwrap_or_else(IntoResponse::into_response)
-        }
+    match access::check_seller_token(&state, token) {
+        Ok((seller, expires)) => start_session(&state, &parts.headers, seller, Some(expires))
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
         Err(e) => refuse(StatusCode::UNAUTHORIZED, e.message()),
     }
 }
 
 /// `POST /dashboard/sign-out`: ends the session and clears the cookie.
 pub async fn sign_out(State(state): State<AppState>, submitted: Submitted) -> Response {
-    let id_hash = submitted.session.id_hash;
-    if let Err(e) = blocking(&state, move |store| store.delete_session(&id_hash)).await {
-        return PageError::Api(e).into_response();
+    let session = submitted.session;
+    if let Err(e) = access::end_session(&state, &session.seller, session.id_hash).await {
+        return PageError::Service(e).into_response();
     }
-    tracing::info!(seller = %submitted.session.seller.0, "dashboard session ended");
     let mut response = see_other("/dashboard/sign-in?notice=signed-out");
     response.headers_mut().insert(
         SET_COOKIE,

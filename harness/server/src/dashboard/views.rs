@@ -1,14 +1,14 @@
 //! What each page shows: one askama template (`harness/server/templates/dashboard/`) per page
-//! struct, and the plain view models they read. The models are built from the management
-//! API's own response types, so a page shows what the API would answer.
+//! struct, and the plain view models they read. The models are built from the service's
+//! domain types (`Webhook`, `Attempt`, `Sent`), times as RFC 3339 as the API shows them.
 
 use askama::Template;
-use menon_webhooks::{EventGroup, EventType};
+use menon_webhooks::{format_rfc3339, EventGroup, EventType};
 
 use super::form::{group_events, group_title};
-use crate::api::deliveries::{DeliveryLog, TestDelivery};
-use crate::api::webhooks::{WebhookView, WebhookWithSecret};
-use crate::store::{AttemptStatus, WebhookStatus};
+use crate::service::deliveries::Sent;
+use crate::service::webhooks::event_names;
+use crate::store::{Attempt, AttemptStatus, Webhook, WebhookStatus};
 
 /// The frame every page shares: the title, and who is signed in (with the sign-out form's
 /// token).
@@ -143,38 +143,22 @@ pub struct WebhookSummary {
 }
 
 impl WebhookSummary {
-    fn new(id: String, url: String, status: WebhookStatus, events: Vec<String>, at: &str) -> Self {
-        Self {
-            href: format!("/dashboard/webhooks/{id}"),
-            id,
-            url,
-            active: status == WebhookStatus::Active,
-            events,
-            created_at: at.to_owned(),
-        }
-    }
-
     /// `created_at` for people.
     pub fn created_label(&self) -> String {
         when(&self.created_at)
     }
 }
 
-impl From<WebhookView> for WebhookSummary {
-    fn from(w: WebhookView) -> Self {
-        Self::new(w.id, w.url, w.status, w.events, &w.created_at)
-    }
-}
-
-impl From<&WebhookWithSecret> for WebhookSummary {
-    fn from(w: &WebhookWithSecret) -> Self {
-        Self::new(
-            w.id.clone(),
-            w.url.clone(),
-            w.status,
-            w.events.clone(),
-            &w.created_at,
-        )
+impl From<&Webhook> for WebhookSummary {
+    fn from(w: &Webhook) -> Self {
+        Self {
+            href: format!("/dashboard/webhooks/{}", w.id),
+            id: w.id.clone(),
+            url: w.url.clone(),
+            active: w.status == WebhookStatus::Active,
+            events: event_names(&w.events),
+            created_at: format_rfc3339(w.created_at),
+        }
     }
 }
 
@@ -192,7 +176,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn of(log: &DeliveryLog) -> Self {
+    fn of(log: &Attempt) -> Self {
         let (status, label) = match log.status {
             AttemptStatus::Delivered => ("delivered", "Delivered"),
             AttemptStatus::Failed => ("failed", "Failed"),
@@ -204,7 +188,7 @@ impl Outcome {
             code: log
                 .response_code
                 .map_or_else(|| "—".to_owned(), |c| c.to_string()),
-            at: log.created_at.clone(),
+            at: format_rfc3339(log.created_at),
         }
     }
 
@@ -228,10 +212,10 @@ pub struct WebhookRow {
 }
 
 impl WebhookRow {
-    /// A row from the API's webhook and the newest entry of its logs.
-    pub fn new(view: WebhookView, last: Option<&DeliveryLog>) -> Self {
-        let event_count = view.events.len();
-        let mut preview: Vec<&str> = view.events.iter().take(2).map(String::as_str).collect();
+    /// A row from the webhook and the newest entry of its logs.
+    pub fn new(webhook: &Webhook, last: Option<&Attempt>) -> Self {
+        let event_count = webhook.events.len();
+        let mut preview: Vec<&str> = webhook.events.iter().take(2).map(|e| e.as_str()).collect();
         let more = event_count.saturating_sub(preview.len());
         let more_text = format!("+{more} more");
         if more > 0 {
@@ -242,7 +226,7 @@ impl WebhookRow {
             event_count,
             events_preview,
             last: last.map(Outcome::of),
-            webhook: view.into(),
+            webhook: webhook.into(),
         }
     }
 }
@@ -407,8 +391,8 @@ pub struct LogRow {
 }
 
 impl LogRow {
-    /// A row from the API's log entry.
-    pub fn new(log: DeliveryLog, highlight: &str) -> Self {
+    /// A row from a logged attempt.
+    pub fn new(log: Attempt, highlight: &str) -> Self {
         Self {
             outcome: Outcome::of(&log),
             time_ms: log
@@ -417,7 +401,7 @@ impl LogRow {
             error: log.error.clone().unwrap_or_default(),
             can_retry: log.status == AttemptStatus::Failed,
             highlight: !highlight.is_empty() && log.id == highlight,
-            next_retry: log.next_retry.as_deref().map(when),
+            next_retry: log.next_retry.map(|at| when(&format_rfc3339(at))),
             retry_count: log.retry_count,
             event_type: log.event_type,
             event_id: log.event_id,
@@ -482,9 +466,9 @@ pub struct TestResult {
 }
 
 impl TestResult {
-    /// The result from the API's test response.
-    pub fn new(test: TestDelivery) -> Self {
-        let log = test.delivery;
+    /// The result of a test delivery.
+    pub fn new(test: Sent) -> Self {
+        let log = test.attempt;
         let hint = match (log.status, log.response_code) {
             (AttemptStatus::Delivered, _) => None,
             (_, None) => Some(
@@ -514,8 +498,8 @@ impl TestResult {
             event_id: log.event_id,
             event_type: log.event_type,
             payload: test.request_body,
-            response: test.response_body,
-            truncated: test.response_body_truncated,
+            truncated: test.response.as_ref().is_some_and(|r| r.truncated),
+            response: test.response.map(|r| r.text),
         }
     }
 }

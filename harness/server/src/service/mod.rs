@@ -6,6 +6,7 @@
 //! Invariants, stated as absences: nothing here knows HTTP (no status codes, no
 //! envelopes, no pages) or imports `api` or `dashboard`.
 
+pub mod access;
 pub mod deliveries;
 mod error;
 pub mod events;
