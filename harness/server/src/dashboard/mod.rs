@@ -16,12 +16,14 @@
 //!   (404).
 //!
 //! Files: `session.rs` (sign-in, cookie, CSRF), `pages.rs` (the webhook pages),
-//! `views.rs` (what the templates show), `form.rs` (form bodies, event groups),
+//! `templates.rs` (one struct per page template), `views.rs` (the view models they
+//! show), `form.rs` (form bodies, event groups),
 //! `assets/` (CSS and JS).
 
 mod form;
 mod pages;
 mod session;
+mod templates;
 mod views;
 
 use std::net::SocketAddr;
@@ -281,7 +283,7 @@ impl IntoResponse for PageError {
                 )
             }
         };
-        let page = views::ErrorPage {
+        let page = templates::ErrorPage {
             layout: views::Layout::anonymous(heading),
             status: status.as_u16(),
             heading,

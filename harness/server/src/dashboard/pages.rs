@@ -19,10 +19,10 @@ use serde::Deserialize;
 
 use super::form::{href, Form};
 use super::session::{Session, Submitted};
+use super::templates::{DeletePage, FormPage, ListPage, SecretPage, TestPage, WebhookPage};
 use super::views::{
-    type_groups, when, DeletePage, EventGroupView, FormPage, ListPage, LogFilter, LogPager, LogRow,
-    Notice, Pager, SecretPage, TestPage, TestResult, WebhookForm, WebhookPage, WebhookRow,
-    WebhookSummary,
+    type_groups, when, EventGroupView, LogFilter, LogPager, LogRow, Notice, Pager, TestResult,
+    WebhookForm, WebhookRow, WebhookSummary,
 };
 use super::{render, see_other, PageError};
 use crate::service::deliveries;

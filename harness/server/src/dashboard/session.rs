@@ -30,7 +30,8 @@ use axum::response::{IntoResponse, Response};
 use url::Url;
 
 use super::form::Form;
-use super::views::{Layout, Notice, SignInPage};
+use super::templates::SignInPage;
+use super::views::{Layout, Notice};
 use super::{render, see_other, PageError};
 use crate::auth::AuthError;
 use crate::service::access::{self, SIGN_IN_LINK_TTL_SECS};
