@@ -6,8 +6,9 @@ mod demo;
 
 // The server's modules under their old names, so `crate::store` and the like read the same
 // in the binary's own modules.
+use menon_harness_common::{ids, samples};
 use menon_harness_server::{
-    api, auth, clock, config, dashboard, dispatch, ids, metrics, samples, server, service, store,
+    api, auth, clock, config, dashboard, dispatch, metrics, server, service, store,
 };
 
 use std::process::ExitCode;

@@ -20,8 +20,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::ids::{self, RngError, Secret};
 use crate::store::SellerId;
+use menon_harness_common::ids::{self, RngError, Secret};
 
 /// The longest seller id accepted, in bytes.
 const MAX_SELLER_ID_LEN: usize = 128;

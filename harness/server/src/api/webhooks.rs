@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::ApiError;
-use crate::ids::Secret;
 use crate::service::webhooks::{self as service, event_names, WebhookInput, WebhookPatch};
 use crate::service::AppState;
 use crate::store::{SellerId, Webhook, WebhookStatus};
+use menon_harness_common::ids::Secret;
 
 /// Body of a create request.
 #[derive(Debug, Deserialize, ToSchema)]

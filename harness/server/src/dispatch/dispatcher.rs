@@ -24,9 +24,9 @@ use tokio::task::JoinSet;
 use super::policy::{self, Decision, Facts};
 use super::{AttemptOutcome, Delivery, Sender};
 use crate::clock::SharedClock;
-use crate::ids;
 use crate::metrics::Metrics;
 use crate::store::{blocking, Attempt, AttemptResult, AttemptStatus, Claim, Store, StoreError};
+use menon_harness_common::ids;
 
 /// The longest the loop sleeps when nothing is due.
 const MAX_IDLE: Duration = Duration::from_secs(1);
@@ -309,10 +309,10 @@ mod tests {
 
     use super::*;
     use crate::clock::TestClock;
-    use crate::ids::Secret;
     use crate::store::{
         AttemptFilter, NewWebhook, SellerId, SqliteStore, StoredEvent, WebhookStatus,
     };
+    use menon_harness_common::ids::Secret;
 
     const START: u64 = 1_705_314_600;
 

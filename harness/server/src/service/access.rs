@@ -15,8 +15,8 @@ use base64::Engine as _;
 
 use super::{blocking, AppState, ServiceError};
 use crate::auth::{self, AuthError, SignInToken};
-use crate::ids;
 use crate::store::{DashboardSession, SellerId};
+use menon_harness_common::ids;
 
 /// How long a sign-in link works, in seconds (once, within this time).
 pub const SIGN_IN_LINK_TTL_SECS: u64 = 60 * 60;

@@ -7,11 +7,11 @@ use menon_webhooks::{Envelope, EventType};
 
 use super::{blocking, AppState, Field, FieldError, Invalid, ServiceError};
 use crate::dispatch::{AttemptOutcome, BodyExcerpt, Delivery};
-use crate::ids;
-use crate::samples;
 use crate::store::{
     Attempt, AttemptFilter, AttemptStatus, SellerId, StoredEvent, Webhook, WebhookStatus,
 };
+use menon_harness_common::ids;
+use menon_harness_common::samples;
 
 /// How much of the receiver's answer a test or retry keeps, in bytes.
 pub const RESPONSE_EXCERPT_BYTES: usize = 2048;

@@ -12,8 +12,8 @@ use menon_webhooks::{check_event_data, DataError, Envelope, EventType};
 use serde_json::{Map, Value};
 
 use super::{blocking, AppState, Field, ServiceError};
-use crate::ids;
 use crate::store::{SellerId, StoredEvent};
+use menon_harness_common::ids;
 
 /// Why an event could not be built.
 #[derive(Debug)]

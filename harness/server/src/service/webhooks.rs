@@ -10,9 +10,9 @@ use menon_webhooks::EventType;
 use url::Url;
 
 use super::{blocking, AppState, Field, FieldError, Invalid, ServiceError};
-use crate::ids::{self, Secret};
 use crate::store::{NewWebhook, SellerId, Webhook, WebhookChanges, WebhookStatus};
 use crate::target::{self, TargetError};
+use menon_harness_common::ids::{self, Secret};
 
 /// Longest endpoint URL accepted, in bytes.
 pub const MAX_URL_LEN: usize = 2048;

@@ -19,7 +19,7 @@ mod sqlite;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::ids::Secret;
+use menon_harness_common::ids::Secret;
 
 pub use model::{
     Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, DashboardSession, Disable,

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use menon_webhooks::EventType;
 
 use super::StoreError;
-use crate::ids::Secret;
+use menon_harness_common::ids::Secret;
 
 /// A seller id, the `sub` of a seller JWT or the owner of an API key. Every resource
 /// belongs to exactly one.

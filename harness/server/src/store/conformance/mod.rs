@@ -47,7 +47,7 @@ use super::{
     Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, Disable, NewWebhook, SellerId,
     Settle, Store, StoreError, StoredEvent, Webhook, WebhookChanges, WebhookStatus,
 };
-use crate::ids::Secret;
+use menon_harness_common::ids::Secret;
 
 /// One case: checks a behaviour on a fresh, empty store (panicking on a mismatch; an
 /// error is a failure too).

@@ -6,10 +6,10 @@ use super::{
     claim, claim_one, event, event_ids, finish, found, get, new_webhook, secrets, seller, status,
     webhook,
 };
-use crate::ids::Secret;
 use crate::store::{
     AttemptFilter, Disable, Settle, Store, StoreError, WebhookChanges, WebhookStatus,
 };
+use menon_harness_common::ids::Secret;
 
 /// Create returns the webhook as stored; get and list read it back; list is oldest first,
 /// in insertion order for equal times.

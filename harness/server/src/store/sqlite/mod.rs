@@ -122,8 +122,8 @@ mod tests {
     use menon_webhooks::EventType;
 
     use super::*;
-    use crate::ids::Secret;
     use crate::store::{NewWebhook, SellerId, WebhookStore};
+    use menon_harness_common::ids::Secret;
 
     #[test]
     fn migrations_are_idempotent_and_the_journal_is_wal() -> Result<(), StoreError> {

@@ -4,10 +4,10 @@ use menon_webhooks::EventType;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{secs, unsigned, SqliteStore};
-use crate::ids::Secret;
 use crate::store::{
     NewWebhook, SellerId, StoreError, Webhook, WebhookChanges, WebhookStatus, WebhookStore,
 };
+use menon_harness_common::ids::Secret;
 
 const WEBHOOK_COLUMNS: &str =
     "id, seller_id, url, events, status, created_at, updated_at, consecutive_failures";
