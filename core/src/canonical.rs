@@ -623,6 +623,10 @@ mod tests {
         assert_eq!(canon(r#"{"a":1,"\u0061":2}"#), "error duplicate_key at 7");
         assert_eq!(canon(r#"{"b":1,"a":2,"b":3}"#), "error duplicate_key at 13");
         assert_eq!(canon(r#""\ud800x""#), "error lone_surrogate at 1");
+        assert_eq!(canon(r#""\udc00""#), "error lone_surrogate at 1");
+        // A bad low half is reported where its own `\u` starts, not at the pair's start.
+        assert_eq!(canon(r#""\ud800\uzzzz""#), "error invalid_json at 7");
+        assert_eq!(canon(r#""\uzz""#), "error invalid_json at 1");
     }
 
     #[test]
