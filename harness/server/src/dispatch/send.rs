@@ -111,12 +111,18 @@ pub struct Sender {
 impl Sender {
     /// A sender with the given attempt timeout and private-target allowance.
     pub fn new(timeout: Duration, allow_private: bool) -> Result<Self, reqwest::Error> {
+        Self::with_resolver(timeout, GuardedResolver::system(allow_private))
+    }
+
+    /// A sender whose names resolve through `resolver` (tests inject DNS answers).
+    fn with_resolver(timeout: Duration, resolver: GuardedResolver) -> Result<Self, reqwest::Error> {
+        let allow_private = resolver.allow_private;
         let client = reqwest::Client::builder()
             .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .user_agent(user_agent())
-            .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+            .dns_resolver(Arc::new(resolver))
             .build()?;
         Ok(Self {
             client,
@@ -236,6 +242,8 @@ pub fn reason_phrase(status: reqwest::StatusCode) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use super::*;
 
     #[test]
@@ -275,5 +283,95 @@ mod tests {
         // A cut through a character is shown with a replacement character, not refused.
         let cut = BodyExcerpt::read(answer("aé"), 2).await;
         assert_eq!(cut.text, "a\u{fffd}");
+    }
+
+    /// A receiver on loopback that answers 200 and counts requests; returns its port.
+    async fn counting_receiver(
+    ) -> Result<(u16, Arc<std::sync::atomic::AtomicUsize>), Box<dyn std::error::Error>> {
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = Arc::clone(&count);
+        let app = axum::Router::new().fallback(move || {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { axum::http::StatusCode::OK }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok((port, count))
+    }
+
+    async fn deliver(sender: &Sender, url: &str) -> AttemptOutcome {
+        let secrets = [menon_harness_common::ids::Secret::new("whsec_test".into())];
+        sender
+            .send(&Delivery {
+                url,
+                event_type: "listing.created",
+                event_id: "evt_rebind",
+                log_id: "log_rebind",
+                body: b"{}",
+                secrets: &secrets,
+                timestamp: 1_705_314_600,
+                test: false,
+            })
+            .await
+    }
+
+    /// DNS rebinding, through the sender: a name that resolved to a public address when
+    /// the webhook was saved and resolves to loopback (where a receiver listens) when the
+    /// attempt is made is refused at the attempt, with the guard's error, and nothing
+    /// reaches the receiver. The lookup is injected (the system resolver cannot be made
+    /// to change its answer); the same answers with the allowance are dialled, which
+    /// shows the injected answer is the one the client connects to.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_name_rebound_to_a_private_address_is_refused_at_delivery(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        use reqwest::dns::Resolve;
+
+        use super::super::resolver::script::Scripted;
+        use super::super::resolver::LookupHost;
+
+        let (port, received) = counting_receiver().await?;
+        let url = format!("http://rebind.example:{port}/hook");
+        let answers = Arc::new(Scripted::new(&[&["93.184.215.14:0"], &["127.0.0.1:0"]]));
+        let resolver =
+            GuardedResolver::with_lookup(false, Arc::clone(&answers) as Arc<dyn LookupHost>);
+        // Saved: the name passed the guard with its public answer.
+        let saved = resolver
+            .resolve(reqwest::dns::Name::from_str("rebind.example")?)
+            .await;
+        assert!(saved.is_ok(), "the public answer passes the guard");
+        // Delivered: the name now answers loopback.
+        let sender = Sender::with_resolver(Duration::from_secs(5), resolver)?;
+        let outcome = deliver(&sender, &url).await;
+        let AttemptOutcome::Failed { status, error, .. } = &outcome else {
+            panic!("a rebound name was delivered to: {outcome:?}");
+        };
+        assert_eq!(*status, None);
+        assert!(
+            error.contains("loopback, private or otherwise non-public address"),
+            "not the guard's error: {error}"
+        );
+        assert_eq!(answers.calls(), 2, "one lookup at the attempt");
+        assert_eq!(
+            received.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "nothing reached the receiver"
+        );
+
+        // Control: the same answer, allowed, is what the client dials.
+        let allowing = Scripted::new(&[&["127.0.0.1:0"]]);
+        let sender = Sender::with_resolver(
+            Duration::from_secs(5),
+            GuardedResolver::with_lookup(true, Arc::new(allowing)),
+        )?;
+        let outcome = deliver(&sender, &url).await;
+        assert!(
+            matches!(outcome, AttemptOutcome::Delivered { status: 200, .. }),
+            "{outcome:?}"
+        );
+        assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst), 1);
+        Ok(())
     }
 }
