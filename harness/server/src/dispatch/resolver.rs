@@ -33,6 +33,26 @@ impl LookupHost for SystemLookup {
     }
 }
 
+/// A host name that resolves to a non-public address. The refusal names the host, never
+/// the address it resolved to (PROTOCOL §5): the delivery logs are the seller's to read,
+/// and must not map the server's private network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameNotPublic(pub String);
+
+impl std::fmt::Display for NameNotPublic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the host {:?} resolves to a loopback, private or otherwise non-public address: \
+             webhooks must target a public address (a server started with \
+             --allow-private-targets accepts it)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for NameNotPublic {}
+
 /// Resolves with the system resolver, refusing non-public answers unless allowed.
 #[derive(Clone)]
 pub struct GuardedResolver {
@@ -83,10 +103,8 @@ impl Resolve for GuardedResolver {
             if addrs.is_empty() {
                 return Err(Box::new(TargetError::Unresolvable(host)).into());
             }
-            if !allow_private {
-                if let Some(bad) = addrs.iter().find(|a| !target::is_public(a.ip())) {
-                    return Err(Box::new(TargetError::NotPublic(bad.ip())).into());
-                }
+            if !allow_private && addrs.iter().any(|a| !target::is_public(a.ip())) {
+                return Err(Box::new(NameNotPublic(host)).into());
             }
             let addrs: Addrs = Box::new(addrs.into_iter());
             Ok(addrs)
@@ -201,6 +219,10 @@ mod tests {
         assert!(
             refused.to_string().contains("non-public address"),
             "{refused}"
+        );
+        assert!(
+            !refused.to_string().contains("127.0.0.1"),
+            "a refusal does not say which address a name resolved to: {refused}"
         );
         Ok(())
     }

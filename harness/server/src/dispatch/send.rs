@@ -353,6 +353,10 @@ mod tests {
             error.contains("loopback, private or otherwise non-public address"),
             "not the guard's error: {error}"
         );
+        assert!(
+            !error.contains("127.0.0.1"),
+            "a refusal does not say which address a name resolved to: {error}"
+        );
         assert_eq!(answers.calls(), 2, "one lookup at the attempt");
         assert_eq!(
             received.load(std::sync::atomic::Ordering::SeqCst),
