@@ -148,10 +148,17 @@ mod tests {
             "menon_delivery_attempts_total{outcome=\"failed\"} 1",
             "menon_deliveries_total{outcome=\"retrying\"} 1",
             "menon_deliveries_total{outcome=\"failed\"} 0",
+            "menon_delivery_attempts_total{outcome=\"delivered\"} 1",
+            "menon_deliveries_total{outcome=\"delivered\"} 1",
+            "menon_webhooks_disabled_total 0",
             "menon_queue_depth 7",
             "menon_attempt_duration_seconds_count 2",
         ] {
-            assert!(text.contains(line), "{line} missing from\n{text}");
+            // A whole line: `... 1` must not pass for `... 10`.
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from\n{text}"
+            );
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
+pub mod metrics;
 pub mod receiver;
 
 use reqwest::{Method, StatusCode};
@@ -234,6 +235,20 @@ impl Server {
     /// The logs so far.
     pub fn logs(&self) -> String {
         self.logs.lock().expect("logs").clone()
+    }
+
+    /// `/metrics`, parsed.
+    pub async fn metrics(&self) -> metrics::Samples {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        metrics::Samples::parse(&text)
     }
 }
 
