@@ -31,12 +31,17 @@ const SCALE_X: u64 = 10_000;
 const LATE: u64 = 10 * SCALE_X;
 /// Bounds a wait for something that takes moments on an idle machine: only a hang gets
 /// there.
-const HANG: Duration = Duration::from_secs(30);
+pub(crate) const HANG: Duration = Duration::from_secs(30);
 /// Bounds the wait for a whole retry schedule (9.6 s real at [`SCALE`]).
 const SCHEDULE_HANG: Duration = Duration::from_secs(90);
 
 /// Creates a webhook through /v1; returns (id, secret).
-async fn webhook(server: &Server, key: &str, url: &str, events: &[&str]) -> (String, String) {
+pub(crate) async fn webhook(
+    server: &Server,
+    key: &str,
+    url: &str,
+    events: &[&str],
+) -> (String, String) {
     let body = json!({"url": url, "events": events});
     let (status, created, text) = server
         .call(Method::POST, "/v1/webhooks", Some(key), Some(&body))
@@ -50,7 +55,7 @@ async fn webhook(server: &Server, key: &str, url: &str, events: &[&str]) -> (Str
 }
 
 /// Publishes an event through /v1; returns (event id, deliveries queued).
-async fn publish(server: &Server, key: &str, kind: &str, data: Value) -> (String, u64) {
+pub(crate) async fn publish(server: &Server, key: &str, kind: &str, data: Value) -> (String, u64) {
     let body = json!({"type": kind, "data": data});
     let (status, answer, text) = server
         .call(Method::POST, "/v1/events", Some(key), Some(&body))
@@ -63,7 +68,7 @@ async fn publish(server: &Server, key: &str, kind: &str, data: Value) -> (String
 }
 
 /// A webhook's delivery logs, oldest first.
-async fn logs_of(server: &Server, key: &str, id: &str) -> Vec<Value> {
+pub(crate) async fn logs_of(server: &Server, key: &str, id: &str) -> Vec<Value> {
     let (status, page, text) = server
         .call(
             Method::GET,
@@ -78,7 +83,7 @@ async fn logs_of(server: &Server, key: &str, id: &str) -> Vec<Value> {
     logs
 }
 
-async fn webhook_status(server: &Server, key: &str, id: &str) -> String {
+pub(crate) async fn webhook_status(server: &Server, key: &str, id: &str) -> String {
     let (_, body, _) = server
         .call(Method::GET, &format!("/v1/webhooks/{id}"), Some(key), None)
         .await;
@@ -103,18 +108,29 @@ async fn wait_status(server: &Server, key: &str, id: &str, status: &str) {
 
 /// Whether a log row's attempt has ended and been recorded (a receiver sees a request
 /// before its attempt ends: the row says `pending` until then).
-fn finished(log: &Value) -> bool {
+pub(crate) fn finished(log: &Value) -> bool {
     log["status"] != "pending"
 }
 
 /// Polls a webhook's logs (oldest first) until `done` holds for them, and returns them.
-async fn wait_logs(
+pub(crate) async fn wait_logs(
     server: &Server,
     key: &str,
     id: &str,
     done: impl Fn(&[Value]) -> bool,
 ) -> Vec<Value> {
-    let deadline = Instant::now() + HANG;
+    wait_logs_within(server, key, id, HANG, done).await
+}
+
+/// [`wait_logs`], for at most `limit`.
+async fn wait_logs_within(
+    server: &Server,
+    key: &str,
+    id: &str,
+    limit: Duration,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = Instant::now() + limit;
     loop {
         let logs = logs_of(server, key, id).await;
         if done(&logs) {
@@ -131,12 +147,12 @@ async fn wait_logs(
 /// Polls `/metrics` until no delivery is pending (due now or later, or in flight): every
 /// attempt has ended and been recorded, and nothing more is sent until something new is
 /// queued.
-async fn wait_queue_empty(server: &Server) {
+pub(crate) async fn wait_queue_empty(server: &Server) {
     wait_queue_empty_within(server, HANG).await;
 }
 
 /// [`wait_queue_empty`], for at most `limit`.
-pub(crate) async fn wait_queue_empty_within(server: &Server, limit: Duration) {
+async fn wait_queue_empty_within(server: &Server, limit: Duration) {
     let deadline = Instant::now() + limit;
     loop {
         let depth = server.metrics().await.value("menon_queue_depth", &[]);
@@ -155,13 +171,13 @@ pub(crate) async fn wait_queue_empty_within(server: &Server, limit: Duration) {
 /// passed `target`: `reading` is a time the server reported on its clock, at the latest
 /// at the real instant `read_at`, and from then on its clock gains [`SCALE_X`] seconds
 /// per real second. (A busy machine can only make the wait longer.)
-async fn until_server_clock_passes(reading: u64, read_at: Instant, target: u64) {
+pub(crate) async fn until_server_clock_passes(reading: u64, read_at: Instant, target: u64) {
     let real_ms = target.saturating_sub(reading) * 1_000 / SCALE_X + 1;
     tokio::time::sleep_until((read_at + Duration::from_millis(real_ms)).into()).await;
 }
 
 /// `2024-01-15T10:30:00Z` as unix seconds.
-fn unix(value: &Value) -> u64 {
+pub(crate) fn unix(value: &Value) -> u64 {
     let text = value
         .as_str()
         .unwrap_or_else(|| panic!("not a time: {value}"));

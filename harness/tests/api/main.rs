@@ -8,6 +8,7 @@ mod auth;
 mod deliveries;
 mod dispatch;
 mod event_data;
+mod guard;
 mod lifecycle;
 mod validation;
 mod webhooks;
