@@ -1,7 +1,7 @@
 //! The private-target guard of PROTOCOL §5 where a saved URL cannot help it: at delivery.
 //! A webhook saved while private targets were allowed is refused at its attempts once the
-//! server runs without the allowance; and a host that does not resolve is refused when
-//! saved.
+//! server runs without the allowance; a delivery never goes through a proxy taken from the
+//! environment; and a host that does not resolve is refused when saved.
 //!
 //! DNS rebinding (a name public when saved, private when dialled) needs a resolver whose
 //! answer changes over time; it is tested with an injected lookup in
@@ -86,6 +86,46 @@ async fn a_webhook_saved_with_the_allowance_is_refused_at_delivery_without_it() 
         );
         receiver.assert_all_verified();
     }
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_never_go_through_a_proxy_from_the_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Every proxy variable a client might read points at a "proxy" that records requests.
+    let proxy = Receiver::start().await;
+    let proxy_url = proxy.url.trim_end_matches("/hook").to_owned();
+    let env: Vec<(&str, &str)> = [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
+    .into_iter()
+    .map(|name| (name, proxy_url.as_str()))
+    .chain([("NO_PROXY", ""), ("no_proxy", "")])
+    .collect();
+    let server = Server::start_with_env(dir.path(), &["--allow-private-targets"], &env);
+    let key = server.api_key("sel_proxy");
+    let receiver = Receiver::start().await;
+    let (id, secret) = webhook(&server, &key, &receiver.url, &["user.created"]).await;
+    receiver.verify_with(&secret);
+    let (event, _) = publish(&server, &key, "user.created", json!({})).await;
+    let logs = wait_logs(&server, &key, &id, |logs| {
+        logs.len() == 1 && logs.iter().all(finished)
+    })
+    .await;
+    assert_eq!(logs[0]["event_id"], event.as_str());
+    assert!(
+        proxy.received().is_empty(),
+        "the delivery went through the proxy from the environment: {:?}",
+        proxy.received().first().map(|r| &r.headers)
+    );
+    assert_eq!(logs[0]["status"], "delivered", "{logs:#?}");
+    assert_eq!(receiver.received().len(), 1, "dialled directly");
+    receiver.assert_all_verified();
     server.stop();
 }
 

@@ -1,8 +1,9 @@
 //! Sending one attempt (PROTOCOL §2, §5): sign the canonical body with the core, POST it
 //! with the delivery headers, and turn whatever happens into an [`AttemptOutcome`]. No
-//! redirects are followed, the whole attempt is bounded by the delivery timeout, and names
-//! resolve through the private-target guard ([`GuardedResolver`]). The sender decides
-//! nothing about what an outcome means: that is [`policy`](super::policy).
+//! redirects are followed, no proxy is taken from the environment, the whole attempt is
+//! bounded by the delivery timeout, and names resolve through the private-target guard
+//! ([`GuardedResolver`]). The sender decides nothing about what an outcome means: that is
+//! [`policy`](super::policy).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -120,6 +121,10 @@ impl Sender {
         let client = reqwest::Client::builder()
             .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none())
+            // PROTOCOL §5: the address checked is the one dialled, never through a proxy
+            // taken from the environment (HTTP_PROXY, ALL_PROXY, ...), which would resolve
+            // and dial the target past the guard.
+            .no_proxy()
             .timeout(timeout)
             .user_agent(user_agent())
             .dns_resolver(Arc::new(resolver))

@@ -53,12 +53,18 @@ impl Server {
 
     /// Starts a server on `dir` with extra flags.
     pub fn start_with(dir: &Path, flags: &[&str]) -> Self {
+        Self::start_with_env(dir, flags, &[])
+    }
+
+    /// Starts a server on `dir` with extra flags and environment variables.
+    pub fn start_with_env(dir: &Path, flags: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .args(flags)
             .env("RUST_LOG", "info,menon_harness=trace,tower_http=trace")
             .env_remove("MENON_ALLOW_PRIVATE_TARGETS")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
