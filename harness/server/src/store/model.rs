@@ -68,6 +68,11 @@ pub struct Webhook {
     pub updated_at: u64,
     /// Failed attempts since the last success (PROTOCOL §5).
     pub consecutive_failures: u32,
+    /// Unix seconds when it was last disabled; `None` while active (and before any
+    /// disabling).
+    pub disabled_at: Option<u64>,
+    /// Why it was last disabled, as the disabling decision worded it; `None` while active.
+    pub disabled_reason: Option<String>,
 }
 
 /// What creating a webhook needs.

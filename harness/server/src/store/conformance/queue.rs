@@ -337,6 +337,8 @@ pub fn finishing_with_disable_disables_active_webhooks_only(
     let webhook = get(store, "sel_a", "wh_a")?;
     assert_eq!(webhook.status, WebhookStatus::Disabled);
     assert_eq!(webhook.consecutive_failures, 1);
+    assert_eq!(webhook.disabled_at, Some(1_001));
+    assert_eq!(webhook.disabled_reason.as_deref(), Some("gone"));
     assert_eq!(store.queue_depth()?, 2);
     assert_eq!(store.next_due()?, None);
     // The attempt in flight when it was disabled finishes: no second disabling.
@@ -347,7 +349,13 @@ pub fn finishing_with_disable_disables_active_webhooks_only(
         Some(gone()),
         1_002
     )?);
-    assert_eq!(get(store, "sel_a", "wh_a")?.consecutive_failures, 2);
+    let webhook = get(store, "sel_a", "wh_a")?;
+    assert_eq!(webhook.consecutive_failures, 2);
+    assert_eq!(
+        webhook.disabled_at,
+        Some(1_001),
+        "the first disabling's time stays"
+    );
     store.update_webhook(
         &seller("sel_a"),
         "wh_a",

@@ -9,8 +9,8 @@ use crate::store::{
 };
 use menon_harness_common::ids::Secret;
 
-const WEBHOOK_COLUMNS: &str =
-    "id, seller_id, url, events, status, created_at, updated_at, consecutive_failures";
+const WEBHOOK_COLUMNS: &str = "id, seller_id, url, events, status, created_at, updated_at, \
+     consecutive_failures, disabled_at, disabled_reason";
 
 fn events_to_json(events: &[EventType]) -> String {
     let names: Vec<&str> = events.iter().map(|e| e.as_str()).collect();
@@ -32,6 +32,8 @@ fn webhook_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Webhook, StoreErro
     let created_at: i64 = row.get(5)?;
     let updated_at: i64 = row.get(6)?;
     let failures: i64 = row.get(7)?;
+    let disabled_at: Option<i64> = row.get(8)?;
+    let disabled_reason: Option<String> = row.get(9)?;
     let id: String = row.get(0)?;
     let seller: String = row.get(1)?;
     let url: String = row.get(2)?;
@@ -45,6 +47,8 @@ fn webhook_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Webhook, StoreErro
             created_at: unsigned(created_at),
             updated_at: unsigned(updated_at),
             consecutive_failures: u32::try_from(failures).unwrap_or(u32::MAX),
+            disabled_at: disabled_at.map(unsigned),
+            disabled_reason,
         })
     })())
 }
