@@ -5,12 +5,14 @@
 //! The rules live here once, whoever asks. Every given field is checked (the URL's
 //! address included) and every refusal is returned, in the resource's field order (url,
 //! events): the API answers with the first, the dashboard shows each beside its field.
+//! What a change of status means (PROTOCOL §5) is decided here too, by
+//! [`status_change`], and the store writes that decision.
 
 use menon_webhooks::EventType;
 use url::Url;
 
 use super::{blocking, AppState, Field, FieldError, Invalid, ServiceError};
-use crate::store::{NewWebhook, SellerId, Webhook, WebhookChanges, WebhookStatus};
+use crate::store::{NewWebhook, SellerId, StatusChange, Webhook, WebhookChanges, WebhookStatus};
 use crate::target::{self, TargetError};
 use menon_harness_common::ids::{self, Secret};
 
@@ -18,6 +20,8 @@ use menon_harness_common::ids::{self, Secret};
 pub const MAX_URL_LEN: usize = 2048;
 /// How long the previous secret keeps signing (v2) after a rotation.
 pub const ROTATION_OVERLAP_SECS: u64 = 24 * 60 * 60;
+/// Why a webhook was disabled when its seller disabled it (stored with the webhook).
+pub const DISABLED_BY_SELLER: &str = "disabled by the seller";
 
 /// A new webhook, as the caller sent it.
 #[derive(Debug, Clone)]
@@ -235,6 +239,33 @@ pub async fn create(
     Ok(Created { webhook, secret })
 }
 
+/// What asking for status `requested` (`None`: not asked) does to `current`, the webhook
+/// as stored, at `now` (PROTOCOL §5). Asking for the status it has changes nothing.
+/// - Disabling an active webhook keeps its deliveries and records [`DISABLED_BY_SELLER`].
+/// - Re-enabling a disabled webhook resets its failure history and sends its kept
+///   deliveries again, each with a fresh schedule starting `now`: those still pending,
+///   and those that failed for good since it was disabled (the attempt that disabled
+///   it, one in flight then); not those that had failed for good before, while it was
+///   active.
+pub fn status_change(
+    current: &Webhook,
+    requested: Option<WebhookStatus>,
+    now: u64,
+) -> Option<StatusChange> {
+    match (current.status, requested?) {
+        (WebhookStatus::Active, WebhookStatus::Disabled) => Some(StatusChange::Disable {
+            at: now,
+            reason: DISABLED_BY_SELLER.into(),
+        }),
+        (WebhookStatus::Disabled, WebhookStatus::Active) => Some(StatusChange::Enable {
+            requeue_at: now,
+            requeue_failed_since: current.disabled_at,
+        }),
+        (WebhookStatus::Active, WebhookStatus::Active)
+        | (WebhookStatus::Disabled, WebhookStatus::Disabled) => None,
+    }
+}
+
 /// Changes a webhook's url, events or status.
 pub async fn update(
     state: &AppState,
@@ -250,15 +281,18 @@ pub async fn update(
         ));
     }
     let (url, events) = check_fields(state, patch.url.as_deref(), patch.events.as_deref()).await?;
-    let changes = WebhookChanges {
-        url,
-        events,
-        status: patch.status,
-    };
+    let requested = patch.status;
     let now = state.clock.now_unix();
     let (seller, id) = (seller.clone(), id.to_owned());
     let webhook = blocking(state, move |store| {
-        store.update_webhook(&seller, &id, changes, now)
+        // Decided on the webhook as stored, in the update's transaction: a webhook the
+        // dispatcher disabled a moment ago is re-enabled, not left alone.
+        let changes = |current: &Webhook| WebhookChanges {
+            url: url.clone(),
+            events: events.clone(),
+            status: status_change(current, requested, now),
+        };
+        store.update_webhook(&seller, &id, &changes, now)
     })
     .await?
     .ok_or(ServiceError::NotFound("webhook"))?;
@@ -310,6 +344,72 @@ mod tests {
         match result {
             Ok(_) => "ok",
             Err(e) => e.code,
+        }
+    }
+
+    const NOW: u64 = 9_000;
+
+    fn stored(status: WebhookStatus, disabled_at: Option<u64>) -> Webhook {
+        Webhook {
+            id: "wh_a".into(),
+            seller_id: SellerId("sel_a".into()),
+            url: "https://example.com/hook".into(),
+            events: vec![EventType::ListingCreated],
+            status,
+            created_at: 1_000,
+            updated_at: 2_000,
+            consecutive_failures: 6,
+            disabled_at,
+            disabled_reason: disabled_at.map(|_| "the endpoint answered 410 Gone".into()),
+        }
+    }
+
+    #[test]
+    fn disabling_an_active_webhook_records_the_seller_as_the_reason() {
+        let active = stored(WebhookStatus::Active, None);
+        assert_eq!(
+            status_change(&active, Some(WebhookStatus::Disabled), NOW),
+            Some(StatusChange::Disable {
+                at: NOW,
+                reason: DISABLED_BY_SELLER.into(),
+            })
+        );
+    }
+
+    #[test]
+    fn reenabling_requeues_what_was_kept_since_the_disabling_due_now() {
+        let disabled = stored(WebhookStatus::Disabled, Some(5_000));
+        assert_eq!(
+            status_change(&disabled, Some(WebhookStatus::Active), NOW),
+            Some(StatusChange::Enable {
+                requeue_at: NOW,
+                requeue_failed_since: Some(5_000),
+            })
+        );
+    }
+
+    #[test]
+    fn asking_for_the_status_it_has_changes_nothing() {
+        let active = stored(WebhookStatus::Active, None);
+        assert_eq!(
+            status_change(&active, Some(WebhookStatus::Active), NOW),
+            None
+        );
+        // No second disabling: the dispatcher's time and reason stay.
+        let disabled = stored(WebhookStatus::Disabled, Some(5_000));
+        assert_eq!(
+            status_change(&disabled, Some(WebhookStatus::Disabled), NOW),
+            None
+        );
+    }
+
+    #[test]
+    fn changing_only_url_or_events_leaves_the_status_alone() {
+        for webhook in [
+            stored(WebhookStatus::Active, None),
+            stored(WebhookStatus::Disabled, Some(5_000)),
+        ] {
+            assert_eq!(status_change(&webhook, None, NOW), None, "{webhook:?}");
         }
     }
 

@@ -5,7 +5,8 @@
 //! of them: handlers and the dispatcher hold an `Arc<dyn Store>`. SQL lives in the
 //! implementations (`sqlite/` today, Postgres when one machine is outgrown), never
 //! outside them, and so does no protocol rule: what an attempt means is decided by
-//! `dispatch::policy`, and the store persists the decision.
+//! `dispatch::policy`, what a change of a webhook's status means by `service::webhooks`,
+//! and the store persists the decision.
 //!
 //! The traits are synchronous: SQLite is a blocking library and every call is short, so
 //! async code runs store calls on tokio's blocking pool ([`blocking`]). A future async
@@ -23,7 +24,8 @@ use menon_harness_common::ids::Secret;
 
 pub use model::{
     Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, DashboardSession, Disable,
-    NewWebhook, SellerId, Settle, StoredEvent, Webhook, WebhookChanges, WebhookStatus,
+    NewWebhook, SellerId, Settle, StatusChange, StoredEvent, Webhook, WebhookChanges,
+    WebhookStatus,
 };
 pub use sqlite::SqliteStore;
 
@@ -89,12 +91,18 @@ pub trait WebhookStore {
     fn list_webhooks(&self, seller: &SellerId) -> Result<Vec<Webhook>, StoreError>;
     /// One of the seller's webhooks.
     fn get_webhook(&self, seller: &SellerId, id: &str) -> Result<Option<Webhook>, StoreError>;
-    /// Applies `changes`; `None` when the seller has no such webhook.
+    /// Updates one of the seller's webhooks in one transaction: reads it, calls `changes`
+    /// once with it as stored, writes the [`WebhookChanges`] that returns (the url and
+    /// events given, the [`StatusChange`] exactly as documented there), stamps
+    /// `updated_at` with `now`, and returns the webhook as written. The read, the call
+    /// and the writes are atomic: no other write to the webhook or its deliveries lands
+    /// between them, so the change is decided on the row it is applied to. `None`, with
+    /// nothing written and `changes` not called, when the seller has no such webhook.
     fn update_webhook(
         &self,
         seller: &SellerId,
         id: &str,
-        changes: WebhookChanges,
+        changes: &dyn Fn(&Webhook) -> WebhookChanges,
         now: u64,
     ) -> Result<Option<Webhook>, StoreError>;
     /// Deletes the webhook with its secrets, deliveries and logs; `false` when not found.

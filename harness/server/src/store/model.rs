@@ -92,15 +92,46 @@ pub struct NewWebhook {
     pub now: u64,
 }
 
-/// A partial update; `None` leaves a field as it is.
-#[derive(Debug, Default)]
+/// An update of a webhook, as decided from the webhook as stored (see
+/// [`WebhookStore::update_webhook`](super::WebhookStore::update_webhook)); `None` leaves a
+/// field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WebhookChanges {
     /// New endpoint URL.
     pub url: Option<String>,
     /// New event list.
     pub events: Option<Vec<EventType>>,
-    /// New status; `Active` on a disabled webhook also resets its failure history.
-    pub status: Option<WebhookStatus>,
+    /// A change of status, with everything that goes with it.
+    pub status: Option<StatusChange>,
+}
+
+/// A change of a webhook's status and what is written with it, in the update's
+/// transaction. The caller decides which (the service, PROTOCOL §5); the store writes
+/// exactly this, whatever the stored status was, and decides nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusChange {
+    /// The webhook's status becomes `active`, its consecutive failure count 0, its
+    /// disabled time and reason none (its last success is kept). Then every delivery of
+    /// the webhook that is `pending`, or `failed` with a finished time at or after
+    /// `requeue_failed_since` (none: no failed delivery), becomes `pending` again with a
+    /// fresh schedule: due at `requeue_at`, no failures, no first attempt, no lease, no
+    /// finished time. Delivered deliveries, and failed ones finished before
+    /// `requeue_failed_since`, are left as they are.
+    Enable {
+        /// Unix seconds the requeued deliveries are due.
+        requeue_at: u64,
+        /// Unix seconds from which (inclusive) failed deliveries are requeued too.
+        requeue_failed_since: Option<u64>,
+    },
+    /// The webhook's status becomes `disabled`, its disabled time `at` and its disabled
+    /// reason `reason`. Its deliveries and failure history are left as they are (a
+    /// disabled webhook's deliveries are never claimed nor due).
+    Disable {
+        /// Unix seconds.
+        at: u64,
+        /// Why, stored with the webhook.
+        reason: String,
+    },
 }
 
 /// What became of one delivery attempt (PROTOCOL §5).

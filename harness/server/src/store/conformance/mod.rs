@@ -45,7 +45,7 @@ pub use webhooks::*;
 
 use super::{
     Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, Disable, NewWebhook, SellerId,
-    Settle, Store, StoreError, StoredEvent, Webhook, WebhookChanges, WebhookStatus,
+    Settle, StatusChange, Store, StoreError, StoredEvent, Webhook, WebhookChanges,
 };
 use menon_harness_common::ids::Secret;
 
@@ -63,10 +63,12 @@ macro_rules! __store_conformance_cases {
             [$($args)*]
             webhooks_are_created_read_and_listed_oldest_first,
             webhook_updates_apply_only_what_changes,
+            disabling_stores_the_given_time_and_reason,
             deleting_a_webhook_removes_its_secrets_deliveries_and_logs,
             rotation_keeps_previous_secrets_until_their_window_ends,
             another_sellers_resources_are_not_found,
             reenabling_resets_failures_and_requeues_kept_deliveries,
+            enabling_requeues_failed_deliveries_from_the_given_time_only,
             api_keys_are_found_by_hash,
             publish_queues_active_subscribed_webhooks_of_the_seller,
             bulk_queueing_stores_events_due_at_a_time,
@@ -166,11 +168,43 @@ fn found<T>(value: Option<T>, what: &str) -> Result<T, StoreError> {
     value.ok_or_else(|| StoreError::Corrupt(format!("{what} was not found")))
 }
 
-fn status(changes: WebhookStatus) -> WebhookChanges {
-    WebhookChanges {
-        status: Some(changes),
+/// Updates `owner`'s webhook `id` at `now` with `changes`, whatever it is as stored.
+fn update(
+    store: &dyn Store,
+    owner: &str,
+    id: &str,
+    changes: WebhookChanges,
+    now: u64,
+) -> Result<Option<Webhook>, StoreError> {
+    store.update_webhook(&seller(owner), id, &|_| changes.clone(), now)
+}
+
+/// The reason [`disable`] stores.
+const DISABLED: &str = "disabled (conformance)";
+
+/// Disables `owner`'s webhook `id` at `at`, with the reason [`DISABLED`].
+fn disable(store: &dyn Store, owner: &str, id: &str, at: u64) -> Result<Webhook, StoreError> {
+    let off = WebhookChanges {
+        status: Some(StatusChange::Disable {
+            at,
+            reason: DISABLED.into(),
+        }),
         ..WebhookChanges::default()
-    }
+    };
+    found(update(store, owner, id, off, at)?, id)
+}
+
+/// Enables `owner`'s webhook `id` at `at`, requeueing its deliveries failed since it was
+/// disabled (as the service does).
+fn enable(store: &dyn Store, owner: &str, id: &str, at: u64) -> Result<Webhook, StoreError> {
+    let on = |stored: &Webhook| WebhookChanges {
+        status: Some(StatusChange::Enable {
+            requeue_at: at,
+            requeue_failed_since: stored.disabled_at,
+        }),
+        ..WebhookChanges::default()
+    };
+    found(store.update_webhook(&seller(owner), id, &on, at)?, id)
 }
 
 const INTERRUPTED: &str = "interrupted (conformance)";

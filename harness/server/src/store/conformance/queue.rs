@@ -4,8 +4,8 @@
 use menon_webhooks::EventType;
 
 use super::{
-    claim, claim_one, event, event_ids, finish, found, get, logs, new_webhook, seller, status,
-    webhook, INTERRUPTED,
+    claim, claim_one, disable, enable, event, event_ids, finish, found, get, logs, new_webhook,
+    seller, webhook, INTERRUPTED,
 };
 use crate::store::{AttemptStatus, Claim, Disable, Settle, Store, StoreError, WebhookStatus};
 
@@ -28,12 +28,7 @@ pub fn publish_queues_active_subscribed_webhooks_of_the_seller(
         1_000,
     ))?;
     webhook(store, "wh_off", "sel_a")?;
-    store.update_webhook(
-        &seller("sel_a"),
-        "wh_off",
-        status(WebhookStatus::Disabled),
-        1_000,
-    )?;
+    disable(store, "sel_a", "wh_off", 1_000)?;
     webhook(store, "wh_other_seller", "sel_b")?;
     // Storing an event alone queues nothing.
     store.insert_event(&event("evt_0", "sel_a", 1_500))?;
@@ -175,12 +170,7 @@ pub fn disabled_webhooks_keep_their_deliveries_unclaimed(
     webhook(store, "wh_a", "sel_a")?;
     webhook(store, "wh_b", "sel_a")?;
     store.publish_event(&event("evt_1", "sel_a", 1_000))?;
-    store.update_webhook(
-        &seller("sel_a"),
-        "wh_a",
-        status(WebhookStatus::Disabled),
-        1_000,
-    )?;
+    disable(store, "sel_a", "wh_a", 1_000)?;
     assert_eq!(store.queue_depth()?, 2);
     let claims = claim(store, 5_000, 10)?;
     assert_eq!(claims.len(), 1);
@@ -202,12 +192,7 @@ pub fn next_due_walks_unleased_and_leased_deliveries_of_active_webhooks(
     assert_eq!(store.next_due()?, Some(3_000));
     // A disabled webhook's deliveries are kept but never due.
     store.queue_events_for(&[event("evt_off", "sel_a", 1_000)], "wh_off", 100)?;
-    store.update_webhook(
-        &seller("sel_a"),
-        "wh_off",
-        status(WebhookStatus::Disabled),
-        1_000,
-    )?;
+    disable(store, "sel_a", "wh_off", 1_000)?;
     assert_eq!(store.next_due()?, Some(3_000));
     // Claimed at 3 000 with a lease to 3 100: due again when the lease runs out.
     let claims = store.claim_due(3_000, 3_100, vec!["log_n1".into()], INTERRUPTED)?;
@@ -356,12 +341,7 @@ pub fn finishing_with_disable_disables_active_webhooks_only(
         Some(1_001),
         "the first disabling's time stays"
     );
-    store.update_webhook(
-        &seller("sel_a"),
-        "wh_a",
-        status(WebhookStatus::Active),
-        2_000,
-    )?;
+    enable(store, "sel_a", "wh_a", 2_000)?;
     assert_eq!(claim(store, 2_000, 10)?.len(), 2);
     Ok(())
 }

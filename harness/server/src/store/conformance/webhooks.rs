@@ -1,13 +1,16 @@
 //! Conformance: webhooks, signing secrets, isolation by seller, API keys.
 
+use std::cell::RefCell;
+
 use menon_webhooks::EventType;
 
 use super::{
-    claim, claim_one, event, event_ids, finish, found, get, new_webhook, secrets, seller, status,
-    webhook,
+    claim, claim_one, disable, event, event_ids, finish, found, get, new_webhook, secrets, seller,
+    update, webhook, DISABLED,
 };
 use crate::store::{
-    AttemptFilter, Disable, Settle, Store, StoreError, WebhookChanges, WebhookStatus,
+    AttemptFilter, Disable, Settle, StatusChange, Store, StoreError, Webhook, WebhookChanges,
+    WebhookStatus,
 };
 use menon_harness_common::ids::Secret;
 
@@ -40,48 +43,85 @@ pub fn webhooks_are_created_read_and_listed_oldest_first(
     Ok(())
 }
 
-/// An update changes the fields given, keeps the others and stamps `updated_at`.
+/// An update reads the webhook, asks `changes` with it as stored, changes the fields
+/// given, keeps the others and stamps `updated_at`.
 pub fn webhook_updates_apply_only_what_changes(store: &dyn Store) -> Result<(), StoreError> {
     let created = webhook(store, "wh_a", "sel_a")?;
-    let url = WebhookChanges {
-        url: Some("https://example.org/new".into()),
-        ..WebhookChanges::default()
+    let seen = RefCell::new(Vec::new());
+    let url = |stored: &Webhook| {
+        seen.borrow_mut().push(stored.clone());
+        WebhookChanges {
+            url: Some("https://example.org/new".into()),
+            ..WebhookChanges::default()
+        }
     };
     let updated = found(
-        store.update_webhook(&seller("sel_a"), "wh_a", url, 1_500)?,
+        store.update_webhook(&seller("sel_a"), "wh_a", &url, 1_500)?,
         "wh_a",
     )?;
+    let seen = seen.take();
+    assert_eq!(seen.len(), 1, "asked once");
+    assert_eq!(seen[0], created, "with the row as stored");
     assert_eq!(updated.url, "https://example.org/new");
     assert_eq!(updated.events, created.events);
     assert_eq!(updated.status, WebhookStatus::Active);
+    assert_eq!((updated.disabled_at, updated.disabled_reason), (None, None));
     assert_eq!((updated.created_at, updated.updated_at), (1_000, 1_500));
     let events = WebhookChanges {
         events: Some(vec![EventType::MessageReceived]),
         ..WebhookChanges::default()
     };
-    store.update_webhook(&seller("sel_a"), "wh_a", events, 1_600)?;
-    let off = found(
-        store.update_webhook(
-            &seller("sel_a"),
-            "wh_a",
-            status(WebhookStatus::Disabled),
-            1_700,
-        )?,
-        "wh_a",
-    )?;
+    update(store, "sel_a", "wh_a", events, 1_600)?;
+    let off = disable(store, "sel_a", "wh_a", 1_700)?;
     assert_eq!(off.events, [EventType::MessageReceived]);
     assert_eq!(off.url, "https://example.org/new");
     assert_eq!(off.status, WebhookStatus::Disabled);
+    assert_eq!(off.updated_at, 1_700);
     assert_eq!(get(store, "sel_a", "wh_a")?, off);
+    let missing = store.update_webhook(
+        &seller("sel_a"),
+        "wh_none",
+        &|_| unreachable!("changes asked for a missing webhook"),
+        1_800,
+    )?;
+    assert_eq!(missing, None);
+    Ok(())
+}
+
+/// `StatusChange::Disable` stores the status, the time and the reason it is given, with
+/// the other changes, and leaves the failure history and the deliveries alone (kept,
+/// neither claimed nor due).
+pub fn disabling_stores_the_given_time_and_reason(store: &dyn Store) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    store.publish_event(&event("evt_1", "sel_a", 1_000))?;
+    let one = claim_one(store, 1_000)?;
+    finish(store, &one, Settle::Retry(1_060), None, 1_010)?;
+    let changes = WebhookChanges {
+        url: Some("https://example.org/moved".into()),
+        events: None,
+        status: Some(StatusChange::Disable {
+            at: 1_400,
+            reason: "moving to a new endpoint".into(),
+        }),
+    };
+    let off = found(update(store, "sel_a", "wh_a", changes, 1_500)?, "wh_a")?;
+    assert_eq!(off.status, WebhookStatus::Disabled);
+    assert_eq!(off.disabled_at, Some(1_400), "the time given, not `now`");
     assert_eq!(
-        store.update_webhook(
-            &seller("sel_a"),
-            "wh_none",
-            WebhookChanges::default(),
-            1_800
-        )?,
-        None
+        off.disabled_reason.as_deref(),
+        Some("moving to a new endpoint")
     );
+    assert_eq!(off.url, "https://example.org/moved");
+    assert_eq!(off.updated_at, 1_500);
+    assert_eq!(off.consecutive_failures, 1);
+    assert_eq!(get(store, "sel_a", "wh_a")?, off);
+    assert_eq!(store.queue_depth()?, 1);
+    assert_eq!(store.next_due()?, None);
+    assert!(claim(store, 5_000, 10)?.is_empty());
+    // Written as given whatever the stored status: the caller decides.
+    let again = disable(store, "sel_a", "wh_a", 1_800)?;
+    assert_eq!(again.disabled_at, Some(1_800));
+    assert_eq!(again.disabled_reason.as_deref(), Some(DISABLED));
     Ok(())
 }
 
@@ -167,7 +207,12 @@ pub fn another_sellers_resources_are_not_found(store: &dyn Store) -> Result<(), 
     assert!(store.list_webhooks(&thief)?.is_empty());
     assert_eq!(store.get_webhook(&thief, "wh_a")?, None);
     assert_eq!(
-        store.update_webhook(&thief, "wh_a", status(WebhookStatus::Disabled), 3_000)?,
+        store.update_webhook(
+            &thief,
+            "wh_a",
+            &|_| unreachable!("changes asked for another seller's webhook"),
+            3_000
+        )?,
         None
     );
     assert!(!store.delete_webhook(&thief, "wh_a")?);
@@ -190,15 +235,17 @@ pub fn another_sellers_resources_are_not_found(store: &dyn Store) -> Result<(), 
     Ok(())
 }
 
-/// Re-enabling a disabled webhook resets its failure history and sends its kept
-/// deliveries again with a fresh schedule: the pending ones and those that failed for
-/// good since it was disabled, not those that failed before.
+/// `StatusChange::Enable` makes the webhook active, resets its failure count, clears
+/// its disabled time and reason, and requeues with a fresh schedule, due at `requeue_at`,
+/// its pending deliveries (even one with attempts and a later due time) and those
+/// failed at or after `requeue_failed_since`, not those failed before.
 pub fn reenabling_resets_failures_and_requeues_kept_deliveries(
     store: &dyn Store,
 ) -> Result<(), StoreError> {
     webhook(store, "wh_a", "sel_a")?;
     store.publish_event(&event("evt_old", "sel_a", 1_000))?;
     store.publish_event(&event("evt_last", "sel_a", 1_001))?;
+    store.publish_event(&event("evt_retrying", "sel_a", 1_002))?;
     store.publish_event(&event("evt_kept", "sel_a", 5_000))?;
     // evt_old fails for good alone (a poison event) at 1 100.
     let old = claim_one(store, 1_000)?;
@@ -208,6 +255,10 @@ pub fn reenabling_resets_failures_and_requeues_kept_deliveries(
     let last = claim_one(store, 1_200)?;
     assert_eq!(last.event.id, "evt_last");
     finish(store, &last, Settle::Retry(1_250), None, 1_200)?;
+    // evt_retrying fails once and waits for its next attempt at 9 000.
+    let retrying = claim_one(store, 1_210)?;
+    assert_eq!(retrying.event.id, "evt_retrying");
+    finish(store, &retrying, Settle::Retry(9_000), None, 1_210)?;
     let last = claim_one(store, 1_250)?;
     assert_eq!(last.event.id, "evt_last");
     let disable = Disable {
@@ -217,30 +268,81 @@ pub fn reenabling_resets_failures_and_requeues_kept_deliveries(
     assert!(finish(store, &last, Settle::Fail, Some(disable), 1_300)?);
     let disabled = get(store, "sel_a", "wh_a")?;
     assert_eq!(disabled.status, WebhookStatus::Disabled);
-    assert_eq!(disabled.consecutive_failures, 3);
+    assert_eq!(disabled.consecutive_failures, 4);
+    assert_eq!(disabled.disabled_at, Some(1_300));
     assert!(claim(store, 5_000, 10)?.is_empty());
 
-    let enabled = found(
-        store.update_webhook(
-            &seller("sel_a"),
-            "wh_a",
-            status(WebhookStatus::Active),
-            6_000,
-        )?,
-        "wh_a",
-    )?;
+    let on = WebhookChanges {
+        status: Some(StatusChange::Enable {
+            requeue_at: 6_000,
+            requeue_failed_since: Some(1_300),
+        }),
+        ..WebhookChanges::default()
+    };
+    let enabled = found(update(store, "sel_a", "wh_a", on, 6_100)?, "wh_a")?;
     assert_eq!(enabled.status, WebhookStatus::Active);
     assert_eq!(enabled.consecutive_failures, 0);
-    assert_eq!(store.queue_depth()?, 2);
-    assert_eq!(store.next_due()?, Some(6_000));
+    assert_eq!((enabled.disabled_at, enabled.disabled_reason), (None, None));
+    assert_eq!(enabled.updated_at, 6_100);
+    assert_eq!(store.queue_depth()?, 3);
+    assert_eq!(
+        store.next_due()?,
+        Some(6_000),
+        "due at requeue_at, not `now`"
+    );
     let again = claim(store, 6_000, 10)?;
     let mut ids = event_ids(&again);
     ids.sort_unstable();
-    assert_eq!(ids, ["evt_kept", "evt_last"]);
+    assert_eq!(ids, ["evt_kept", "evt_last", "evt_retrying"]);
     for c in &again {
         assert_eq!(c.failures, 0, "a fresh schedule for {}", c.event.id);
         assert_eq!(c.first_attempt_at, 6_000, "{}", c.event.id);
     }
+    Ok(())
+}
+
+/// Which failed deliveries `StatusChange::Enable` requeues is given by
+/// `requeue_failed_since` (inclusive), not by the stored disabled time: none without it.
+pub fn enabling_requeues_failed_deliveries_from_the_given_time_only(
+    store: &dyn Store,
+) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    store.publish_event(&event("evt_a", "sel_a", 1_000))?;
+    store.publish_event(&event("evt_b", "sel_a", 1_001))?;
+    let a = claim_one(store, 1_000)?;
+    finish(store, &a, Settle::Fail, None, 1_100)?;
+    let b = claim_one(store, 1_200)?;
+    let give_up = Disable {
+        reason: "conformance".into(),
+        unless_success_since: None,
+    };
+    assert!(finish(store, &b, Settle::Fail, Some(give_up), 1_300)?);
+    let enable = |requeue_at, requeue_failed_since| WebhookChanges {
+        status: Some(StatusChange::Enable {
+            requeue_at,
+            requeue_failed_since,
+        }),
+        ..WebhookChanges::default()
+    };
+    // Without a time, no failed delivery goes out again, not even the one failed at
+    // the disabling.
+    let on = found(
+        update(store, "sel_a", "wh_a", enable(2_000, None), 2_000)?,
+        "wh_a",
+    )?;
+    assert_eq!(on.status, WebhookStatus::Active);
+    assert_eq!(store.queue_depth()?, 0);
+    assert_eq!(store.next_due()?, None);
+    // From 1 100: both, the one failed at exactly 1 100 included.
+    disable(store, "sel_a", "wh_a", 3_000)?;
+    update(store, "sel_a", "wh_a", enable(4_000, Some(1_100)), 4_000)?;
+    assert_eq!(store.queue_depth()?, 2);
+    let mut ids = event_ids(&claim(store, 4_000, 10)?)
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    ids.sort_unstable();
+    assert_eq!(ids, ["evt_a", "evt_b"]);
     Ok(())
 }
 

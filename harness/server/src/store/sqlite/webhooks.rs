@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{secs, unsigned, SqliteStore};
 use crate::store::{
-    NewWebhook, SellerId, StoreError, Webhook, WebhookChanges, WebhookStatus, WebhookStore,
+    NewWebhook, SellerId, StatusChange, StoreError, Webhook, WebhookChanges, WebhookStore,
 };
 use menon_harness_common::ids::Secret;
 
@@ -108,7 +108,7 @@ impl WebhookStore for SqliteStore {
         &self,
         seller: &SellerId,
         id: &str,
-        changes: WebhookChanges,
+        changes: &dyn Fn(&Webhook) -> WebhookChanges,
         now: u64,
     ) -> Result<Option<Webhook>, StoreError> {
         let mut conn = self.conn();
@@ -116,46 +116,52 @@ impl WebhookStore for SqliteStore {
         let Some(current) = select_webhook(&tx, seller, id)? else {
             return Ok(None);
         };
-        let url = changes.url.unwrap_or(current.url);
-        let events = changes.events.unwrap_or(current.events);
-        let status = changes.status.unwrap_or(current.status);
+        let WebhookChanges {
+            url,
+            events,
+            status,
+        } = changes(&current);
         tx.execute(
-            "UPDATE webhooks SET url = ?1, events = ?2, status = ?3, updated_at = ?4
-             WHERE id = ?5 AND seller_id = ?6",
+            "UPDATE webhooks SET url = ?1, events = ?2, updated_at = ?3
+             WHERE id = ?4 AND seller_id = ?5",
             params![
-                url,
-                events_to_json(&events),
-                status.as_str(),
+                url.unwrap_or(current.url),
+                events_to_json(&events.unwrap_or(current.events)),
                 secs(now),
                 id,
                 seller.0
             ],
         )?;
-        if current.status == WebhookStatus::Disabled && status == WebhookStatus::Active {
-            // PROTOCOL §5: the undelivered events were kept; they go out again, each with a
-            // fresh schedule: the pending ones, and those that failed for good when the
-            // webhook was disabled.
-            tx.execute(
-                "UPDATE deliveries SET status = 'pending', failures = 0, first_attempt_at = NULL,
-                        next_attempt_at = ?1, leased_until = NULL, finished_at = NULL
-                 WHERE webhook_id = ?2
-                   AND (status = 'pending'
-                        OR (status = 'failed' AND finished_at >= (SELECT disabled_at
-                                                              FROM webhooks WHERE id = ?2)))",
-                params![secs(now), id],
-            )?;
-            // PROTOCOL §5: re-enabling resets the failure history.
-            tx.execute(
-                "UPDATE webhooks SET consecutive_failures = 0, disabled_at = NULL,
-                 disabled_reason = NULL WHERE id = ?1",
-                params![id],
-            )?;
-        } else if current.status == WebhookStatus::Active && status == WebhookStatus::Disabled {
-            tx.execute(
-                "UPDATE webhooks SET disabled_at = ?1, disabled_reason = 'disabled by the seller'
-                 WHERE id = ?2",
-                params![secs(now), id],
-            )?;
+        match status {
+            None => {}
+            Some(StatusChange::Enable {
+                requeue_at,
+                requeue_failed_since,
+            }) => {
+                tx.execute(
+                    "UPDATE webhooks SET status = 'active', consecutive_failures = 0,
+                            disabled_at = NULL, disabled_reason = NULL
+                     WHERE id = ?1",
+                    params![id],
+                )?;
+                tx.execute(
+                    "UPDATE deliveries SET status = 'pending', failures = 0,
+                            first_attempt_at = NULL, next_attempt_at = ?1,
+                            leased_until = NULL, finished_at = NULL
+                     WHERE webhook_id = ?2
+                       AND (status = 'pending'
+                            OR (status = 'failed' AND finished_at >= ?3))",
+                    params![secs(requeue_at), id, requeue_failed_since.map(secs)],
+                )?;
+            }
+            Some(StatusChange::Disable { at, reason }) => {
+                tx.execute(
+                    "UPDATE webhooks SET status = 'disabled', disabled_at = ?1,
+                            disabled_reason = ?2
+                     WHERE id = ?3",
+                    params![secs(at), reason, id],
+                )?;
+            }
         }
         let updated = select_webhook(&tx, seller, id)?;
         tx.commit()?;
