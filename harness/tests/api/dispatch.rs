@@ -880,3 +880,318 @@ async fn kill_9_mid_burst_loses_no_event() {
         0
     );
 }
+
+/// The events' attempts among a webhook's logs, oldest first.
+fn attempts_of<'a>(logs: &'a [Value], event: &str) -> Vec<&'a Value> {
+    logs.iter().filter(|l| l["event_id"] == event).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_success_since_the_events_first_attempt_keeps_a_webhook_active() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(
+        dir.path(),
+        &["--allow-private-targets", "--time-scale", SCALE],
+    );
+    let (early_key, during_key) = (server.api_key("sel_early"), server.api_key("sel_during"));
+    let (early, during) = (Receiver::start().await, Receiver::start().await);
+    during.poison("POISON");
+    let (early_id, early_secret) =
+        webhook(&server, &early_key, &early.url, &["listing.created"]).await;
+    let (during_id, during_secret) =
+        webhook(&server, &during_key, &during.url, &["listing.created"]).await;
+    early.verify_with(&early_secret);
+    during.verify_with(&during_secret);
+
+    // Both webhooks succeed once first.
+    let (early_ok, _) = publish(&server, &early_key, "listing.created", json!({})).await;
+    let (during_ok, _) = publish(&server, &during_key, "listing.created", json!({})).await;
+    let mut last_success = 0;
+    for (key, id) in [(&early_key, &early_id), (&during_key, &during_id)] {
+        let logs = wait_logs(&server, key, id, |logs| {
+            logs.len() == 1 && logs.iter().all(finished)
+        })
+        .await;
+        assert_eq!(logs[0]["status"], "delivered", "{logs:#?}");
+        last_success = last_success.max(unix(&logs[0]["delivered_at"]));
+    }
+    // The next events start strictly after those successes on the server's clock.
+    until_server_clock_passes(last_success, Instant::now(), last_success + 1).await;
+
+    // `early`: everything fails from now on.
+    early.answer(500);
+    let (dead, _) = publish(&server, &early_key, "listing.created", json!({"n": 1})).await;
+    // `during`: a poison event, and while its first attempt is in flight (held at the
+    // receiver), an event that is delivered: a success after the poison event's first
+    // attempt started.
+    during.hold();
+    let (poison, _) = publish(
+        &server,
+        &during_key,
+        "listing.created",
+        json!({"note": "POISON"}),
+    )
+    .await;
+    assert!(
+        during
+            .wait_for(HANG, |got| got.iter().any(|r| r.event_id() == poison))
+            .await
+    );
+    let (healthy, _) = publish(&server, &during_key, "listing.created", json!({})).await;
+    assert!(
+        during
+            .wait_for(HANG, |got| got.iter().any(|r| r.event_id() == healthy))
+            .await
+    );
+    during.release();
+
+    // Both events run their whole schedule. Disabling is recorded in the same transaction
+    // as the 6th attempt's outcome: once that row is finished, the status is final.
+    let six_finished = |event: String| {
+        move |logs: &[Value]| attempts_of(logs, &event).len() == 6 && logs.iter().all(finished)
+    };
+    let early_logs = wait_logs_within(
+        &server,
+        &early_key,
+        &early_id,
+        SCHEDULE_HANG,
+        six_finished(dead.clone()),
+    )
+    .await;
+    let during_logs = wait_logs_within(
+        &server,
+        &during_key,
+        &during_id,
+        SCHEDULE_HANG,
+        six_finished(poison.clone()),
+    )
+    .await;
+
+    // `early`: its only success predates the event's first attempt: disabled.
+    let dead_attempts = attempts_of(&early_logs, &dead);
+    let success = attempts_of(&early_logs, &early_ok)[0];
+    assert!(
+        unix(&success["delivered_at"]) < unix(&dead_attempts[0]["created_at"]),
+        "the success must predate the schedule: {early_logs:#?}"
+    );
+    for (n, attempt) in dead_attempts.iter().enumerate() {
+        assert_eq!(attempt["status"], "failed", "{attempt}");
+        assert_eq!(attempt["response_code"], 500);
+        assert_eq!(attempt["retry_count"], n);
+    }
+    assert!(dead_attempts[5]["next_retry"].is_null());
+    assert_eq!(early_logs.len(), 7, "{early_logs:#?}");
+    assert_eq!(
+        webhook_status(&server, &early_key, &early_id).await,
+        "disabled",
+        "a success before the event's first attempt does not keep it active"
+    );
+
+    // `during`: a success landed during the poison event's schedule: it fails alone.
+    let poison_attempts = attempts_of(&during_logs, &poison);
+    let delivered = attempts_of(&during_logs, &healthy);
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0]["status"], "delivered");
+    let success_at = unix(&delivered[0]["delivered_at"]);
+    assert!(
+        unix(&poison_attempts[0]["created_at"]) <= success_at
+            && success_at <= unix(&poison_attempts[5]["created_at"]),
+        "the success must fall within the schedule: {during_logs:#?}"
+    );
+    assert!(poison_attempts.iter().all(|a| a["status"] == "failed"));
+    assert!(poison_attempts[5]["next_retry"].is_null());
+    assert_eq!(attempts_of(&during_logs, &during_ok).len(), 1);
+    assert_eq!(
+        webhook_status(&server, &during_key, &during_id).await,
+        "active",
+        "a poison event on a healthy endpoint does not disable it"
+    );
+
+    wait_queue_empty(&server).await;
+    let metrics = server.metrics().await;
+    let outcome = |name| [("outcome", name)];
+    metrics.assert("menon_webhooks_disabled_total", &[], 1.0);
+    metrics.assert("menon_deliveries_total", &outcome("failed"), 2.0);
+    metrics.assert("menon_deliveries_total", &outcome("retrying"), 10.0);
+    metrics.assert("menon_deliveries_total", &outcome("delivered"), 3.0);
+    metrics.assert("menon_delivery_attempts_total", &outcome("failed"), 12.0);
+    metrics.assert("menon_delivery_attempts_total", &outcome("delivered"), 3.0);
+    early.assert_all_verified();
+    during.assert_all_verified();
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_refusals_and_redirects_fail_the_whole_schedule_and_disable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            "--allow-private-targets",
+            "--time-scale",
+            SCALE,
+            "--delivery-timeout",
+            "300ms",
+        ],
+    );
+    let key = server.api_key("sel_kinds");
+    // Never answers (held until the end of the test): every attempt times out.
+    let silent = Receiver::start().await;
+    silent.hold();
+    // Answers 302 with a Location: not followed, a failure.
+    let redirect = Receiver::start().await;
+    redirect.answer(302);
+    // Nothing listens on port 1: the connection is refused.
+    let refused_url = "http://127.0.0.1:1/closed";
+    let mut hooks = Vec::new();
+    for url in [silent.url.as_str(), refused_url, redirect.url.as_str()] {
+        hooks.push(webhook(&server, &key, url, &["payment.failed"]).await.0);
+    }
+    let (event, queued) = publish(&server, &key, "payment.failed", json!({})).await;
+    assert_eq!(queued, 3);
+
+    /// (kind, response code, whether the logged error is the expected one)
+    type Kind = (&'static str, Option<u16>, fn(&str) -> bool);
+    let kinds: [Kind; 3] = [
+        ("timeout", None, |e| {
+            e == "no answer within the 300 ms delivery timeout"
+        }),
+        ("refused", None, |e| {
+            e.starts_with("could not connect") && e.contains("Connection refused")
+        }),
+        ("302", Some(302), |e| e == "Found"),
+    ];
+    for (id, (kind, code, error_is)) in hooks.iter().zip(kinds) {
+        // (Or, had an attempt been delivered, at once: nothing more would follow.)
+        let logs = wait_logs_within(&server, &key, id, SCHEDULE_HANG, |logs| {
+            logs.iter().all(finished)
+                && (logs.len() == 6 || logs.iter().any(|l| l["status"] == "delivered"))
+        })
+        .await;
+        assert_eq!(logs.len(), 6, "{kind}: {logs:#?}");
+        for (n, attempt) in logs.iter().enumerate() {
+            assert_eq!(attempt["event_id"], event.as_str());
+            assert_eq!(attempt["status"], "failed", "{kind}: {attempt}");
+            assert_eq!(attempt["retry_count"], n, "{kind}: {attempt}");
+            assert_eq!(
+                attempt["response_code"].as_u64(),
+                code.map(u64::from),
+                "{kind}: {attempt}"
+            );
+            let error = attempt["error"].as_str().unwrap_or_default();
+            assert!(error_is(error), "{kind}: logged error {error:?}");
+            assert_eq!(attempt["next_retry"].is_null(), n == 5, "{kind}: {attempt}");
+        }
+        assert_eq!(
+            webhook_status(&server, &key, id).await,
+            "disabled",
+            "{kind}: a whole failed schedule disables"
+        );
+    }
+    assert_eq!(silent.received().len(), 6);
+    assert_eq!(redirect.received().len(), 6);
+
+    wait_queue_empty(&server).await;
+    let metrics = server.metrics().await;
+    let outcome = |name| [("outcome", name)];
+    metrics.assert("menon_delivery_attempts_total", &outcome("failed"), 18.0);
+    metrics.assert("menon_delivery_attempts_total", &outcome("delivered"), 0.0);
+    metrics.assert("menon_deliveries_total", &outcome("retrying"), 15.0);
+    metrics.assert("menon_deliveries_total", &outcome("failed"), 3.0);
+    metrics.assert("menon_webhooks_disabled_total", &[], 3.0);
+    silent.release();
+    server.stop();
+}
+
+/// The time stamped on the first log line containing `message` (the server's logs start
+/// with an RFC 3339 UTC time), in seconds since the start of its day.
+fn logged_at(logs: &str, message: &str) -> f64 {
+    let line = logs
+        .lines()
+        .find(|l| l.contains(message))
+        .unwrap_or_else(|| panic!("no {message:?} in the logs:\n{logs}"));
+    let stamp = line.split_whitespace().next().unwrap_or_default();
+    let time = stamp
+        .split_once('T')
+        .and_then(|(_, t)| t.strip_suffix('Z'))
+        .unwrap_or_else(|| panic!("no time on {line:?}"));
+    let mut parts = time.split(':');
+    let mut next = || -> f64 { parts.next().unwrap().parse().unwrap() };
+    next() * 3_600.0 + next() * 60.0 + next()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_claiming_and_exits_once_the_attempt_in_flight_is_recorded() {
+    const TIMEOUT_S: f64 = 2.0;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            "--allow-private-targets",
+            "--workers",
+            "1",
+            "--delivery-timeout",
+            "2s",
+        ],
+    );
+    let key = server.api_key("sel_stop");
+    let receiver = Receiver::start().await;
+    receiver.hold();
+    let (_, secret) = webhook(&server, &key, &receiver.url, &["inquiry.created"]).await;
+    receiver.verify_with(&secret);
+    // Two due deliveries, one worker: one in flight (held), one waiting to be claimed.
+    let (a, _) = publish(&server, &key, "inquiry.created", json!({"n": 1})).await;
+    let (b, _) = publish(&server, &key, "inquiry.created", json!({"n": 2})).await;
+    assert!(receiver.wait_for(HANG, |got| got.len() == 1).await);
+    let sent = receiver.received()[0].event_id().to_owned();
+    let waiting = if sent == a { b.clone() } else { a.clone() };
+    server.terminate();
+    let deadline = Instant::now() + HANG;
+    while !server.logs().contains("draining attempts in flight") {
+        assert!(Instant::now() < deadline, "no drain:\n{}", server.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(server.logs().contains("in_flight=1"), "{}", server.logs());
+    // The attempt in flight ends now; the worker it frees must not claim the other one.
+    receiver.release();
+    let (clean, logs) = server.stop_within(HANG);
+    assert!(clean, "the server exited with an error:\n{logs}");
+    // The process has exited: what the receiver got is final.
+    let got = receiver.received();
+    assert_eq!(got.len(), 1, "a delivery was claimed during the drain");
+    assert_eq!(got[0].event_id(), sent);
+    // The bound, on the server's own record: the drain ended within the delivery timeout
+    // plus 2 s of its start, without abandoning the attempt.
+    let drained =
+        logged_at(&logs, "dispatcher stopped") - logged_at(&logs, "draining attempts in flight");
+    assert!(
+        (0.0..=TIMEOUT_S + 2.0).contains(&drained),
+        "drained in {drained} s:\n{logs}"
+    );
+    assert!(!logs.contains("abandoned"), "{logs}");
+
+    // Recorded: the drained attempt is delivered; the other delivery is still queued and
+    // was never attempted.
+    let db = rusqlite::Connection::open(dir.path().join("menon.db")).unwrap();
+    let rows = |event: &str| -> Vec<String> {
+        let mut query = db
+            .prepare("SELECT status FROM delivery_attempts WHERE event_id = ?1")
+            .unwrap();
+        query
+            .query_map([event], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(rows(&sent), ["delivered"]);
+    assert!(rows(&waiting).is_empty(), "{:?}", rows(&waiting));
+    let pending: String = db
+        .query_row(
+            "SELECT status FROM deliveries WHERE event_id = ?1",
+            [&waiting],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(pending, "pending");
+    receiver.assert_all_verified();
+}

@@ -403,4 +403,103 @@ mod tests {
         running.await?;
         Ok(())
     }
+
+    /// The drain is bounded: when an attempt in flight outlives the delivery timeout (here
+    /// the sender's own timeout is an hour, so only the drain bound can end the wait),
+    /// shutdown waits the delivery timeout plus 2 s for it, then stops anyway. The
+    /// abandoned attempt stays unrecorded (`pending`) and its lease, sized on the same
+    /// bound, runs out: the delivery is claimed again and the attempt closed as
+    /// interrupted.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_drain_is_bounded_when_an_attempt_outlives_it(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        const TIMEOUT: Duration = Duration::from_millis(100);
+        // Accepts connections and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/hook", listener.local_addr()?);
+        let (accepted, mut connected) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                open.push(socket);
+                let _ = accepted.send(());
+            }
+        });
+
+        let clock = Arc::new(TestClock::new(START));
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory()?);
+        let seller = SellerId("sel_d".into());
+        store.create_webhook(NewWebhook {
+            id: "wh_d".into(),
+            seller_id: seller.clone(),
+            url,
+            events: vec![EventType::ListingCreated],
+            secret: Secret::new("whsec_test".into()),
+            now: START,
+        })?;
+        store.publish_event(&StoredEvent {
+            id: "evt_d".into(),
+            seller_id: seller.clone(),
+            event_type: "listing.created".into(),
+            created_at: START,
+            body: b"{}".to_vec(),
+            is_test: false,
+        })?;
+        let dispatcher = Dispatcher::new(
+            Arc::clone(&store),
+            Arc::clone(&clock) as SharedClock,
+            Sender::new(Duration::from_secs(3_600), true)?,
+            Arc::new(Metrics::new()),
+            Arc::new(Notify::new()),
+            1,
+            TIMEOUT,
+        );
+        let (stop, stopping) = watch::channel(false);
+        let running = tokio::spawn(dispatcher.run(stopping));
+        tokio::time::timeout(Duration::from_secs(30), connected.recv())
+            .await?
+            .ok_or("the receiver stopped")?;
+
+        let stopped_at = std::time::Instant::now();
+        stop.send(true)?;
+        // Safety net only: unbounded, the drain would wait for the sender's hour.
+        tokio::time::timeout(Duration::from_secs(30), running).await??;
+        let bound = TIMEOUT + LEASE_MARGIN;
+        assert!(
+            stopped_at.elapsed() >= bound,
+            "the drain gave up on the attempt in flight before the bound"
+        );
+        let filter = AttemptFilter {
+            limit: 100,
+            ..AttemptFilter::default()
+        };
+        let logs = store
+            .list_attempts(&seller, "wh_d", &filter)?
+            .unwrap_or_default();
+        assert_eq!(logs.len(), 1);
+        assert_eq!(
+            logs[0].status,
+            AttemptStatus::Pending,
+            "abandoned, unrecorded"
+        );
+
+        // The lease: the bound in clock seconds (scale 1: 2.1 s, rounded up).
+        let lease_end = START + 3;
+        let early = store.claim_due(lease_end - 1, lease_end + 3, vec!["log_x".into()], "x")?;
+        assert!(early.is_empty(), "claimed again before its lease ran out");
+        let again = store.claim_due(
+            lease_end,
+            lease_end + 3,
+            vec!["log_again".into()],
+            policy::INTERRUPTED,
+        )?;
+        assert_eq!(again.len(), 1, "claimed again once the lease ran out");
+        let logs = store
+            .list_attempts(&seller, "wh_d", &filter)?
+            .unwrap_or_default();
+        let first = logs.iter().find(|a| a.id != "log_again").ok_or("row")?;
+        assert_eq!(first.status, AttemptStatus::Failed);
+        assert_eq!(first.error.as_deref(), Some(policy::INTERRUPTED));
+        Ok(())
+    }
 }

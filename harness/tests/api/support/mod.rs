@@ -243,6 +243,32 @@ impl Server {
         self.logs.lock().expect("logs").clone()
     }
 
+    /// Sends SIGTERM and waits for the process to exit, for at most `limit` (a safety
+    /// net: past it the server is killed and the test fails). Returns whether it exited
+    /// successfully, and its logs.
+    pub fn stop_within(mut self, limit: Duration) -> (bool, String) {
+        self.terminate();
+        let deadline = std::time::Instant::now() + limit;
+        let exit = loop {
+            if let Some(exit) = self.child.try_wait().expect("try_wait") {
+                break exit;
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "the server did not exit within {limit:?} of SIGTERM; logs:\n{}",
+                    self.logs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if let Some(reader) = self.log_reader.take() {
+            reader.join().expect("log reader");
+        }
+        (exit.success(), self.logs())
+    }
+
     /// `/metrics`, parsed.
     pub async fn metrics(&self) -> metrics::Samples {
         let text = self
