@@ -340,6 +340,77 @@ mod tests {
         assert_eq!(parse_rfc3339("2024-02-29T24:00:00Z"), None);
     }
 
+    /// Dates pinned to known unix times, not only round-tripped: a calendar rule broken
+    /// the same way in both directions (a 31-day April, no century rule, a year that
+    /// ends a day late) still round-trips.
+    #[test]
+    fn calendar_against_known_dates() {
+        for (unix, text) in [
+            (31_536_000, "1971-01-01T00:00:00Z"),
+            (68_169_600, "1972-02-29T00:00:00Z"),
+            (68_256_000, "1972-03-01T00:00:00Z"),
+            (951_782_400, "2000-02-29T00:00:00Z"),
+            (1_709_164_800, "2024-02-29T00:00:00Z"),
+            (1_709_251_199, "2024-02-29T23:59:59Z"),
+            (1_714_521_600, "2024-05-01T00:00:00Z"),
+            (1_727_740_800, "2024-10-01T00:00:00Z"),
+            (1_733_011_200, "2024-12-01T00:00:00Z"),
+            (4_107_542_400, "2100-03-01T00:00:00Z"),
+        ] {
+            assert_eq!(format_rfc3339(unix), text);
+            assert_eq!(parse_rfc3339(text), Some(unix), "{text}");
+        }
+    }
+
+    /// Each check refuses on its own: exactly one part is wrong in each string.
+    #[test]
+    fn parse_refuses_each_malformed_part() {
+        for bad in [
+            "2024-02-29T23:59:59Z0",
+            "2024-02-29T23:59:59",
+            "2024/02-29T23:59:59Z",
+            "2024-02/29T23:59:59Z",
+            "2024-02-29 23:59:59Z",
+            "2024-02-29T23-59:59Z",
+            "2024-02-29T23:59-59Z",
+            "2024-02-29T23:59:59z",
+            "1969-12-31T23:59:59Z",
+            "2024-00-01T00:00:00Z",
+            "2024-13-01T00:00:00Z",
+            "2024-01-00T00:00:00Z",
+            "2024-04-31T00:00:00Z",
+            "2024-06-31T00:00:00Z",
+            "2024-09-31T00:00:00Z",
+            "2024-11-31T00:00:00Z",
+            "2100-02-29T00:00:00Z",
+            "2024-01-15T24:00:00Z",
+            "2024-01-15T10:60:00Z",
+            "2024-01-15T10:30:60Z",
+            "2024-01-15T1a:30:00Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn type_and_group_names() {
+        for t in EventType::ALL {
+            assert_eq!(alloc::format!("{t}"), t.as_str());
+        }
+        let groups: Vec<&str> = EventGroup::ALL.iter().map(|g| g.as_str()).collect();
+        assert_eq!(
+            groups,
+            [
+                "listing",
+                "message",
+                "inquiry",
+                "subscription",
+                "payment",
+                "user"
+            ]
+        );
+    }
+
     #[test]
     fn all_types_parse_back() {
         assert_eq!(EventType::ALL.len(), 21);
