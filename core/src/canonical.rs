@@ -629,6 +629,24 @@ mod tests {
         assert_eq!(canon(r#""\uzz""#), "error invalid_json at 1");
     }
 
+    /// Escaped member names are compared decoded, wherever the escape sits and whatever
+    /// both its hex digits are: names that differ only there are distinct, and ordered.
+    #[test]
+    fn escaped_names_compare_decoded() {
+        assert_eq!(
+            canon(r#"{"abc\u0002":2,"abc\u0001":1}"#),
+            r#"{"abc\u0001":1,"abc\u0002":2}"#
+        );
+        assert_eq!(
+            canon(r#"{"\u001f":1,"\u000f":2}"#),
+            r#"{"\u000f":2,"\u001f":1}"#
+        );
+        assert_eq!(
+            canon(r#"{"ab\u001f":1,"ab\u0010":2,"ab\t":3}"#),
+            r#"{"ab\t":3,"ab\u0010":2,"ab\u001f":1}"#
+        );
+    }
+
     #[test]
     fn numbers() {
         assert_eq!(
