@@ -522,5 +522,50 @@ mod tests {
         let verifier = Verifier::new(&[SECRET, "whsec_other"]).unwrap();
         let shown = alloc::format!("{verifier:?}");
         assert_eq!(shown, "Verifier { secrets: 2, .. }");
+        assert_eq!((verifier.len(), verifier.is_empty()), (2, false));
+    }
+
+    /// Exactly the 22 hex digits decode, in either place of a pair, and a pair of two
+    /// non-digits (here ASCII, and the two bytes of one `é`) is refused too.
+    #[test]
+    fn only_hex_digits_decode() {
+        let zeros = "0".repeat(62);
+        for b in 0..0x80u8 {
+            let c = char::from(b);
+            let value = c.to_digit(16);
+            for (pair, expected) in [
+                ([c, '0'], value.map(|v| v << 4)),
+                (['0', c], value),
+                ([c, c], value.map(|v| v << 4 | v)),
+            ] {
+                let hex: String = pair.iter().copied().chain(zeros.chars()).collect();
+                let got = decode_tag(&hex).ok().map(|tag| u32::from(tag[0]));
+                assert_eq!(got, expected, "{hex}");
+            }
+        }
+        assert!(decode_tag(&alloc::format!("\u{e9}{zeros}")).is_err());
+    }
+
+    /// `t=` is ASCII digits only, at most 20 of them: no sign, no zero padding past 20.
+    #[test]
+    fn timestamp_digits_only() {
+        let header = sign_v2(&[SECRET], 1_705_314_600, b"{}");
+        let hex = header.split(",v2=").nth(1).unwrap_or_default();
+        for t in ["+1705314600", "000000000001705314600", "", "17053146OO"] {
+            assert_eq!(
+                verify_v2(
+                    &[SECRET],
+                    b"{}",
+                    &alloc::format!("t={t},v2={hex}"),
+                    1_705_314_600,
+                    300
+                ),
+                Err(VerifyError::MalformedSignature {
+                    scheme: Scheme::V2,
+                    reason: "the timestamp is not a whole number of seconds",
+                }),
+                "{t}"
+            );
+        }
     }
 }
