@@ -180,6 +180,23 @@ fn envelope_refusals() {
     }
 }
 
+/// A JSON error keeps the canonicalizer's error as its `source()`, for error reporters
+/// that walk the chain; the envelope's own refusals have none.
+#[test]
+fn envelope_error_source() {
+    use std::error::Error as _;
+
+    let err = Envelope::from_json(b"{").unwrap_err();
+    let source = err.source().map(ToString::to_string);
+    assert_eq!(source, Some(err.to_string()));
+    assert_eq!(source.as_deref().map(|s| s.is_empty()), Some(false));
+    let err = Envelope::from_json(
+        br#"{"created_at":"yesterday","data":{},"id":"evt_1","type":"user.created"}"#,
+    )
+    .unwrap_err();
+    assert!(err.source().is_none());
+}
+
 #[test]
 fn new_envelope_is_canonical() {
     let mut data = serde_json::Map::new();
