@@ -179,7 +179,8 @@ async fn pending(
         .rsplit_once(' ')
         .map(|(_, url)| url.to_owned())
         .ok_or_else(|| format!("unexpected first line from serve: {line:?}"))?;
-    let http = reqwest::Client::new();
+    // Its own server on loopback: never through a proxy named by the environment.
+    let http = reqwest::Client::builder().no_proxy().build()?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while !http
         .get(format!("{base}/healthz"))

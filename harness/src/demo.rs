@@ -127,7 +127,8 @@ async fn run(args: DemoArgs, serve: ServeArgs) -> Result<u8, Box<dyn std::error:
     let seller = SellerId(SELLER.into());
     let now = SystemClock.now_unix();
     let token = state.jwt.issue(&seller, now, 24 * 3600)?;
-    let http = reqwest::Client::new();
+    // Its own server on loopback: never through a proxy named by the environment.
+    let http = reqwest::Client::builder().no_proxy().build()?;
     let created = api(
         &http,
         reqwest::Method::POST,

@@ -238,6 +238,8 @@ impl Client {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none())
+            // The receiver is graded, not a proxy named by HTTP_PROXY and the like.
+            .no_proxy()
             .timeout(DELIVERY_TIMEOUT)
             // A new connection per delivery: a receiver that closes one (after a 413, say)
             // must not make the next case's request fail on a reused connection.

@@ -260,3 +260,66 @@ async fn https_receivers_with_a_local_ca() {
         "{stdout}"
     );
 }
+
+/// The grader talks to the receiver directly: proxy variables in the environment (a CI
+/// runner's, say) are not followed, or every case would grade the proxy instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn deliveries_never_go_through_a_proxy_from_the_environment() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let dialled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&dialled);
+    let accepting = tokio::spawn(async move {
+        // Accepts and drops: a delivery sent here fails, and is counted.
+        while let Ok((stream, _)) = proxy.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let addr = start(Defect::None).await;
+    let out = tokio::task::spawn_blocking(move || {
+        let mut command = Command::new(crate::support::BIN);
+        command.args([
+            "grade",
+            "--quiet",
+            "--cases",
+            "signature",
+            "--url",
+            &format!("http://{addr}/webhooks/menon"),
+            "--secret",
+            SECRET,
+        ]);
+        for name in [
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
+            command.env(name, &proxy_url);
+        }
+        command
+            .env("NO_PROXY", "")
+            .env("no_proxy", "")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    accepting.abort();
+    assert_eq!(
+        dialled.load(Ordering::SeqCst),
+        0,
+        "the grader dialled the proxy from the environment"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
