@@ -173,6 +173,73 @@ mod tests {
         }
     }
 
+    /// Each v4 range of its own rule is refused, and the addresses one octet outside it
+    /// are allowed: a rule that matched on fewer octets, or on the wrong ones, refuses a
+    /// neighbour; one that stopped matching lets its range through.
+    #[test]
+    fn each_range_and_its_neighbours() {
+        let refused = [
+            "192.0.0.1",
+            "198.51.100.1",
+            "203.0.113.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "240.0.0.1",
+            "fec0::1",
+            "feff::1",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+        ];
+        for text in refused {
+            let ip: IpAddr = text.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            assert!(!is_public(ip), "{text} should be refused");
+        }
+        let allowed = [
+            // 100.64/10
+            "100.63.255.255",
+            "99.64.0.1",
+            // 192.0.0/24, 192.0.2/24, 198.51.100/24, 203.0.113/24: each octet off by one
+            "193.0.0.1",
+            "192.1.0.1",
+            "192.0.1.1",
+            "193.0.2.1",
+            "192.1.2.1",
+            "192.0.3.1",
+            "199.51.100.1",
+            "198.52.100.1",
+            "198.51.101.1",
+            "204.0.113.1",
+            "203.1.113.1",
+            "203.0.114.1",
+            // 198.18/15
+            "198.17.0.1",
+            "198.20.0.1",
+            "199.18.0.1",
+            // 2001::/32 is Teredo and 2001:db8::/32 documentation, not the rest of 2001::/16
+            "2001:4860:4860::8888",
+            // only 64:ff9b::/96 carries a v4 address
+            "64:ff9b::808:808",
+            "64:ff9a::a00:1",
+            "2002:808:808::",
+        ];
+        for text in allowed {
+            let ip: IpAddr = text.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            assert!(is_public(ip), "{text} should be allowed");
+        }
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        assert_eq!(TargetError::NoHost.to_string(), "the URL has no host");
+        assert_eq!(
+            TargetError::Unresolvable("nx.example".into()).to_string(),
+            "the host \"nx.example\" does not resolve: check the spelling and its DNS records"
+        );
+        assert!(TargetError::NotPublic(IpAddr::V4(Ipv4Addr::LOCALHOST))
+            .to_string()
+            .starts_with("the URL points at 127.0.0.1, a loopback, private or otherwise"));
+    }
+
     #[tokio::test]
     async fn check_refuses_literals_and_localhost() -> Result<(), url::ParseError> {
         for url in [
