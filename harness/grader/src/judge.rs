@@ -300,6 +300,293 @@ pub fn percentile(sorted: &[f64], p: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::send::{RequestRecord, ResponseRecord};
+
+    const URL: &str = "http://127.0.0.1:9/hooks";
+
+    /// An exchange answered with `status` (and `body`) after `ms`, or, with no status,
+    /// one that timed out.
+    fn exchange(status: Option<u16>, body: &str, ms: f64) -> Exchange {
+        Exchange {
+            request: RequestRecord {
+                method: "POST",
+                url: URL.into(),
+                headers: Vec::new(),
+                body_bytes: 2,
+                body_excerpt: "{}".into(),
+            },
+            response: status.map(|status| ResponseRecord {
+                status,
+                body_excerpt: body.into(),
+            }),
+            error: status.is_none().then(|| String::from("timed out")),
+            duration_ms: ms,
+        }
+    }
+
+    fn answered(status: u16) -> Exchange {
+        exchange(Some(status), "", 5.0)
+    }
+
+    fn judged(verdict: Verdict, reason: &str) -> (Verdict, String) {
+        (verdict, reason.to_owned())
+    }
+
+    #[test]
+    fn verdict_names() {
+        let names: Vec<&str> = [
+            Verdict::Pass,
+            Verdict::Fail,
+            Verdict::Warn,
+            Verdict::Skipped,
+        ]
+        .into_iter()
+        .map(Verdict::as_str)
+        .collect();
+        assert_eq!(names, ["pass", "fail", "warn", "skipped"]);
+    }
+
+    #[test]
+    fn accepted_by_status_class() {
+        use Verdict::{Fail, Pass};
+        assert_eq!(accepted(&answered(200)), judged(Pass, "accepted with 200"));
+        assert_eq!(accepted(&answered(299)), judged(Pass, "accepted with 299"));
+        assert_eq!(
+            accepted(&answered(302)),
+            judged(
+                Fail,
+                "answered 302: Menon does not follow redirects, so this delivery failed"
+            )
+        );
+        for s in [404, 405] {
+            assert_eq!(
+                accepted(&answered(s)),
+                judged(
+                    Fail,
+                    &format!(
+                        "answered {s}: nothing takes a POST at {URL} (is --url the webhook route?)"
+                    )
+                )
+            );
+        }
+        assert_eq!(
+            accepted(&exchange(Some(401), "  bad signature\nsecond line", 5.0)),
+            judged(
+                Fail,
+                "refused a validly signed delivery with 401 (it said: bad signature)"
+            )
+        );
+        assert_eq!(
+            accepted(&answered(400)),
+            judged(Fail, "refused a validly signed delivery with 400")
+        );
+        assert_eq!(
+            accepted(&exchange(Some(500), &"x".repeat(200), 5.0)),
+            judged(
+                Fail,
+                &format!(
+                    "answered 500 to a valid delivery (it said: {})",
+                    "x".repeat(120)
+                )
+            )
+        );
+        assert_eq!(
+            accepted(&answered(101)),
+            judged(Fail, "answered 101 to a valid delivery")
+        );
+        assert_eq!(
+            accepted(&exchange(None, "", 5.0)),
+            judged(Fail, "no answer: timed out")
+        );
+    }
+
+    #[test]
+    fn refused_by_status_class() {
+        use Verdict::{Fail, Pass, Warn};
+        assert_eq!(
+            refused(&answered(404), Fail, false),
+            judged(
+                Fail,
+                &format!(
+                    "answered 404, as it did to a valid delivery: nothing takes a POST at {URL} \
+                     (is --url the webhook route?)"
+                )
+            )
+        );
+        // The same URL acknowledged a valid delivery: the 404 is the receiver's refusal.
+        assert_eq!(
+            refused(&answered(404), Fail, true),
+            judged(Pass, "refused with 404")
+        );
+        assert_eq!(
+            refused(&answered(401), Fail, false),
+            judged(Pass, "refused with 401")
+        );
+        assert_eq!(
+            refused(&answered(499), Fail, true),
+            judged(Pass, "refused with 499")
+        );
+        for accepted_is in [Fail, Warn] {
+            assert_eq!(
+                refused(&answered(200), accepted_is, true),
+                judged(
+                    accepted_is,
+                    "accepted it with 200: it should be refused with 4xx"
+                )
+            );
+        }
+        for s in [500, 503] {
+            assert_eq!(
+                refused(&answered(s), Fail, true),
+                judged(
+                    Fail,
+                    &format!(
+                        "answered {s}: refuse with 400 or 401, never 5xx (Menon retries a 5xx)"
+                    )
+                )
+            );
+        }
+        assert_eq!(
+            refused(&answered(302), Warn, true),
+            judged(Fail, "answered 302: it should be refused with 4xx")
+        );
+        assert_eq!(
+            refused(&exchange(None, "", 5.0), Warn, true),
+            judged(Fail, "no answer: timed out")
+        );
+    }
+
+    #[test]
+    fn idempotency_judgements() {
+        use Verdict::{Fail, Pass};
+        let copies = [answered(200), answered(204), answered(200)];
+        assert_eq!(
+            all_acknowledged(&copies),
+            judged(Pass, "all 3 copies acknowledged with 2xx")
+        );
+        let copies = [answered(200), answered(500), exchange(None, "", 5.0)];
+        assert_eq!(
+            all_acknowledged(&copies),
+            judged(
+                Fail,
+                "1 of 3 copies acknowledged; the answers were 200, 500, timed out"
+            )
+        );
+        let wait = Duration::from_millis(1_500);
+        assert_eq!(
+            processed_once("evt_1", 1, wait),
+            judged(Pass, "the probe shows evt_1 processed once")
+        );
+        assert_eq!(
+            processed_once("evt_1", 0, wait),
+            judged(
+                Fail,
+                "the probe never showed evt_1 processed (waited 1500 ms; \
+                 --probe-wait gives slow work longer)"
+            )
+        );
+        assert_eq!(
+            processed_once("evt_1", 2, wait),
+            judged(Fail, "the probe shows evt_1 processed 2 times")
+        );
+    }
+
+    #[test]
+    fn deadline_is_inclusive_and_counts_errors() {
+        use Verdict::{Fail, Pass, Skipped};
+        let limit = Duration::from_secs(1);
+        assert_eq!(
+            deadline(&[], limit),
+            judged(Skipped, "no valid delivery was sent")
+        );
+        let on_time = [
+            exchange(Some(200), "", 10.0),
+            exchange(Some(200), "", 1_000.0),
+        ];
+        assert_eq!(
+            deadline(&on_time, limit),
+            judged(
+                Pass,
+                "all 2 valid deliveries answered within 1000 ms (slowest 1000 ms)"
+            )
+        );
+        let late = [
+            exchange(Some(200), "", 10.0),
+            exchange(Some(200), "", 1_000.75),
+        ];
+        assert_eq!(
+            deadline(&late, limit),
+            judged(
+                Fail,
+                "1 of 2 valid deliveries took longer than 1000 ms or got no answer \
+                 (slowest 1001 ms)"
+            )
+        );
+        // No answer fails however quickly it failed.
+        let refused = [exchange(Some(200), "", 10.0), exchange(None, "", 3.0)];
+        assert_eq!(
+            deadline(&refused, limit),
+            judged(
+                Fail,
+                "1 of 2 valid deliveries took longer than 1000 ms or got no answer \
+                 (slowest 10 ms; timed out)"
+            )
+        );
+    }
+
+    #[test]
+    fn burst_judgements() {
+        use Verdict::{Fail, Pass};
+        let limit = Duration::from_secs(1);
+        let times = |ms: &[f64]| -> Vec<Exchange> {
+            ms.iter().map(|&t| exchange(Some(200), "", t)).collect()
+        };
+        // A p99 exactly at the deadline passes.
+        assert_eq!(
+            burst(&times(&[10.0, 20.0, 1_000.0]), limit),
+            judged(
+                Pass,
+                "3 concurrent deliveries: p50 20 ms, p99 1000 ms (deadline 1000 ms)"
+            )
+        );
+        assert_eq!(
+            burst(&times(&[10.0, 20.0, 1_000.75]), limit),
+            judged(
+                Fail,
+                "p99 of 3 concurrent deliveries was 1001 ms (p50 20 ms), over the 1000 ms \
+                 deadline"
+            )
+        );
+        let mut some_refused = times(&[10.0]);
+        some_refused.extend([answered(503), answered(500), answered(503)]);
+        assert_eq!(
+            burst(&some_refused, limit),
+            judged(
+                Fail,
+                "3 of 4 concurrent valid deliveries were not acknowledged \
+                 (answers: 503 ×2, 500 ×1); each one would be retried"
+            )
+        );
+        let mut one_timeout = times(&[10.0, 20.0]);
+        one_timeout.push(exchange(None, "", 10_000.0));
+        assert_eq!(
+            burst(&one_timeout, limit),
+            judged(
+                Fail,
+                "1 of 3 concurrent deliveries got no answer: timed out"
+            )
+        );
+    }
+
+    #[test]
+    fn summarize_counts_most_frequent_first() {
+        let answers: Vec<String> = ["500", "503", "timed out", "503", "503", "timed out"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(summarize(&answers), "503 ×3, timed out ×2, 500 ×1");
+        assert_eq!(summarize(&[]), "");
+    }
 
     #[test]
     fn nearest_rank() {
