@@ -176,6 +176,14 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn debug_shows_the_allowance_and_not_the_lookup() {
+        assert_eq!(
+            format!("{:?}", GuardedResolver::system(true)),
+            "GuardedResolver { allow_private: true, .. }"
+        );
+    }
+
     #[tokio::test]
     async fn private_answers_are_refused_unless_allowed() -> Result<(), Box<dyn std::error::Error>>
     {
