@@ -1,19 +1,21 @@
 //! Prometheus metrics, served at `GET /metrics` (OpenMetrics text, which Prometheus
-//! scrapes as is): events published, delivery attempts and finished deliveries by
-//! outcome, webhooks disabled, the queue depth (read from the store at each scrape) and a
-//! histogram of attempt latency. Labels carry outcomes only: never a URL, id or secret.
+//! scrapes as is): events published, delivery attempts by outcome, finished deliveries by
+//! outcome (`delivered`, `failed`), retries scheduled, webhooks disabled, the queue depth
+//! (read from the store at each scrape), a histogram of attempt latency and
+//! `menon_build_info{version}`. Labels carry outcomes only: never a URL, id or secret.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 /// The `outcome` label.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Outcome {
-    /// `delivered`, `failed`, or for deliveries also `retrying`.
+    /// `delivered` or `failed`.
     pub outcome: String,
 }
 
@@ -32,6 +34,7 @@ pub struct Metrics {
     events: Counter,
     attempts: Family<Outcome, Counter>,
     deliveries: Family<Outcome, Counter>,
+    retries: Counter,
     disabled: Counter,
     latency: Histogram,
     queue_depth: Gauge,
@@ -50,6 +53,7 @@ impl Metrics {
         let events = Counter::default();
         let attempts = Family::<Outcome, Counter>::default();
         let deliveries = Family::<Outcome, Counter>::default();
+        let retries = Counter::default();
         let disabled = Counter::default();
         // 1 ms to about 16 s.
         let latency = Histogram::new(exponential_buckets(0.001, 2.0, 15));
@@ -66,9 +70,13 @@ impl Metrics {
         );
         registry.register(
             "deliveries",
-            "Deliveries by outcome after an attempt: delivered, retrying (failed, another \
-             attempt scheduled) or failed (for good)",
+            "Deliveries finished, by outcome: delivered, or failed for good",
             deliveries.clone(),
+        );
+        registry.register(
+            "delivery_retries",
+            "Failed attempts after which another attempt was scheduled",
+            retries.clone(),
         );
         registry.register(
             "webhooks_disabled",
@@ -85,11 +93,17 @@ impl Metrics {
             "Deliveries pending (due now or later)",
             queue_depth.clone(),
         );
+        registry.register(
+            "build",
+            "The server's version",
+            Info::new(vec![(
+                "version".to_owned(),
+                env!("CARGO_PKG_VERSION").to_owned(),
+            )]),
+        );
         // Pre-create the label values so that every series shows from the first scrape.
         for name in ["delivered", "failed"] {
             drop(attempts.get_or_create(&Outcome::of(name)));
-        }
-        for name in ["delivered", "retrying", "failed"] {
             drop(deliveries.get_or_create(&Outcome::of(name)));
         }
         Self {
@@ -97,6 +111,7 @@ impl Metrics {
             events,
             attempts,
             deliveries,
+            retries,
             disabled,
             latency,
             queue_depth,
@@ -109,10 +124,15 @@ impl Metrics {
     }
 
     /// One attempt ended: `delivered` or `failed`, after `elapsed_ms`; the delivery's
-    /// fate (`delivered`, `retrying`, `failed`).
+    /// fate (`delivered`, `retrying`, `failed`): a retry is counted as one, only the other
+    /// two finish a delivery.
     pub fn attempt(&self, attempt: &str, delivery: &str, elapsed_ms: u64) {
         self.attempts.get_or_create(&Outcome::of(attempt)).inc();
-        self.deliveries.get_or_create(&Outcome::of(delivery)).inc();
+        if delivery == "retrying" {
+            self.retries.inc();
+        } else {
+            self.deliveries.get_or_create(&Outcome::of(delivery)).inc();
+        }
         #[allow(clippy::cast_precision_loss)] // milliseconds fit a double exactly
         self.latency.observe(elapsed_ms as f64 / 1000.0);
     }
@@ -146,13 +166,17 @@ mod tests {
         for line in [
             "menon_events_published_total 1",
             "menon_delivery_attempts_total{outcome=\"failed\"} 1",
-            "menon_deliveries_total{outcome=\"retrying\"} 1",
+            "menon_delivery_retries_total 1",
             "menon_deliveries_total{outcome=\"failed\"} 0",
             "menon_delivery_attempts_total{outcome=\"delivered\"} 1",
             "menon_deliveries_total{outcome=\"delivered\"} 1",
             "menon_webhooks_disabled_total 0",
             "menon_queue_depth 7",
             "menon_attempt_duration_seconds_count 2",
+            &format!(
+                "menon_build_info{{version=\"{}\"}} 1",
+                env!("CARGO_PKG_VERSION")
+            ),
         ] {
             // A whole line: `... 1` must not pass for `... 10`.
             assert!(
@@ -160,6 +184,10 @@ mod tests {
                 "{line} missing from\n{text}"
             );
         }
+        assert!(
+            !text.contains("retrying"),
+            "deliveries_total counts finished deliveries only:\n{text}"
+        );
         Ok(())
     }
 }

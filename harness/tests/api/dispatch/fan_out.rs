@@ -156,11 +156,16 @@ async fn events_fan_out_to_the_sellers_subscribed_webhooks_only() {
     metrics.assert("menon_delivery_attempts_total", &outcome("delivered"), 6.0);
     metrics.assert("menon_delivery_attempts_total", &outcome("failed"), 0.0);
     metrics.assert("menon_deliveries_total", &outcome("delivered"), 6.0);
-    metrics.assert("menon_deliveries_total", &outcome("retrying"), 0.0);
+    metrics.assert("menon_delivery_retries_total", &[], 0.0);
     metrics.assert("menon_deliveries_total", &outcome("failed"), 0.0);
     metrics.assert("menon_webhooks_disabled_total", &[], 0.0);
     metrics.assert("menon_queue_depth", &[], 0.0);
     metrics.assert("menon_attempt_duration_seconds_count", &[], 6.0);
+    metrics.assert(
+        "menon_build_info",
+        &[("version", env!("CARGO_PKG_VERSION"))],
+        1.0,
+    );
 
     // The logs name events and attempts, never a secret.
     let logs = server.stop();

@@ -183,7 +183,7 @@ async fn full_schedule_disables_a_dead_endpoint_but_a_poison_event_fails_alone()
     metrics.assert("menon_delivery_attempts_total", &outcome("failed"), 12.0);
     metrics.assert("menon_delivery_attempts_total", &outcome("delivered"), 2.0);
     metrics.assert("menon_deliveries_total", &outcome("failed"), 2.0);
-    metrics.assert("menon_deliveries_total", &outcome("retrying"), 10.0);
+    metrics.assert("menon_delivery_retries_total", &[], 10.0);
     metrics.assert("menon_deliveries_total", &outcome("delivered"), 2.0);
     metrics.assert("menon_webhooks_disabled_total", &[], 1.0);
     metrics.assert("menon_queue_depth", &[], 0.0);
@@ -473,7 +473,7 @@ async fn only_a_success_since_the_events_first_attempt_keeps_a_webhook_active() 
     let outcome = |name| [("outcome", name)];
     metrics.assert("menon_webhooks_disabled_total", &[], 1.0);
     metrics.assert("menon_deliveries_total", &outcome("failed"), 2.0);
-    metrics.assert("menon_deliveries_total", &outcome("retrying"), 10.0);
+    metrics.assert("menon_delivery_retries_total", &[], 10.0);
     metrics.assert("menon_deliveries_total", &outcome("delivered"), 3.0);
     metrics.assert("menon_delivery_attempts_total", &outcome("failed"), 12.0);
     metrics.assert("menon_delivery_attempts_total", &outcome("delivered"), 3.0);
@@ -557,7 +557,7 @@ async fn timeouts_refusals_and_redirects_fail_the_whole_schedule_and_disable() {
     let outcome = |name| [("outcome", name)];
     metrics.assert("menon_delivery_attempts_total", &outcome("failed"), 18.0);
     metrics.assert("menon_delivery_attempts_total", &outcome("delivered"), 0.0);
-    metrics.assert("menon_deliveries_total", &outcome("retrying"), 15.0);
+    metrics.assert("menon_delivery_retries_total", &[], 15.0);
     metrics.assert("menon_deliveries_total", &outcome("failed"), 3.0);
     metrics.assert("menon_webhooks_disabled_total", &[], 3.0);
     silent.release();
