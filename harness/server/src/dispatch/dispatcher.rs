@@ -7,7 +7,9 @@
 //! same transaction that logs the attempt as `pending`. If the process dies mid-attempt,
 //! the lease runs out and the delivery is claimed again (the orphaned `pending` attempt
 //! is then marked failed as interrupted). Delivery is therefore at-least-once; receivers
-//! deduplicate by event id.
+//! deduplicate by event id. Leases are fenced: the claim's log id is its token, and a
+//! result that comes after the delivery was claimed again is logged as stale and
+//! changes nothing (the store reports it, [`Finished::Stale`], and it is logged here).
 //!
 //! One loop claims, and a semaphore bounds the attempts in flight (as mini-redis bounds
 //! connections); the loop sleeps until the next delivery is due on the clock (scaled to
@@ -25,7 +27,9 @@ use super::policy::{self, Decision, Facts};
 use super::{AttemptOutcome, Delivery, Sender};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
-use crate::store::{blocking, Attempt, AttemptResult, AttemptStatus, Claim, Store, StoreError};
+use crate::store::{
+    blocking, Attempt, AttemptResult, AttemptStatus, Claim, Finished, Store, StoreError,
+};
 use menon_harness_common::ids;
 
 /// The longest the loop sleeps when nothing is due.
@@ -233,12 +237,21 @@ impl Dispatcher {
         );
         let webhook_id = claim.webhook_id.clone();
         match blocking(&self.store, move |store| store.finish_attempt(&result)).await {
-            Ok(true) => {
+            Ok(Finished::Settled { disabled: true }) => {
                 self.metrics.webhook_disabled();
                 let reason = decision.disable.as_ref().map(|d| d.reason.as_str());
                 tracing::warn!(webhook = %webhook_id, reason, "webhook disabled");
             }
-            Ok(false) => {}
+            Ok(Finished::Settled { disabled: false }) => {}
+            Ok(Finished::Stale) => {
+                // The lease ran out and the delivery was claimed again (or settled
+                // otherwise): this result is logged, and changed nothing.
+                tracing::warn!(
+                    webhook = %webhook_id,
+                    delivery = %claim.log_id,
+                    "attempt result came after its lease was lost; recorded as stale"
+                );
+            }
             Err(e) => {
                 // Not recorded: the lease runs out and the delivery is sent again.
                 tracing::error!(error = %e, delivery = %claim.log_id, "recording an attempt failed");
@@ -294,6 +307,7 @@ impl Dispatcher {
         }
         let result = AttemptResult {
             delivery_id: claim.delivery_id,
+            stale_error: policy::stale_error(attempt.error.as_deref()),
             attempt,
             settle: decision.settle,
             disable: decision.disable.clone(),

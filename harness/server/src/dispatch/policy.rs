@@ -31,6 +31,21 @@ use crate::store::{Disable, Settle};
 pub const INTERRUPTED: &str =
     "interrupted: the server stopped before this attempt's outcome was recorded";
 
+/// The `error` of an attempt whose result came after its claim was lost (its lease ran
+/// out and the delivery was claimed again, or it was settled otherwise): the result is
+/// logged as it ended but changes nothing (PROTOCOL §5, fenced leases).
+pub const STALE: &str =
+    "stale: the result came after this attempt's lease was lost; it changed nothing";
+
+/// The `error` logged for a stale result: [`STALE`], with the attempt's own error if it
+/// had one.
+pub fn stale_error(error: Option<&str>) -> String {
+    match error {
+        Some(error) => format!("{STALE} ({error})"),
+        None => STALE.to_owned(),
+    }
+}
+
 /// Why a webhook was disabled after a whole failed schedule (stored with the webhook).
 pub const DISABLED_AFTER_SCHEDULE: &str = "every attempt failed for a whole retry schedule";
 

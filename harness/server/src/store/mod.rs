@@ -24,7 +24,7 @@ use menon_harness_common::ids::Secret;
 
 pub use model::{
     Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, DashboardSession, Disable,
-    NewWebhook, SellerId, Settle, StatusChange, StoredEvent, Webhook, WebhookChanges,
+    Finished, NewWebhook, SellerId, Settle, StatusChange, StoredEvent, Webhook, WebhookChanges,
     WebhookStatus,
 };
 pub use sqlite::SqliteStore;
@@ -168,9 +168,12 @@ pub trait QueueStore {
     ) -> Result<Vec<Claim>, StoreError>;
     /// Records how a claimed attempt ended, in one transaction: the log row, the
     /// delivery's [`Settle`], the webhook's failure count or last success, and the
-    /// [`Disable`] if any. Releases the lease. Returns `true` when this disabled the
-    /// webhook.
-    fn finish_attempt(&self, result: &AttemptResult) -> Result<bool, StoreError>;
+    /// [`Disable`] if any; releases the lease. Fenced: all of that only while the
+    /// delivery is still pending and claimed by this attempt (its log id is the claim's
+    /// token); otherwise only the log row is completed, marked stale, and nothing else
+    /// changes ([`Finished::Stale`]): a late result never overwrites a newer claim's,
+    /// and a give-up never overwrites a delivered delivery.
+    fn finish_attempt(&self, result: &AttemptResult) -> Result<Finished, StoreError>;
     /// The earliest time (unix seconds) a pending delivery of an active webhook becomes
     /// claimable, if there is one.
     fn next_due(&self) -> Result<Option<u64>, StoreError>;

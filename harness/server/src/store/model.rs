@@ -236,12 +236,14 @@ pub struct AttemptFilter {
 
 /// A due delivery the dispatcher has claimed: leased to it until the lease runs out (then
 /// offered again: a crash never loses a delivery), with its attempt already logged as
-/// `pending` under `log_id`.
+/// `pending` under `log_id`. The log id is also the lease's fencing token: the store
+/// keeps it on the delivery, and only the result of the attempt holding the current
+/// claim settles the delivery ([`QueueStore::finish_attempt`](super::QueueStore::finish_attempt)).
 #[derive(Debug, Clone)]
 pub struct Claim {
     /// The queue row.
     pub delivery_id: i64,
-    /// `log_…` of this attempt (`X-Menon-Delivery`).
+    /// `log_…` of this attempt (`X-Menon-Delivery`), and the claim's fencing token.
     pub log_id: String,
     /// The webhook it goes to.
     pub webhook_id: String,
@@ -304,6 +306,26 @@ pub struct AttemptResult {
     pub disable: Option<Disable>,
     /// Unix seconds when the attempt ended.
     pub finished_at: u64,
+    /// The log row's `error` instead of the attempt's own when the result is stale (see
+    /// [`Finished::Stale`]); the caller words it.
+    pub stale_error: String,
+}
+
+/// What recording an attempt's result came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// The attempt held the delivery's claim: the decision was applied; `disabled` when
+    /// it disabled the webhook.
+    Settled {
+        /// This result disabled the webhook.
+        disabled: bool,
+    },
+    /// The attempt no longer held the claim (its lease ran out and the delivery was
+    /// claimed again, or the delivery was settled otherwise, e.g. delivered by a manual
+    /// retry): nothing of the delivery or its webhook changed. The log row is completed
+    /// all the same, as the attempt ended (status, response), with `next_retry` none and
+    /// `error` the result's `stale_error`.
+    Stale,
 }
 
 /// A signed-in dashboard browser (issue 7).

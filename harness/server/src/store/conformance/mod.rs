@@ -44,8 +44,8 @@ pub use sessions::*;
 pub use webhooks::*;
 
 use super::{
-    Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, Disable, NewWebhook, SellerId,
-    Settle, StatusChange, Store, StoreError, StoredEvent, Webhook, WebhookChanges,
+    Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, Disable, Finished, NewWebhook,
+    SellerId, Settle, StatusChange, Store, StoreError, StoredEvent, Webhook, WebhookChanges,
 };
 use menon_harness_common::ids::Secret;
 
@@ -83,6 +83,10 @@ macro_rules! __store_conformance_cases {
             finishing_with_disable_disables_active_webhooks_only,
             disable_unless_success_since_is_a_compare_and_set,
             queue_depth_counts_pending_deliveries,
+            a_late_result_after_a_reclaim_is_stale_and_changes_nothing,
+            a_result_settles_while_its_claim_is_current,
+            a_give_up_after_delivered_is_refused,
+            two_claims_never_both_settle,
             attempts_page_newest_first_with_filters,
             recording_a_delivered_attempt_settles_the_queued_delivery,
             attempt_event_finds_the_event_and_counts_its_attempts,
@@ -222,7 +226,11 @@ fn event_ids(claims: &[Claim]) -> Vec<&str> {
     claims.iter().map(|c| c.event.id.as_str()).collect()
 }
 
-/// Records how `claim`'s attempt ended at `at`.
+/// The `error` a stale result is logged with.
+const STALE: &str = "stale (conformance)";
+
+/// Records how `claim`'s attempt ended at `at`, which must settle the delivery; `true`
+/// when it disabled the webhook.
 fn finish(
     store: &dyn Store,
     claim: &Claim,
@@ -230,6 +238,25 @@ fn finish(
     disable: Option<Disable>,
     at: u64,
 ) -> Result<bool, StoreError> {
+    let finished = try_finish(store, claim, settle, disable, at)?;
+    assert_ne!(
+        finished,
+        Finished::Stale,
+        "{}'s result was stale",
+        claim.log_id
+    );
+    Ok(finished == Finished::Settled { disabled: true })
+}
+
+/// Records how `claim`'s attempt ended at `at` (a 200, or else a 500), whatever that
+/// comes to.
+fn try_finish(
+    store: &dyn Store,
+    claim: &Claim,
+    settle: Settle,
+    disable: Option<Disable>,
+    at: u64,
+) -> Result<Finished, StoreError> {
     let delivered = settle == Settle::Delivered;
     store.finish_attempt(&AttemptResult {
         delivery_id: claim.delivery_id,
@@ -258,6 +285,7 @@ fn finish(
         settle,
         disable,
         finished_at: at,
+        stale_error: STALE.into(),
     })
 }
 

@@ -5,9 +5,11 @@ use menon_webhooks::EventType;
 
 use super::{
     claim, claim_one, disable, enable, event, event_ids, finish, found, get, logs, new_webhook,
-    seller, webhook, INTERRUPTED,
+    seller, try_finish, webhook, INTERRUPTED, STALE,
 };
-use crate::store::{AttemptStatus, Claim, Disable, Settle, Store, StoreError, WebhookStatus};
+use crate::store::{
+    Attempt, AttemptStatus, Claim, Disable, Finished, Settle, Store, StoreError, WebhookStatus,
+};
 
 /// Publishing stores the event and queues one delivery, due at the event's time, for
 /// each active webhook of its seller subscribed to its type; nothing else.
@@ -391,5 +393,163 @@ pub fn queue_depth_counts_pending_deliveries(store: &dyn Store) -> Result<(), St
     finish(store, &a, Settle::Delivered, None, 1_001)?;
     finish(store, &b, Settle::Fail, None, 1_001)?;
     assert_eq!(store.queue_depth()?, 2);
+    Ok(())
+}
+
+/// The log row of `log_id`.
+fn log_row(store: &dyn Store, log_id: &str) -> Result<Attempt, StoreError> {
+    let row = logs(store, "sel_a", "wh_a")?
+        .into_iter()
+        .find(|a| a.id == log_id);
+    found(row, log_id)
+}
+
+/// Fenced leases: a result that comes after its lease ran out and the delivery was
+/// claimed again is stale. Its log row is completed as the attempt ended (marked stale,
+/// no next retry); the delivery, its schedule and the webhook are left as the newer
+/// claim has them, whatever the late result says (delivered, retry, give up, disable).
+pub fn a_late_result_after_a_reclaim_is_stale_and_changes_nothing(
+    store: &dyn Store,
+) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    store.publish_event(&event("evt_1", "sel_a", 1_000))?;
+    let lost = claim_one(store, 1_000)?; // leased until 1 100
+    let current = claim_one(store, 1_100)?;
+    assert_eq!(current.delivery_id, lost.delivery_id);
+    let gone = Disable {
+        reason: "gone".into(),
+        unless_success_since: None,
+    };
+    for (settle, disable) in [
+        (Settle::Retry(1_101), Some(gone)),
+        (Settle::Fail, None),
+        (Settle::Delivered, None),
+    ] {
+        assert_eq!(
+            try_finish(store, &lost, settle, disable, 1_150)?,
+            Finished::Stale
+        );
+        assert_eq!(store.queue_depth()?, 1);
+        assert_eq!(store.next_due()?, Some(1_200), "the current claim's lease");
+        let webhook = get(store, "sel_a", "wh_a")?;
+        assert_eq!(webhook.status, WebhookStatus::Active);
+        assert_eq!(webhook.consecutive_failures, 0);
+    }
+    let row = log_row(store, &lost.log_id)?;
+    assert_eq!(row.status, AttemptStatus::Delivered, "as the attempt ended");
+    assert_eq!(row.response_code, Some(200));
+    assert_eq!((row.error.as_deref(), row.next_retry), (Some(STALE), None));
+    // The current claim settles; the stale success was not recorded as the webhook's.
+    finish(store, &current, Settle::Retry(1_300), None, 1_160)?;
+    let next = claim_one(store, 1_300)?;
+    assert_eq!((next.failures, next.last_success_at), (1, None));
+    Ok(())
+}
+
+/// A result settles while its claim is the delivery's: within the lease, and also after
+/// the lease ran out as long as nobody claimed the delivery again.
+pub fn a_result_settles_while_its_claim_is_current(store: &dyn Store) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    store.publish_event(&event("evt_1", "sel_a", 1_000))?;
+    store.publish_event(&event("evt_2", "sel_a", 1_000))?;
+    let [within, late] = <[Claim; 2]>::try_from(claim(store, 1_000, 2)?)
+        .map_err(|_| StoreError::Corrupt("two claims".into()))?;
+    assert_eq!(
+        try_finish(store, &within, Settle::Retry(5_000), None, 1_099)?,
+        Finished::Settled { disabled: false }
+    );
+    assert_eq!(
+        try_finish(store, &late, Settle::Delivered, None, 1_500)?,
+        Finished::Settled { disabled: false }
+    );
+    assert_eq!(store.queue_depth()?, 1);
+    assert_eq!(store.next_due()?, Some(5_000));
+    assert_eq!(log_row(store, &late.log_id)?.error, None);
+    // Settling releases the claim: the same result again is stale.
+    assert_eq!(
+        try_finish(store, &within, Settle::Retry(5_000), None, 1_099)?,
+        Finished::Stale
+    );
+    assert_eq!(get(store, "sel_a", "wh_a")?.consecutive_failures, 0);
+    Ok(())
+}
+
+/// A give-up (or a retry, or a disabling) never overwrites a delivered delivery: here a
+/// manual retry delivered it while the queued attempt was in flight.
+pub fn a_give_up_after_delivered_is_refused(store: &dyn Store) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    store.publish_event(&event("evt_1", "sel_a", 1_000))?;
+    let c = claim_one(store, 1_000)?;
+    store.record_attempt(&Attempt {
+        id: "log_manual".into(),
+        webhook_id: "wh_a".into(),
+        seller_id: seller("sel_a"),
+        event_id: "evt_1".into(),
+        event_type: "listing.created".into(),
+        status: AttemptStatus::Delivered,
+        response_code: Some(200),
+        response_time_ms: Some(4),
+        delivered_at: Some(1_010),
+        error: None,
+        retry_count: 1,
+        next_retry: None,
+        created_at: 1_010,
+    })?;
+    assert_eq!(store.queue_depth()?, 0);
+    let schedule = Disable {
+        reason: "schedule".into(),
+        unless_success_since: None,
+    };
+    assert_eq!(
+        try_finish(store, &c, Settle::Fail, Some(schedule), 1_020)?,
+        Finished::Stale
+    );
+    assert_eq!(store.queue_depth()?, 0);
+    assert!(claim(store, 99_999, 10)?.is_empty(), "still delivered");
+    let webhook = get(store, "sel_a", "wh_a")?;
+    assert_eq!(webhook.status, WebhookStatus::Active);
+    assert_eq!(webhook.consecutive_failures, 0);
+    assert_eq!(log_row(store, &c.log_id)?.error.as_deref(), Some(STALE));
+    Ok(())
+}
+
+/// Two claims of one delivery never both settle: after the delivery is claimed again,
+/// only the newer claim's result counts, whichever result arrives first.
+pub fn two_claims_never_both_settle(store: &dyn Store) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    store.publish_event(&event("evt_1", "sel_a", 1_000))?;
+    store.publish_event(&event("evt_2", "sel_a", 1_000))?;
+    let old_1 = claim_one(store, 1_000)?;
+    let old_2 = claim_one(store, 1_000)?;
+    let [new_1, new_2] = <[Claim; 2]>::try_from(claim(store, 1_100, 2)?)
+        .map_err(|_| StoreError::Corrupt("two claims".into()))?;
+    assert_eq!(
+        (new_1.delivery_id, new_2.delivery_id),
+        (old_1.delivery_id, old_2.delivery_id)
+    );
+    // evt_1: the old result first, then the new one.
+    assert_eq!(
+        try_finish(store, &old_1, Settle::Delivered, None, 1_150)?,
+        Finished::Stale
+    );
+    assert_eq!(
+        try_finish(store, &new_1, Settle::Retry(2_000), None, 1_160)?,
+        Finished::Settled { disabled: false }
+    );
+    // evt_2: the new result first, then the old one.
+    assert_eq!(
+        try_finish(store, &new_2, Settle::Delivered, None, 1_150)?,
+        Finished::Settled { disabled: false }
+    );
+    assert_eq!(
+        try_finish(store, &old_2, Settle::Fail, None, 1_160)?,
+        Finished::Stale
+    );
+    assert_eq!(store.queue_depth()?, 1);
+    assert_eq!(store.next_due()?, Some(2_000));
+    // One failure (new_1's), then new_2's success cleared it: neither old result counted.
+    assert_eq!(get(store, "sel_a", "wh_a")?.consecutive_failures, 0);
+    let again = claim_one(store, 2_000)?;
+    assert_eq!((again.event.id.as_str(), again.failures), ("evt_1", 1));
     Ok(())
 }

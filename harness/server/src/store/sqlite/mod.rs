@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0002_dispatch.sql"),
     include_str!("../../../migrations/0003_dashboard.sql"),
     include_str!("../../../migrations/0004_leased.sql"),
+    include_str!("../../../migrations/0005_fenced.sql"),
 ];
 
 /// A [`Store`](crate::store::Store) on a SQLite file.

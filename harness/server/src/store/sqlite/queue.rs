@@ -6,7 +6,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::logs::ATTEMPT_COLUMNS;
 use super::webhooks::events_from_json;
 use super::{secs, unsigned, SqliteStore};
-use crate::store::{AttemptResult, Claim, QueueStore, SellerId, Settle, StoreError, StoredEvent};
+use crate::store::{
+    AttemptResult, Claim, Finished, QueueStore, SellerId, Settle, StoreError, StoredEvent,
+};
 
 fn insert_event(conn: &Connection, event: &StoredEvent) -> Result<(), StoreError> {
     conn.execute(
@@ -166,10 +168,15 @@ impl QueueStore for SqliteStore {
                 params![interrupted, claim.delivery_id],
             )?;
             tx.execute(
-                "UPDATE deliveries SET leased_until = ?1, attempts = attempts + 1,
-                        first_attempt_at = COALESCE(first_attempt_at, ?2)
-                 WHERE id = ?3",
-                params![secs(lease_until), secs(now), claim.delivery_id],
+                "UPDATE deliveries SET leased_until = ?1, lease_token = ?2,
+                        attempts = attempts + 1, first_attempt_at = COALESCE(first_attempt_at, ?3)
+                 WHERE id = ?4",
+                params![
+                    secs(lease_until),
+                    claim.log_id,
+                    secs(now),
+                    claim.delivery_id
+                ],
             )?;
             tx.execute(
                 &format!(
@@ -192,11 +199,38 @@ impl QueueStore for SqliteStore {
         Ok(claims)
     }
 
-    fn finish_attempt(&self, r: &AttemptResult) -> Result<bool, StoreError> {
+    fn finish_attempt(&self, r: &AttemptResult) -> Result<Finished, StoreError> {
         let a = &r.attempt;
         let at = secs(r.finished_at);
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        // The fence: the delivery is settled only while it is pending and its claim is
+        // still this attempt's. Settling releases the lease and its token.
+        let settled = match r.settle {
+            Settle::Delivered => tx.execute(
+                "UPDATE deliveries SET status = 'delivered', finished_at = ?1,
+                        leased_until = NULL, lease_token = NULL
+                 WHERE id = ?2 AND status = 'pending' AND lease_token = ?3",
+                params![at, r.delivery_id, a.id],
+            )?,
+            Settle::Retry(next) => tx.execute(
+                "UPDATE deliveries SET failures = failures + 1, next_attempt_at = ?1,
+                        leased_until = NULL, lease_token = NULL
+                 WHERE id = ?2 AND status = 'pending' AND lease_token = ?3",
+                params![secs(next), r.delivery_id, a.id],
+            )?,
+            Settle::Fail => tx.execute(
+                "UPDATE deliveries SET status = 'failed', failures = failures + 1,
+                        finished_at = ?1, leased_until = NULL, lease_token = NULL
+                 WHERE id = ?2 AND status = 'pending' AND lease_token = ?3",
+                params![at, r.delivery_id, a.id],
+            )?,
+        } > 0;
+        let (error, next_retry) = if settled {
+            (a.error.as_deref(), a.next_retry)
+        } else {
+            (Some(r.stale_error.as_str()), None)
+        };
         tx.execute(
             "UPDATE delivery_attempts SET status = ?1, response_code = ?2, response_time_ms = ?3,
                     delivered_at = ?4, error = ?5, next_retry = ?6
@@ -206,40 +240,24 @@ impl QueueStore for SqliteStore {
                 a.response_code,
                 a.response_time_ms.map(secs),
                 a.delivered_at.map(secs),
-                a.error,
-                a.next_retry.map(secs),
+                error,
+                next_retry.map(secs),
                 a.id
             ],
         )?;
+        if !settled {
+            tx.commit()?;
+            return Ok(Finished::Stale);
+        }
         match r.settle {
             Settle::Delivered => {
-                tx.execute(
-                    "UPDATE deliveries SET status = 'delivered', finished_at = ?1,
-                            leased_until = NULL WHERE id = ?2",
-                    params![at, r.delivery_id],
-                )?;
                 tx.execute(
                     "UPDATE webhooks SET consecutive_failures = 0, last_success_at = ?1
                      WHERE id = ?2",
                     params![at, a.webhook_id],
                 )?;
             }
-            Settle::Retry(next) => {
-                tx.execute(
-                    "UPDATE deliveries SET failures = failures + 1, next_attempt_at = ?1,
-                            leased_until = NULL WHERE id = ?2",
-                    params![secs(next), r.delivery_id],
-                )?;
-                count_failure(&tx, &a.webhook_id)?;
-            }
-            Settle::Fail => {
-                tx.execute(
-                    "UPDATE deliveries SET status = 'failed', failures = failures + 1,
-                            finished_at = ?1, leased_until = NULL WHERE id = ?2",
-                    params![at, r.delivery_id],
-                )?;
-                count_failure(&tx, &a.webhook_id)?;
-            }
+            Settle::Retry(_) | Settle::Fail => count_failure(&tx, &a.webhook_id)?,
         }
         let mut disabled = false;
         if let Some(disable) = &r.disable {
@@ -258,7 +276,7 @@ impl QueueStore for SqliteStore {
             )? > 0;
         }
         tx.commit()?;
-        Ok(disabled)
+        Ok(Finished::Settled { disabled })
     }
 
     fn next_due(&self) -> Result<Option<u64>, StoreError> {
