@@ -9,3 +9,6 @@ UPDATE deliveries SET lease_token = (
     WHERE a.delivery_id = deliveries.id AND a.status = 'pending'
     ORDER BY a.created_at DESC, a.id DESC LIMIT 1)
 WHERE leased_until IS NOT NULL;
+-- A lease with no attempt pending has nothing to fence or to close: released.
+UPDATE deliveries SET leased_until = NULL
+WHERE leased_until IS NOT NULL AND lease_token IS NULL;

@@ -5,10 +5,11 @@
 //!
 //! Why it cannot lose a delivery: a claim is a lease (`leased_until`) written in the
 //! same transaction that logs the attempt as `pending`. If the process dies mid-attempt,
-//! the lease runs out and the delivery is claimed again (the orphaned `pending` attempt
-//! is then marked failed as interrupted). Delivery is therefore at-least-once; receivers
+//! the lease runs out: the next claim records the orphaned `pending` attempt as an
+//! interrupted failure (as the policy decides it, on the schedule) and the delivery is
+//! claimed again when that is due. Delivery is therefore at-least-once; receivers
 //! deduplicate by event id. Leases are fenced: the claim's log id is its token, and a
-//! result that comes after the delivery was claimed again is logged as stale and
+//! result that comes after its attempt was recorded as interrupted is logged as stale and
 //! changes nothing (the store reports it, [`Finished::Stale`], and it is logged here).
 //!
 //! One loop claims, and a semaphore bounds the attempts in flight (as mini-redis bounds
@@ -159,8 +160,17 @@ impl Dispatcher {
             .map(|_| ids::log_id())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StoreError::Database(e.to_string()))?;
+        let wall_now = self.clock.wall_unix();
         blocking(&self.store, move |store| {
-            store.claim_due(now, lease_until, log_ids, policy::INTERRUPTED)
+            store.claim_due(now, lease_until, log_ids, &|lapsed| {
+                tracing::warn!(
+                    webhook = %lapsed.webhook_id,
+                    event = %lapsed.event.id,
+                    delivery = %lapsed.log_id,
+                    "attempt interrupted: its lease ran out with no result; counted as failed"
+                );
+                interrupted_result(lapsed, now, wall_now)
+            })
         })
         .await
     }
@@ -261,60 +271,83 @@ impl Dispatcher {
 
     /// Asks the policy what `outcome` means and builds the finished log row with it.
     fn settle(&self, claim: &Claim, outcome: AttemptOutcome) -> (AttemptResult, Decision) {
-        let finished_at = self.clock.now_unix();
-        let decision = policy::decide(
-            &outcome,
-            &Facts {
-                failures: claim.failures,
-                first_attempt_at: claim.first_attempt_at,
-                last_success_at: claim.last_success_at,
-                finished_at,
-                wall_now: self.clock.wall_unix(),
-            },
-        );
-        let mut attempt = Attempt {
-            id: claim.log_id.clone(),
-            webhook_id: claim.webhook_id.clone(),
-            seller_id: claim.seller_id.clone(),
-            event_id: claim.event.id.clone(),
-            event_type: claim.event.event_type.clone(),
-            status: AttemptStatus::Failed,
-            response_code: None,
-            response_time_ms: None,
-            delivered_at: None,
-            error: None,
-            retry_count: claim.retry_count,
-            next_retry: decision.next_retry(),
-            created_at: claim.claimed_at,
-        };
-        match outcome {
-            AttemptOutcome::Delivered { status, elapsed_ms } => {
-                attempt.status = AttemptStatus::Delivered;
-                attempt.response_code = Some(status);
-                attempt.response_time_ms = Some(elapsed_ms);
-                attempt.delivered_at = Some(finished_at);
-            }
-            AttemptOutcome::Failed {
-                status,
-                elapsed_ms,
-                error,
-                ..
-            } => {
-                attempt.response_code = status;
-                attempt.response_time_ms = Some(elapsed_ms);
-                attempt.error = Some(error);
-            }
-        }
-        let result = AttemptResult {
-            delivery_id: claim.delivery_id,
-            stale_error: policy::stale_error(attempt.error.as_deref()),
-            attempt,
-            settle: decision.settle,
-            disable: decision.disable.clone(),
-            finished_at,
-        };
-        (result, decision)
+        result_of(
+            claim,
+            outcome,
+            self.clock.now_unix(),
+            self.clock.wall_unix(),
+        )
     }
+}
+
+/// The result of a lapsed claim's attempt, found at `now`: interrupted, as the policy
+/// decides it (no response, no response time).
+fn interrupted_result(lapsed: &Claim, now: u64, wall_now: u64) -> AttemptResult {
+    let (mut result, _) = result_of(lapsed, policy::interrupted_outcome(), now, wall_now);
+    result.attempt.response_time_ms = None;
+    result
+}
+
+/// Asks the policy what `outcome`, ended at `finished_at`, means for `claim`, and builds
+/// the finished log row with it.
+fn result_of(
+    claim: &Claim,
+    outcome: AttemptOutcome,
+    finished_at: u64,
+    wall_now: u64,
+) -> (AttemptResult, Decision) {
+    let decision = policy::decide(
+        &outcome,
+        &Facts {
+            failures: claim.failures,
+            first_attempt_at: claim.first_attempt_at,
+            last_success_at: claim.last_success_at,
+            finished_at,
+            wall_now,
+        },
+    );
+    let mut attempt = Attempt {
+        id: claim.log_id.clone(),
+        webhook_id: claim.webhook_id.clone(),
+        seller_id: claim.seller_id.clone(),
+        event_id: claim.event.id.clone(),
+        event_type: claim.event.event_type.clone(),
+        status: AttemptStatus::Failed,
+        response_code: None,
+        response_time_ms: None,
+        delivered_at: None,
+        error: None,
+        retry_count: claim.retry_count,
+        next_retry: decision.next_retry(),
+        created_at: claim.claimed_at,
+    };
+    match outcome {
+        AttemptOutcome::Delivered { status, elapsed_ms } => {
+            attempt.status = AttemptStatus::Delivered;
+            attempt.response_code = Some(status);
+            attempt.response_time_ms = Some(elapsed_ms);
+            attempt.delivered_at = Some(finished_at);
+        }
+        AttemptOutcome::Failed {
+            status,
+            elapsed_ms,
+            error,
+            ..
+        } => {
+            attempt.response_code = status;
+            attempt.response_time_ms = Some(elapsed_ms);
+            attempt.error = Some(error);
+        }
+    }
+    let result = AttemptResult {
+        delivery_id: claim.delivery_id,
+        stale_error: policy::stale_error(attempt.error.as_deref()),
+        attempt,
+        settle: decision.settle,
+        disable: decision.disable.clone(),
+        finished_at,
+    };
+    (result, decision)
 }
 
 #[cfg(test)]
@@ -422,8 +455,8 @@ mod tests {
     /// the sender's own timeout is an hour, so only the drain bound can end the wait),
     /// shutdown waits the delivery timeout plus 2 s for it, then stops anyway. The
     /// abandoned attempt stays unrecorded (`pending`) and its lease, sized on the same
-    /// bound, runs out: the delivery is claimed again and the attempt closed as
-    /// interrupted.
+    /// bound, runs out: the attempt is closed as interrupted, a failure on the schedule,
+    /// and the delivery is claimed again when that is due.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_drain_is_bounded_when_an_attempt_outlives_it(
     ) -> Result<(), Box<dyn std::error::Error>> {
@@ -499,20 +532,28 @@ mod tests {
 
         // The lease: the bound in clock seconds (scale 1: 2.1 s, rounded up).
         let lease_end = START + 3;
-        let early = store.claim_due(lease_end - 1, lease_end + 3, vec!["log_x".into()], "x")?;
-        assert!(early.is_empty(), "claimed again before its lease ran out");
-        let again = store.claim_due(
-            lease_end,
-            lease_end + 3,
-            vec!["log_again".into()],
-            policy::INTERRUPTED,
-        )?;
-        assert_eq!(again.len(), 1, "claimed again once the lease ran out");
+        let claim_at = |now: u64, log_id: &str| {
+            store.claim_due(now, now + 3, vec![log_id.into()], &|lapsed| {
+                interrupted_result(lapsed, now, now)
+            })
+        };
+        assert!(
+            claim_at(lease_end - 1, "log_x")?.is_empty(),
+            "claimed again before its lease ran out"
+        );
+        // Once it ran out, the attempt counts as an interrupted failure: due again
+        // on the schedule, a minute later.
+        assert!(claim_at(lease_end, "log_y")?.is_empty());
+        assert_eq!(store.next_due()?, Some(lease_end + 60));
+        let again = claim_at(lease_end + 60, "log_again")?;
+        assert_eq!(again.len(), 1, "claimed again on the schedule");
+        assert_eq!(again[0].failures, 1);
         let logs = store
             .list_attempts(&seller, "wh_d", &filter)?
             .unwrap_or_default();
         let first = logs.iter().find(|a| a.id != "log_again").ok_or("row")?;
         assert_eq!(first.status, AttemptStatus::Failed);
+        assert_eq!(first.next_retry, Some(lease_end + 60));
         assert_eq!(first.error.as_deref(), Some(policy::INTERRUPTED));
         Ok(())
     }

@@ -16,8 +16,10 @@
 //!   land concurrently (another worker, a manual retry) between the claim and the
 //!   decision, so the decision carries the time from which a success vetoes the disabling
 //!   ([`Disable::unless_success_since`]) and the store checks it in the same transaction;
-//! - an attempt cut off by a crash is closed as failed with [`INTERRUPTED`] when its
-//!   delivery is claimed again.
+//! - an attempt cut off by a crash (its lease ran out with no result) is a failure like
+//!   any other, with no status and no `Retry-After` ([`interrupted_outcome`]): it moves the
+//!   schedule on, so an event that crashes the server every time is failed for good after
+//!   the last attempt, and the disabling rule applies to it as to any failure.
 //!
 //! Queued test events follow the same rules; Send Test and manual retries are sent at
 //! once by the API, outside the queue, and only logged.
@@ -26,8 +28,8 @@ use super::schedule;
 use super::send::{AttemptOutcome, RetryAfter};
 use crate::store::{Disable, Settle};
 
-/// The `error` of an attempt left `pending` by a crash, written when its delivery is
-/// claimed again (PROTOCOL §5: it counts as failed, `interrupted`).
+/// The `error` of an attempt cut off by a crash, written when its lease has run out
+/// (PROTOCOL §5: it counts as failed, `interrupted`).
 pub const INTERRUPTED: &str =
     "interrupted: the server stopped before this attempt's outcome was recorded";
 
@@ -141,6 +143,16 @@ pub fn decide(outcome: &AttemptOutcome, facts: &Facts) -> Decision {
             reason: DISABLED_AFTER_SCHEDULE.into(),
             unless_success_since: Some(facts.first_attempt_at),
         }),
+    }
+}
+
+/// The outcome of an attempt cut off by a crash: failed, with no answer.
+pub fn interrupted_outcome() -> AttemptOutcome {
+    AttemptOutcome::Failed {
+        status: None,
+        elapsed_ms: 0,
+        error: INTERRUPTED.to_owned(),
+        retry_after: None,
     }
 }
 
@@ -261,6 +273,25 @@ mod tests {
             assert_eq!(decision.disable, None);
             assert_eq!(decision.fate(), "failed");
         }
+    }
+
+    #[test]
+    fn an_interrupted_attempt_is_a_failure_on_the_schedule() {
+        let interrupted = |facts: &Facts| decide(&interrupted_outcome(), facts);
+        for (failures, delay) in [(0, 60), (1, 300), (4, 86_400)] {
+            let decision = interrupted(&facts(failures));
+            assert_eq!(decision.settle, Settle::Retry(NOW + delay), "{failures}");
+            assert_eq!(decision.disable, None);
+        }
+        // The sixth is the last: failed for good, and the disabling rule applies.
+        let decision = interrupted(&facts(5));
+        assert_eq!(decision.settle, Settle::Fail);
+        assert!(decision.disable.is_some());
+        let healthy = Facts {
+            last_success_at: Some(NOW),
+            ..facts(5)
+        };
+        assert_eq!(interrupted(&healthy).disable, None);
     }
 
     #[test]

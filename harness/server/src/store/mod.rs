@@ -153,24 +153,31 @@ pub trait QueueStore {
         webhook_id: &str,
         due_at: u64,
     ) -> Result<usize, StoreError>;
-    /// Claims up to `log_ids.len()` due deliveries of active webhooks, oldest due first
-    /// (a delivery is due when its time has come and it is not leased, or its lease ran
-    /// out): leases each until `lease_until`, counts the attempt, records `now` as the
-    /// first attempt of its schedule if there was none, marks any attempt left `pending`
-    /// by an earlier claim (a crash) as failed with the error `interrupted`, and logs the
-    /// new attempt as `pending` under the next of `log_ids`.
+    /// In one transaction, first records every lapsed claim: a pending delivery of an
+    /// active webhook whose lease ran out at `now` with no result recorded (the process
+    /// died mid-attempt). For each, `interrupted` is called with the claim as it was
+    /// made (its `log_id` the attempt left `pending`, `claimed_at` that attempt's start)
+    /// and returns the attempt's result as the caller's policy decides it (PROTOCOL §5:
+    /// a failure, `interrupted`); it is recorded exactly as
+    /// [`finish_attempt`](Self::finish_attempt) records one, so it counts for the
+    /// schedule and the webhook like any failure. Then claims up to `log_ids.len()` due
+    /// deliveries, oldest due first (a delivery is due when its time has come and it is
+    /// not leased): leases each until `lease_until` under the next of `log_ids` (its
+    /// token), counts the attempt, records `now` as the first attempt of its schedule if
+    /// there was none, and logs the new attempt as `pending`.
     fn claim_due(
         &self,
         now: u64,
         lease_until: u64,
         log_ids: Vec<String>,
-        interrupted: &str,
+        interrupted: &dyn Fn(&Claim) -> AttemptResult,
     ) -> Result<Vec<Claim>, StoreError>;
     /// Records how a claimed attempt ended, in one transaction: the log row, the
     /// delivery's [`Settle`], the webhook's failure count or last success, and the
     /// [`Disable`] if any; releases the lease. Fenced: all of that only while the
     /// delivery is still pending and claimed by this attempt (its log id is the claim's
-    /// token); otherwise only the log row is completed, marked stale, and nothing else
+    /// token, cleared when the delivery is settled or the attempt recorded as
+    /// interrupted); otherwise only the log row is completed, marked stale, and nothing else
     /// changes ([`Finished::Stale`]): a late result never overwrites a newer claim's,
     /// and a give-up never overwrites a delivered delivery.
     fn finish_attempt(&self, result: &AttemptResult) -> Result<Finished, StoreError>;

@@ -114,8 +114,9 @@ pub enum StatusChange {
     /// disabled time and reason none (its last success is kept). Then every delivery of
     /// the webhook that is `pending`, or `failed` with a finished time at or after
     /// `requeue_failed_since` (none: no failed delivery), becomes `pending` again with a
-    /// fresh schedule: due at `requeue_at`, no failures, no first attempt, no lease, no
-    /// finished time. Delivered deliveries, and failed ones finished before
+    /// fresh schedule: due at `requeue_at`, no failures, no first attempt, no finished
+    /// time. A claim in flight keeps its lease: its result, or its interruption when the
+    /// lease runs out, is recorded on the fresh schedule. Delivered deliveries, and failed ones finished before
     /// `requeue_failed_since`, are left as they are.
     Enable {
         /// Unix seconds the requeued deliveries are due.
@@ -320,9 +321,9 @@ pub enum Finished {
         /// This result disabled the webhook.
         disabled: bool,
     },
-    /// The attempt no longer held the claim (its lease ran out and the delivery was
-    /// claimed again, or the delivery was settled otherwise, e.g. delivered by a manual
-    /// retry): nothing of the delivery or its webhook changed. The log row is completed
+    /// The attempt no longer held the claim (its lease ran out and it was recorded as
+    /// interrupted, the delivery perhaps claimed again; or the delivery was settled
+    /// otherwise, e.g. delivered by a manual retry): nothing of the delivery or its webhook changed. The log row is completed
     /// all the same, as the attempt ended (status, response), with `next_retry` none and
     /// `error` the result's `stale_error`.
     Stale,

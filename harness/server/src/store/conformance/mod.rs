@@ -47,6 +47,7 @@ use super::{
     Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, Disable, Finished, NewWebhook,
     SellerId, Settle, StatusChange, Store, StoreError, StoredEvent, Webhook, WebhookChanges,
 };
+use crate::dispatch::schedule;
 use menon_harness_common::ids::Secret;
 
 /// One case: checks a behaviour on a fresh, empty store (panicking on a mismatch; an
@@ -74,7 +75,8 @@ macro_rules! __store_conformance_cases {
             bulk_queueing_stores_events_due_at_a_time,
             claims_take_the_oldest_due_first,
             claims_fill_in_the_attempt,
-            a_leased_delivery_is_claimed_again_only_when_the_lease_expires,
+            a_lapsed_lease_is_an_interrupted_failure_on_the_schedule,
+            six_interrupted_attempts_fail_the_delivery_for_good,
             disabled_webhooks_keep_their_deliveries_unclaimed,
             next_due_walks_unleased_and_leased_deliveries_of_active_webhooks,
             finishing_delivered_settles_the_delivery_and_the_webhook,
@@ -213,13 +215,41 @@ fn enable(store: &dyn Store, owner: &str, id: &str, at: u64) -> Result<Webhook, 
 
 const INTERRUPTED: &str = "interrupted (conformance)";
 
-/// Claims up to `n` due deliveries at `now`, leased for 100 s, under fresh log ids.
+/// Why [`interrupted`] disables a webhook.
+const DISABLED_INTERRUPTED: &str = "every attempt interrupted (conformance)";
+
+/// The result of a lapsed claim's attempt found at `now`, decided as the dispatcher's
+/// policy decides it (PROTOCOL §5): a failure with no answer, on the schedule; after the
+/// last attempt the delivery is failed for good and the webhook disabled unless a
+/// delivery to it succeeded since this delivery's first attempt.
+fn interrupted(now: u64) -> impl Fn(&Claim) -> AttemptResult {
+    move |lapsed| {
+        let (settle, disable) = match schedule::next_attempt(lapsed.failures + 1, now, None) {
+            Some(next) => (Settle::Retry(next), None),
+            None => (
+                Settle::Fail,
+                Some(Disable {
+                    reason: DISABLED_INTERRUPTED.into(),
+                    unless_success_since: Some(lapsed.first_attempt_at),
+                }),
+            ),
+        };
+        let mut result = attempt_result(lapsed, settle, disable, now);
+        result.attempt.response_code = None;
+        result.attempt.response_time_ms = None;
+        result.attempt.error = Some(INTERRUPTED.into());
+        result
+    }
+}
+
+/// Claims up to `n` due deliveries at `now`, leased for 100 s, under fresh log ids
+/// (recording lapsed claims as [`interrupted`]).
 fn claim(store: &dyn Store, now: u64, n: usize) -> Result<Vec<Claim>, StoreError> {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let log_ids = (0..n)
         .map(|_| format!("log_c{}", NEXT.fetch_add(1, Ordering::Relaxed)))
         .collect();
-    store.claim_due(now, now + 100, log_ids, INTERRUPTED)
+    store.claim_due(now, now + 100, log_ids, &interrupted(now))
 }
 
 fn event_ids(claims: &[Claim]) -> Vec<&str> {
@@ -257,8 +287,18 @@ fn try_finish(
     disable: Option<Disable>,
     at: u64,
 ) -> Result<Finished, StoreError> {
+    store.finish_attempt(&attempt_result(claim, settle, disable, at))
+}
+
+/// How `claim`'s attempt ended at `at`: a 200 when delivered, else a 500.
+fn attempt_result(
+    claim: &Claim,
+    settle: Settle,
+    disable: Option<Disable>,
+    at: u64,
+) -> AttemptResult {
     let delivered = settle == Settle::Delivered;
-    store.finish_attempt(&AttemptResult {
+    AttemptResult {
         delivery_id: claim.delivery_id,
         attempt: Attempt {
             id: claim.log_id.clone(),
@@ -286,7 +326,7 @@ fn try_finish(
         disable,
         finished_at: at,
         stale_error: STALE.into(),
-    })
+    }
 }
 
 /// Claims exactly one due delivery at `now`.

@@ -4,8 +4,8 @@
 use menon_webhooks::EventType;
 
 use super::{
-    claim, claim_one, disable, enable, event, event_ids, finish, found, get, logs, new_webhook,
-    seller, try_finish, webhook, INTERRUPTED, STALE,
+    claim, claim_one, disable, enable, event, event_ids, finish, found, get, interrupted, logs,
+    new_webhook, seller, try_finish, webhook, INTERRUPTED, STALE,
 };
 use crate::store::{
     Attempt, AttemptStatus, Claim, Disable, Finished, Settle, Store, StoreError, WebhookStatus,
@@ -132,9 +132,11 @@ pub fn claims_fill_in_the_attempt(store: &dyn Store) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A leased delivery is not claimed again until its lease runs out; then it is, and the
-/// attempt the lapsed claim left `pending` (a crash) is marked failed as interrupted.
-pub fn a_leased_delivery_is_claimed_again_only_when_the_lease_expires(
+/// A leased delivery is not claimed again while its lease runs. When the lease ran out
+/// with no result (the process died mid-attempt), the next claim records the attempt as
+/// decided for an interruption: failed, `interrupted`, counted as a failure of the
+/// delivery and the webhook, due again per the schedule; it is claimed then.
+pub fn a_lapsed_lease_is_an_interrupted_failure_on_the_schedule(
     store: &dyn Store,
 ) -> Result<(), StoreError> {
     webhook(store, "wh_a", "sel_a")?;
@@ -143,25 +145,66 @@ pub fn a_leased_delivery_is_claimed_again_only_when_the_lease_expires(
     assert!(claim(store, 1_000, 10)?.is_empty());
     assert!(claim(store, 1_099, 10)?.is_empty());
     assert_eq!(store.queue_depth()?, 1, "a leased delivery is still queued");
-    let second = claim_one(store, 1_100)?;
+    assert_eq!(
+        store.next_due()?,
+        Some(1_100),
+        "due when the lease runs out"
+    );
+    assert!(claim(store, 1_100, 10)?.is_empty(), "due a minute later");
+    assert_eq!(store.queue_depth()?, 1);
+    assert_eq!(store.next_due()?, Some(1_160));
+    assert_eq!(get(store, "sel_a", "wh_a")?.consecutive_failures, 1);
+    let row = &logs(store, "sel_a", "wh_a")?[0];
+    assert_eq!(row.id, first.log_id);
+    assert_eq!(row.status, AttemptStatus::Failed);
+    assert_eq!(row.error.as_deref(), Some(INTERRUPTED));
+    assert_eq!((row.response_code, row.response_time_ms), (None, None));
+    assert_eq!((row.retry_count, row.next_retry), (0, Some(1_160)));
+    assert_eq!(row.created_at, 1_000);
+    let second = claim_one(store, 1_160)?;
     assert_eq!(second.delivery_id, first.delivery_id);
     assert_ne!(second.log_id, first.log_id);
-    assert_eq!(second.retry_count, 1);
-    assert_eq!(
-        second.failures, 0,
-        "an interruption is not a counted failure"
-    );
+    assert_eq!((second.retry_count, second.failures), (1, 1));
     assert_eq!(second.first_attempt_at, 1_000);
-    let logged = logs(store, "sel_a", "wh_a")?;
-    assert_eq!(logged.len(), 2);
-    assert_eq!(logged[0].id, second.log_id);
-    assert_eq!(logged[0].status, AttemptStatus::Pending);
-    assert_eq!(logged[1].id, first.log_id);
-    assert_eq!(logged[1].status, AttemptStatus::Failed);
-    assert_eq!(logged[1].error.as_deref(), Some(INTERRUPTED));
     // Finishing releases the lease: the retry is due at its own time.
-    finish(store, &second, Settle::Retry(1_150), None, 1_120)?;
-    assert_eq!(claim_one(store, 1_150)?.delivery_id, first.delivery_id);
+    finish(store, &second, Settle::Retry(1_200), None, 1_170)?;
+    assert_eq!(claim_one(store, 1_200)?.delivery_id, first.delivery_id);
+    Ok(())
+}
+
+/// An event that kills the process at every attempt is not retried forever: each
+/// interruption moves the schedule on (1 min, 5 min, 30 min, 2 h, 24 h), and the sixth
+/// fails the delivery for good, disabling the webhook that never succeeded.
+pub fn six_interrupted_attempts_fail_the_delivery_for_good(
+    store: &dyn Store,
+) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    store.publish_event(&event("evt_1", "sel_a", 1_000))?;
+    let mut at = 1_000;
+    let mut starts = Vec::new();
+    for n in 0..6 {
+        let c = claim_one(store, at)?;
+        assert_eq!((c.retry_count, c.failures), (n, n));
+        starts.push(at);
+        // The process dies; the lease (100 s) runs out.
+        assert!(claim(store, at + 100, 10)?.is_empty());
+        match store.next_due()? {
+            Some(next) => at = next,
+            None => break,
+        }
+    }
+    let gaps: Vec<u64> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(gaps, [160, 400, 1_900, 7_300, 86_500], "lease + schedule");
+    assert_eq!(store.queue_depth()?, 0, "failed for good");
+    assert!(claim(store, 9_999_999, 10)?.is_empty());
+    let webhook = get(store, "sel_a", "wh_a")?;
+    assert_eq!(webhook.consecutive_failures, 6);
+    assert_eq!(webhook.status, WebhookStatus::Disabled);
+    let logged = logs(store, "sel_a", "wh_a")?;
+    assert_eq!(logged.len(), 6);
+    assert!(logged
+        .iter()
+        .all(|a| a.status == AttemptStatus::Failed && a.error.as_deref() == Some(INTERRUPTED)));
     Ok(())
 }
 
@@ -197,20 +240,17 @@ pub fn next_due_walks_unleased_and_leased_deliveries_of_active_webhooks(
     disable(store, "sel_a", "wh_off", 1_000)?;
     assert_eq!(store.next_due()?, Some(3_000));
     // Claimed at 3 000 with a lease to 3 100: due again when the lease runs out.
-    let claims = store.claim_due(3_000, 3_100, vec!["log_n1".into()], INTERRUPTED)?;
+    let claims = store.claim_due(3_000, 3_100, vec!["log_n1".into()], &interrupted(3_000))?;
     assert_eq!(event_ids(&claims), ["evt_early"]);
     assert_eq!(store.next_due()?, Some(3_100));
-    // At 5 000 the lapsed lease is claimed again first (due at 3 000), now to 9 000:
-    // the unleased late one, due at 5 000, is next.
-    let claims = store.claim_due(5_000, 9_000, vec!["log_n2".into()], INTERRUPTED)?;
-    assert_eq!(event_ids(&claims), ["evt_early"]);
-    assert_eq!(store.next_due()?, Some(5_000));
-    // Finishing releases the lease: the retry is due at its time, before the other's
-    // lease ends.
-    let late = store.claim_due(5_000, 5_001, vec!["log_n3".into()], INTERRUPTED)?;
-    assert_eq!(event_ids(&late), ["evt_late"]);
-    finish(store, &late[0], Settle::Retry(7_000), None, 5_000)?;
-    assert_eq!(store.next_due()?, Some(7_000));
+    // At 5 000 the lapsed claim is recorded as interrupted (due again a minute later)
+    // and the late one, due at 5 000, is claimed, leased to 9 000.
+    let claims = store.claim_due(5_000, 9_000, vec!["log_n2".into()], &interrupted(5_000))?;
+    assert_eq!(event_ids(&claims), ["evt_late"]);
+    assert_eq!(store.next_due()?, Some(5_060));
+    // Finishing releases the lease: the retry is due at its time, before the other.
+    finish(store, &claims[0], Settle::Retry(5_030), None, 5_000)?;
+    assert_eq!(store.next_due()?, Some(5_030));
     Ok(())
 }
 
@@ -414,7 +454,11 @@ pub fn a_late_result_after_a_reclaim_is_stale_and_changes_nothing(
     webhook(store, "wh_a", "sel_a")?;
     store.publish_event(&event("evt_1", "sel_a", 1_000))?;
     let lost = claim_one(store, 1_000)?; // leased until 1 100
-    let current = claim_one(store, 1_100)?;
+    assert!(
+        claim(store, 1_100, 1)?.is_empty(),
+        "interrupted, due at 1 160"
+    );
+    let current = claim_one(store, 1_160)?;
     assert_eq!(current.delivery_id, lost.delivery_id);
     let gone = Disable {
         reason: "gone".into(),
@@ -430,19 +474,19 @@ pub fn a_late_result_after_a_reclaim_is_stale_and_changes_nothing(
             Finished::Stale
         );
         assert_eq!(store.queue_depth()?, 1);
-        assert_eq!(store.next_due()?, Some(1_200), "the current claim's lease");
+        assert_eq!(store.next_due()?, Some(1_260), "the current claim's lease");
         let webhook = get(store, "sel_a", "wh_a")?;
         assert_eq!(webhook.status, WebhookStatus::Active);
-        assert_eq!(webhook.consecutive_failures, 0);
+        assert_eq!(webhook.consecutive_failures, 1, "the interruption only");
     }
     let row = log_row(store, &lost.log_id)?;
     assert_eq!(row.status, AttemptStatus::Delivered, "as the attempt ended");
     assert_eq!(row.response_code, Some(200));
     assert_eq!((row.error.as_deref(), row.next_retry), (Some(STALE), None));
     // The current claim settles; the stale success was not recorded as the webhook's.
-    finish(store, &current, Settle::Retry(1_300), None, 1_160)?;
+    finish(store, &current, Settle::Retry(1_300), None, 1_170)?;
     let next = claim_one(store, 1_300)?;
-    assert_eq!((next.failures, next.last_success_at), (1, None));
+    assert_eq!((next.failures, next.last_success_at), (2, None));
     Ok(())
 }
 
@@ -521,7 +565,11 @@ pub fn two_claims_never_both_settle(store: &dyn Store) -> Result<(), StoreError>
     store.publish_event(&event("evt_2", "sel_a", 1_000))?;
     let old_1 = claim_one(store, 1_000)?;
     let old_2 = claim_one(store, 1_000)?;
-    let [new_1, new_2] = <[Claim; 2]>::try_from(claim(store, 1_100, 2)?)
+    assert!(
+        claim(store, 1_100, 2)?.is_empty(),
+        "interrupted, due at 1 160"
+    );
+    let [new_1, new_2] = <[Claim; 2]>::try_from(claim(store, 1_160, 2)?)
         .map_err(|_| StoreError::Corrupt("two claims".into()))?;
     assert_eq!(
         (new_1.delivery_id, new_2.delivery_id),
@@ -547,9 +595,10 @@ pub fn two_claims_never_both_settle(store: &dyn Store) -> Result<(), StoreError>
     );
     assert_eq!(store.queue_depth()?, 1);
     assert_eq!(store.next_due()?, Some(2_000));
-    // One failure (new_1's), then new_2's success cleared it: neither old result counted.
+    // new_2's success cleared the webhook's failures; evt_1 has two (its interruption
+    // and new_1's): neither old result counted.
     assert_eq!(get(store, "sel_a", "wh_a")?.consecutive_failures, 0);
     let again = claim_one(store, 2_000)?;
-    assert_eq!((again.event.id.as_str(), again.failures), ("evt_1", 1));
+    assert_eq!((again.event.id.as_str(), again.failures), ("evt_1", 2));
     Ok(())
 }

@@ -146,8 +146,7 @@ impl WebhookStore for SqliteStore {
                 )?;
                 tx.execute(
                     "UPDATE deliveries SET status = 'pending', failures = 0,
-                            first_attempt_at = NULL, next_attempt_at = ?1,
-                            leased_until = NULL, finished_at = NULL
+                            first_attempt_at = NULL, next_attempt_at = ?1, finished_at = NULL
                      WHERE webhook_id = ?2
                        AND (status = 'pending'
                             OR (status = 'failed' AND finished_at >= ?3))",
