@@ -63,6 +63,12 @@ pub struct ServeArgs {
     #[arg(long, env = "MENON_DELIVERY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub delivery_timeout: Duration,
 
+    /// On SIGTERM or Ctrl-C: how long attempts in flight and open HTTP requests may run
+    /// before they are cut off (e.g. 10s, 500ms). Attempts cut off are recorded as
+    /// interrupted and retried on the schedule; then the process exits.
+    #[arg(long, env = "MENON_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
     /// Deliveries in flight at once.
     #[arg(long, env = "MENON_WORKERS", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub workers: u16,

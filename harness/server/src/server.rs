@@ -1,9 +1,12 @@
 //! The `serve` lifecycle: open the data folder (database, JWT key), start the dispatcher,
 //! bind, print the URL, serve until the shutdown future completes (SIGTERM or Ctrl-C in
-//! the binary); then the HTTP server lets in-flight requests finish while the dispatcher
-//! stops claiming and drains the attempts in flight (bounded).
+//! the binary). Then, in bounded time: the listener closes and idle connections with it,
+//! the dispatcher stops claiming, and requests and attempts in flight get the grace
+//! period (`--shutdown-grace`) to end. At its end, connections still open are dropped
+//! and attempts still in flight are recorded as interrupted (sent again on the
+//! schedule by the next run); then `serve` returns.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture as _};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -96,8 +99,10 @@ pub async fn bind(
 }
 
 impl Bound {
-    /// Starts the dispatcher and serves HTTP until `shutdown` completes; then lets
-    /// in-flight requests finish and drains the dispatcher.
+    /// Starts the dispatcher and serves HTTP until `shutdown` completes; then gives
+    /// requests and attempts in flight the shutdown grace to end, abandons the rest and
+    /// returns (within about the grace plus
+    /// [`RELEASE_BOUND`](crate::dispatch::dispatcher::RELEASE_BOUND)).
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -115,6 +120,7 @@ impl Bound {
             workers = args.workers,
             time_scale = args.time_scale,
             delivery_timeout_ms = u64::try_from(args.delivery_timeout.as_millis()).unwrap_or(u64::MAX),
+            shutdown_grace_ms = u64::try_from(args.shutdown_grace.as_millis()).unwrap_or(u64::MAX),
             "serving"
         );
         if args.allow_private_targets {
@@ -128,9 +134,15 @@ impl Bound {
                 "--time-scale is on: the retry schedule runs faster than real time"
             );
         }
+        let grace = args.shutdown_grace;
         let (stop, stopping) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown.await;
+            tracing::info!(
+                grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+                "shutting down: no new connections or claims; requests and attempts in \
+                 flight get the grace period"
+            );
             let _ = stop.send(true);
         });
         let dispatcher = Dispatcher::new(
@@ -141,14 +153,34 @@ impl Bound {
             Arc::clone(&state.wake),
             usize::from(args.workers),
             args.delivery_timeout,
-        );
+        )
+        .with_shutdown_grace(grace);
         let dispatching = tokio::spawn(dispatcher.run(stopping.clone()));
-        let mut http_stopping = stopping;
-        axum::serve(listener, crate::app::router(state))
+        let mut http_stopping = stopping.clone();
+        let http = axum::serve(listener, crate::app::router(state))
             .with_graceful_shutdown(async move {
                 let _ = http_stopping.wait_for(|stop| *stop).await;
             })
-            .await?;
+            .into_future();
+        // Graceful shutdown closes the listener and idle keep-alive connections, and
+        // waits for the connections serving a request. The grace bounds that wait: a
+        // request still running (or a client that sent half a request and went quiet)
+        // is cut off when it ends. Dropping the serve future stops the waiting; the
+        // connections' own tasks end with the runtime.
+        let mut deadline = stopping;
+        let grace_over = async move {
+            if deadline.wait_for(|stop| *stop).await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            served = http => served?,
+            () = grace_over => tracing::warn!(
+                "HTTP connections still open at the end of the shutdown grace: closed"
+            ),
+        }
         if let Err(e) = dispatching.await {
             tracing::error!(error = %e, "the dispatcher failed");
         }

@@ -15,8 +15,15 @@
 //! One loop claims, and a semaphore bounds the attempts in flight (as mini-redis bounds
 //! connections); the loop sleeps until the next delivery is due on the clock (scaled to
 //! real time), a publish wakes it early, and it polls at least every second so that
-//! events queued by another process (`menon-harness emit`) are seen. On shutdown it
-//! stops claiming and waits a bounded time for the attempts in flight.
+//! events queued by another process (`menon-harness emit`) are seen.
+//!
+//! On shutdown it stops claiming and gives the attempts in flight a grace period
+//! (`serve --shutdown-grace`) to end and be recorded. Then it abandons the rest: each one
+//! is recorded as interrupted at once (the same result a lapsed lease gets, so a failure
+//! on the schedule, retried when that is due; fenced, so an attempt that got its result
+//! recorded first wins and the release is logged as stale). An attempt that could not be
+//! recorded even so within [`RELEASE_BOUND`] is dropped unrecorded: its lease runs out and
+//! the next run records it as interrupted.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +44,9 @@ use menon_harness_common::ids;
 const MAX_IDLE: Duration = Duration::from_secs(1);
 /// How long a claim outlives the delivery timeout before it is offered again.
 const LEASE_MARGIN: Duration = Duration::from_secs(2);
+/// After the shutdown grace, how long the abandoned attempts get to be recorded as
+/// interrupted (local database writes) before they are dropped as they are.
+pub const RELEASE_BOUND: Duration = Duration::from_secs(1);
 
 /// Sends queued deliveries until told to stop.
 #[derive(Clone)]
@@ -48,20 +58,23 @@ pub struct Dispatcher {
     wake: Arc<Notify>,
     workers: usize,
     timeout: Duration,
+    grace: Duration,
 }
 
 impl std::fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Dispatcher")
             .field("workers", &self.workers)
+            .field("grace", &self.grace)
             .finish_non_exhaustive()
     }
 }
 
 impl Dispatcher {
     /// A dispatcher with `workers` attempts in flight at most; `timeout` is the sender's
-    /// delivery timeout (it sizes the lease and the drain bound). `wake` is notified by
-    /// whoever queues deliveries.
+    /// delivery timeout (it sizes the lease, and the shutdown grace unless
+    /// [`with_shutdown_grace`](Self::with_shutdown_grace) sets it: the timeout plus 2 s).
+    /// `wake` is notified by whoever queues deliveries.
     pub fn new(
         store: Arc<dyn Store>,
         clock: SharedClock,
@@ -79,7 +92,16 @@ impl Dispatcher {
             wake,
             workers: workers.max(1),
             timeout,
+            grace: timeout + LEASE_MARGIN,
         }
+    }
+
+    /// How long, once told to stop, the attempts in flight may run before they are
+    /// abandoned (recorded as interrupted).
+    #[must_use]
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
     }
 
     /// The lease of a claim, in clock seconds: the delivery timeout plus a margin, in
@@ -92,12 +114,14 @@ impl Dispatcher {
         secs.max(1)
     }
 
-    /// Runs until `shutdown` turns true, then drains the attempts in flight (waiting at
-    /// most the delivery timeout plus a margin; anything still running is abandoned and
-    /// its lease will run out, so it is sent again by the next run).
+    /// Runs until `shutdown` turns true, then drains the attempts in flight: it waits
+    /// at most the shutdown grace for them, then abandons the rest (each is recorded as
+    /// interrupted, and so sent again on the schedule), waiting at most
+    /// [`RELEASE_BOUND`] more for those records.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let permits = Arc::new(Semaphore::new(self.workers));
         let mut in_flight = JoinSet::new();
+        let (abandon, abandoned) = watch::channel(false);
         tracing::info!(workers = self.workers, "dispatcher started");
         while !*shutdown.borrow() {
             while in_flight.try_join_next().is_some() {}
@@ -121,7 +145,7 @@ impl Dispatcher {
                     let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
                         break; // cannot happen: we claimed no more than were free
                     };
-                    in_flight.spawn(self.clone().attempt(claim, permit));
+                    in_flight.spawn(self.clone().attempt(claim, permit, abandoned.clone()));
                 }
                 continue;
             }
@@ -133,22 +157,26 @@ impl Dispatcher {
                 _ = shutdown.changed() => {}
             }
         }
-        let bound = self.timeout + LEASE_MARGIN;
         tracing::info!(
             in_flight = in_flight.len(),
+            grace_ms = u64::try_from(self.grace.as_millis()).unwrap_or(u64::MAX),
             "dispatcher stopping: no new claims; draining attempts in flight"
         );
-        let drained = tokio::time::timeout(bound, async {
-            while in_flight.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
+        if join_all(&mut in_flight, self.grace).await.is_err() {
             tracing::warn!(
                 abandoned = in_flight.len(),
-                "attempts still in flight after the drain bound; their leases will run out \
-                 and they will be sent again"
+                "attempts still in flight at the end of the shutdown grace: abandoned, \
+                 recorded as interrupted, to be sent again on the schedule"
             );
-            in_flight.abort_all();
+            let _ = abandon.send(true);
+            if join_all(&mut in_flight, RELEASE_BOUND).await.is_err() {
+                tracing::warn!(
+                    unrecorded = in_flight.len(),
+                    "abandoned attempts not recorded in time; their leases will run out \
+                     and they will be sent again"
+                );
+                in_flight.abort_all();
+            }
         }
         tracing::info!("dispatcher stopped");
     }
@@ -197,8 +225,64 @@ impl Dispatcher {
         }
     }
 
-    /// Sends one claimed delivery and records the outcome.
-    async fn attempt(self, claim: Claim, _permit: OwnedSemaphorePermit) {
+    /// Sends one claimed delivery and records the outcome; or, if `abandoned` turns true
+    /// before the outcome is in, records the attempt as interrupted instead.
+    async fn attempt(
+        self,
+        claim: Claim,
+        _permit: OwnedSemaphorePermit,
+        mut abandoned: watch::Receiver<bool>,
+    ) {
+        let outcome = tokio::select! {
+            outcome = self.send(&claim) => outcome,
+            () = async {
+                if abandoned.wait_for(|abandon| *abandon).await.is_err() {
+                    // The dispatcher is gone: nothing will abandon this attempt.
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                self.release_interrupted(&claim).await;
+                return;
+            }
+        };
+        if let Some(outcome) = outcome {
+            self.record(&claim, outcome).await;
+        }
+    }
+
+    /// Records `claim`'s attempt as interrupted now: a failure on the schedule, as if its
+    /// lease had run out (fenced: a result recorded first wins).
+    async fn release_interrupted(&self, claim: &Claim) {
+        let result = interrupted_result(claim, self.clock.now_unix(), self.clock.wall_unix());
+        let next_retry = result.attempt.next_retry;
+        tracing::warn!(
+            webhook = %claim.webhook_id,
+            event = %claim.event.id,
+            delivery = %claim.log_id,
+            next_retry,
+            "attempt abandoned at the end of the shutdown grace; recorded as interrupted"
+        );
+        match blocking(&self.store, move |store| store.finish_attempt(&result)).await {
+            Ok(Finished::Settled { disabled }) => {
+                if disabled {
+                    self.metrics.webhook_disabled();
+                    tracing::warn!(webhook = %claim.webhook_id, "webhook disabled");
+                }
+            }
+            Ok(Finished::Stale) => tracing::warn!(
+                delivery = %claim.log_id,
+                "the abandoned attempt was already recorded; its release is stale"
+            ),
+            Err(e) => tracing::error!(
+                error = %e,
+                delivery = %claim.log_id,
+                "recording an abandoned attempt failed; its lease will run out"
+            ),
+        }
+    }
+
+    /// Sends one claimed delivery; `None` if it could not be sent (its lease runs out).
+    async fn send(&self, claim: &Claim) -> Option<AttemptOutcome> {
         let webhook_id = claim.webhook_id.clone();
         let now = self.clock.now_unix();
         let secrets = match blocking(&self.store, move |store| {
@@ -210,7 +294,7 @@ impl Dispatcher {
             Err(e) => {
                 // The lease runs out and the delivery is claimed again.
                 tracing::error!(error = %e, delivery = %claim.log_id, "reading secrets failed");
-                return;
+                return None;
             }
         };
         let outcome = self
@@ -226,7 +310,12 @@ impl Dispatcher {
                 test: claim.event.is_test,
             })
             .await;
-        let (result, decision) = self.settle(&claim, outcome);
+        Some(outcome)
+    }
+
+    /// Records the outcome of `claim`'s attempt.
+    async fn record(&self, claim: &Claim, outcome: AttemptOutcome) {
+        let (result, decision) = self.settle(claim, outcome);
         let attempt_status = result.attempt.status.as_str();
         self.metrics.attempt(
             attempt_status,
@@ -278,6 +367,17 @@ impl Dispatcher {
             self.clock.wall_unix(),
         )
     }
+}
+
+/// Waits for every task of `in_flight` to end, for at most `bound`; `Err` if some did not.
+async fn join_all(
+    in_flight: &mut JoinSet<()>,
+    bound: Duration,
+) -> Result<(), tokio::time::error::Elapsed> {
+    tokio::time::timeout(bound, async {
+        while in_flight.join_next().await.is_some() {}
+    })
+    .await
 }
 
 /// The result of a lapsed claim's attempt, found at `now`: interrupted, as the policy
@@ -451,16 +551,15 @@ mod tests {
         Ok(())
     }
 
-    /// The drain is bounded: when an attempt in flight outlives the delivery timeout (here
-    /// the sender's own timeout is an hour, so only the drain bound can end the wait),
-    /// shutdown waits the delivery timeout plus 2 s for it, then stops anyway. The
-    /// abandoned attempt stays unrecorded (`pending`) and its lease, sized on the same
-    /// bound, runs out: the attempt is closed as interrupted, a failure on the schedule,
-    /// and the delivery is claimed again when that is due.
+    /// The drain is bounded by the shutdown grace: when an attempt in flight outlives it
+    /// (here the sender's own timeout is an hour, so only the grace can end the wait),
+    /// shutdown waits the grace for it, then abandons it: the attempt is recorded as
+    /// interrupted at once, a failure on the schedule, and the delivery is claimed again
+    /// when that is due (a minute later). Nothing is left pending.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_drain_is_bounded_when_an_attempt_outlives_it(
+    async fn the_drain_is_bounded_when_an_attempt_outlives_the_grace(
     ) -> Result<(), Box<dyn std::error::Error>> {
-        const TIMEOUT: Duration = Duration::from_millis(100);
+        const GRACE: Duration = Duration::from_millis(300);
         // Accepts connections and never answers.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}/hook", listener.local_addr()?);
@@ -499,8 +598,9 @@ mod tests {
             Arc::new(Metrics::new()),
             Arc::new(Notify::new()),
             1,
-            TIMEOUT,
-        );
+            Duration::from_secs(3_600),
+        )
+        .with_shutdown_grace(GRACE);
         let (stop, stopping) = watch::channel(false);
         let running = tokio::spawn(dispatcher.run(stopping));
         tokio::time::timeout(Duration::from_secs(30), connected.recv())
@@ -511,10 +611,9 @@ mod tests {
         stop.send(true)?;
         // Safety net only: unbounded, the drain would wait for the sender's hour.
         tokio::time::timeout(Duration::from_secs(30), running).await??;
-        let bound = TIMEOUT + LEASE_MARGIN;
         assert!(
-            stopped_at.elapsed() >= bound,
-            "the drain gave up on the attempt in flight before the bound"
+            stopped_at.elapsed() >= GRACE,
+            "the drain gave up on the attempt in flight before the grace"
         );
         let filter = AttemptFilter {
             limit: 100,
@@ -524,37 +623,47 @@ mod tests {
             .list_attempts(&seller, "wh_d", &filter)?
             .unwrap_or_default();
         assert_eq!(logs.len(), 1);
-        assert_eq!(
-            logs[0].status,
-            AttemptStatus::Pending,
-            "abandoned, unrecorded"
-        );
-
-        // The lease: the bound in clock seconds (scale 1: 2.1 s, rounded up).
-        let lease_end = START + 3;
+        assert_eq!(logs[0].status, AttemptStatus::Failed, "{logs:?}");
+        assert_eq!(logs[0].error.as_deref(), Some(policy::INTERRUPTED));
+        assert_eq!(logs[0].response_time_ms, None);
+        // On the schedule: due again a minute after it was abandoned (the test clock did
+        // not move), not before.
+        assert_eq!(logs[0].next_retry, Some(START + 60));
+        assert_eq!(store.next_due()?, Some(START + 60));
         let claim_at = |now: u64, log_id: &str| {
             store.claim_due(now, now + 3, vec![log_id.into()], &|lapsed| {
                 interrupted_result(lapsed, now, now)
             })
         };
-        assert!(
-            claim_at(lease_end - 1, "log_x")?.is_empty(),
-            "claimed again before its lease ran out"
-        );
-        // Once it ran out, the attempt counts as an interrupted failure: due again
-        // on the schedule, a minute later.
-        assert!(claim_at(lease_end, "log_y")?.is_empty());
-        assert_eq!(store.next_due()?, Some(lease_end + 60));
-        let again = claim_at(lease_end + 60, "log_again")?;
+        assert!(claim_at(START + 59, "log_early")?.is_empty());
+        let again = claim_at(START + 60, "log_again")?;
         assert_eq!(again.len(), 1, "claimed again on the schedule");
         assert_eq!(again[0].failures, 1);
-        let logs = store
-            .list_attempts(&seller, "wh_d", &filter)?
-            .unwrap_or_default();
-        let first = logs.iter().find(|a| a.id != "log_again").ok_or("row")?;
-        assert_eq!(first.status, AttemptStatus::Failed);
-        assert_eq!(first.next_retry, Some(lease_end + 60));
-        assert_eq!(first.error.as_deref(), Some(policy::INTERRUPTED));
+        assert_eq!(again[0].retry_count, 1);
+        Ok(())
+    }
+
+    /// Without a grace of its own, the dispatcher waits the delivery timeout plus the
+    /// lease margin: what a claim's lease lasts.
+    #[test]
+    fn the_default_grace_is_the_lease() -> Result<(), Box<dyn std::error::Error>> {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory()?);
+        let dispatcher = Dispatcher::new(
+            store,
+            Arc::new(TestClock::new(START)) as SharedClock,
+            Sender::new(Duration::from_secs(5), true)?,
+            Arc::new(Metrics::new()),
+            Arc::new(Notify::new()),
+            1,
+            Duration::from_secs(5),
+        );
+        assert_eq!(dispatcher.grace, Duration::from_secs(7));
+        assert_eq!(
+            dispatcher
+                .with_shutdown_grace(Duration::from_millis(1))
+                .grace,
+            Duration::from_millis(1)
+        );
         Ok(())
     }
 }

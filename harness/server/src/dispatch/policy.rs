@@ -28,7 +28,8 @@ use super::schedule;
 use super::send::{AttemptOutcome, RetryAfter};
 use crate::store::{Disable, Settle};
 
-/// The `error` of an attempt cut off by a crash, written when its lease has run out
+/// The `error` of an attempt cut off by a crash, written when its lease has run out, or
+/// abandoned at the end of the shutdown grace
 /// (PROTOCOL §5: it counts as failed, `interrupted`).
 pub const INTERRUPTED: &str =
     "interrupted: the server stopped before this attempt's outcome was recorded";

@@ -265,3 +265,220 @@ async fn sigterm_stops_claiming_and_exits_once_the_attempt_in_flight_is_recorded
     assert_eq!(pending, "pending");
     receiver.assert_all_verified();
 }
+
+/// Seconds from SIGTERM ("shutting down") to the end of `serve` (its last line,
+/// "stopped"), on the server's own clock.
+fn exit_time(logs: &str) -> f64 {
+    logged_at(logs, ": stopped") - logged_at(logs, "shutting down")
+}
+
+/// Sets up `n` deliveries held at `receiver` (it records each request and never answers
+/// until released); returns the event ids.
+async fn hang_at(server: &Server, key: &str, receiver: &Receiver, n: usize) -> Vec<String> {
+    receiver.hold();
+    let (_, secret) = webhook(server, key, &receiver.url, &["message.received"]).await;
+    receiver.verify_with(&secret);
+    let published = burst(server, key, 0..n).await;
+    assert!(
+        receiver.wait_for(HANG, |got| got.len() == n).await,
+        "{} of {n} attempts reached the receiver",
+        receiver.received().len()
+    );
+    published
+}
+
+/// Issue 15, item 5: SIGTERM while 100 attempts hang at the receiver (answers held far
+/// longer than the 2 s grace, and a delivery timeout of a minute): the server exits
+/// within the grace plus 2 s, every hanging attempt is recorded as interrupted, and after
+/// a restart with a healthy receiver every event is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_with_100_attempts_hanging_exits_after_the_grace_and_loses_nothing() {
+    const N: usize = 100;
+    const GRACE_S: f64 = 2.0;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            "--allow-private-targets",
+            "--workers",
+            "100",
+            "--delivery-timeout",
+            "60s",
+            "--shutdown-grace",
+            "2s",
+        ],
+    );
+    let key = server.api_key("sel_grace");
+    let receiver = Receiver::start().await;
+    let published = hang_at(&server, &key, &receiver, N).await;
+
+    // Safety net only (it bounds a hang): the bound itself is read from the server's log.
+    let (clean, logs) = server.stop_within(HANG);
+    assert!(clean, "the server exited with an error:\n{logs}");
+    let took = exit_time(&logs);
+    println!("exited {took:.3} s after SIGTERM with {N} attempts hanging (grace {GRACE_S} s)");
+    assert!(
+        (GRACE_S..=GRACE_S + 2.0).contains(&took),
+        "exited {took} s after SIGTERM:\n{logs}"
+    );
+    assert!(logs.contains("in_flight=100"), "{logs}");
+    assert!(logs.contains("abandoned=100"), "{logs}");
+    assert!(!logs.contains("unrecorded="), "{logs}");
+    {
+        // Abandoned means recorded: each attempt failed as interrupted, none left pending,
+        // each delivery still queued.
+        let db = rusqlite::Connection::open(dir.path().join("menon.db")).unwrap();
+        let count = |sql: &str| -> i64 { db.query_row(sql, [], |row| row.get(0)).unwrap() };
+        assert_eq!(
+            count("SELECT COUNT(*) FROM delivery_attempts WHERE status = 'pending'"),
+            0
+        );
+        assert_eq!(
+            count(
+                "SELECT COUNT(*) FROM delivery_attempts
+                 WHERE status = 'failed' AND error LIKE 'interrupted:%'"
+            ),
+            100
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'"),
+            100
+        );
+    }
+
+    // Restart on the same data folder, the receiver healthy; the retries are due a minute
+    // after the interruption, so the clock runs fast.
+    receiver.release();
+    let server = Server::start_with(
+        dir.path(),
+        &["--allow-private-targets", "--time-scale", SCALE],
+    );
+    let expected: HashSet<String> = published.iter().cloned().collect();
+    assert_eq!(expected.len(), N);
+    wait_queue_empty(&server).await;
+    let got = receiver.received();
+    for event in &expected {
+        assert!(
+            got.iter().filter(|r| r.event_id() == event).count() >= 2,
+            "{event} was not sent again"
+        );
+    }
+    receiver.assert_all_verified();
+    server.stop();
+    let db = rusqlite::Connection::open(dir.path().join("menon.db")).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |row| row.get(0)).unwrap() };
+    assert_eq!(
+        count("SELECT COUNT(*) FROM deliveries WHERE status = 'delivered'"),
+        100,
+        "every event delivered"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM delivery_attempts WHERE status = 'pending'"),
+        0
+    );
+}
+
+/// Sends a whole `GET path` on `stream` and reads the whole answer, leaving the
+/// connection open (HTTP/1.1 keep-alive).
+async fn get_keep_alive(stream: &mut tokio::net::TcpStream, path: &str) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(HANG, stream.read(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        assert!(n > 0, "the server closed the connection");
+        answer.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&answer);
+        let Some(head_end) = text.find("\r\n\r\n") else {
+            continue;
+        };
+        let head = text[..head_end].to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(!head.contains("connection: close"), "{head}");
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .expect("content-length")
+            .trim()
+            .parse()
+            .unwrap();
+        if answer.len() >= head_end + 4 + length {
+            return;
+        }
+    }
+}
+
+/// An idle keep-alive connection does not hold up the exit: axum's graceful shutdown
+/// closes it at once. The grace is longer than the safety net here, so waiting for the
+/// connection (or for the grace) would fail the test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_does_not_delay_exit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(
+        dir.path(),
+        &["--allow-private-targets", "--shutdown-grace", "10m"],
+    );
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let mut idle = tokio::net::TcpStream::connect(&address).await.unwrap();
+    get_keep_alive(&mut idle, "/healthz").await;
+    get_keep_alive(&mut idle, "/metrics").await;
+    let (clean, logs) = server.stop_within(HANG);
+    assert!(clean, "{logs}");
+    println!(
+        "exited {:.3} s after SIGTERM with an idle keep-alive connection",
+        exit_time(&logs)
+    );
+    assert!(
+        !logs.contains("still open at the end of the shutdown grace"),
+        "{logs}"
+    );
+    drop(idle);
+}
+
+/// A request that never completes (a client that sent half its body and went quiet, as
+/// a stalled browser tab might) is cut off at the end of the grace: the server exits
+/// within the grace plus 2 s, not when the client gives up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_request_is_cut_off_at_the_end_of_the_grace() {
+    use tokio::io::AsyncWriteExt as _;
+    const GRACE_S: f64 = 2.0;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(
+        dir.path(),
+        &["--allow-private-targets", "--shutdown-grace", "2s"],
+    );
+    let key = server.api_key("sel_stall");
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let mut idle = tokio::net::TcpStream::connect(&address).await.unwrap();
+    get_keep_alive(&mut idle, "/healthz").await;
+    let mut stalled = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"type\": "
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    // The request is being served (its span is logged) before SIGTERM lands.
+    let deadline = Instant::now() + HANG;
+    while !server.logs().contains("POST") {
+        assert!(Instant::now() < deadline, "no request:\n{}", server.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (clean, logs) = server.stop_within(HANG);
+    assert!(clean, "{logs}");
+    let took = exit_time(&logs);
+    println!("exited {took:.3} s after SIGTERM with a stalled request (grace {GRACE_S} s)");
+    assert!(
+        (GRACE_S..=GRACE_S + 2.0).contains(&took),
+        "exited {took} s after SIGTERM:\n{logs}"
+    );
+    assert!(
+        logs.contains("still open at the end of the shutdown grace"),
+        "{logs}"
+    );
+    drop((idle, stalled));
+}
