@@ -14,7 +14,7 @@
 //! `--nocapture`) and asserts the total:
 //!
 //! ```text
-//! faults: 4 scenarios, 3 kill -9 rounds (seed 0x…), 488 events published, 488 delivered, 86 duplicated, 0 lost
+//! faults: 4 scenarios, 3 kill -9 rounds (seed 0x…), 488 events published, 488 delivered, 66 duplicated, 0 lost
 //! ```
 //!
 //! `MENON_FAULT_ROUNDS=N` runs N kill -9 rounds (3 by default), `MENON_FAULT_SEED=S`
