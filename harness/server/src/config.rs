@@ -73,16 +73,6 @@ pub struct ServeArgs {
     #[arg(long, env = "MENON_WORKERS", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub workers: u16,
 
-    /// Deliveries in flight at once to one webhook: a slow or dead endpoint holds no more
-    /// workers than this, and the others are served round robin.
-    #[arg(
-        long,
-        env = "MENON_ENDPOINT_CONCURRENCY",
-        default_value_t = crate::dispatch::dispatcher::DEFAULT_ENDPOINT_CONCURRENCY,
-        value_parser = clap::value_parser!(u16).range(1..)
-    )]
-    pub endpoint_concurrency: u16,
-
     /// Accept endpoint URLs on loopback, private and other non-public addresses, and
     /// plain http. Off by default; for tests and local grading only.
     #[arg(long, env = "MENON_ALLOW_PRIVATE_TARGETS")]

@@ -47,10 +47,6 @@ const LEASE_MARGIN: Duration = Duration::from_secs(2);
 /// After the shutdown grace, how long the abandoned attempts get to be recorded as
 /// interrupted (local database writes) before they are dropped as they are.
 pub const RELEASE_BOUND: Duration = Duration::from_secs(1);
-/// Attempts in flight at once to one webhook, unless
-/// [`with_endpoint_concurrency`](Dispatcher::with_endpoint_concurrency) says otherwise
-/// (`serve --endpoint-concurrency`).
-pub const DEFAULT_ENDPOINT_CONCURRENCY: u16 = 4;
 
 /// Sends queued deliveries until told to stop.
 #[derive(Clone)]
@@ -60,7 +56,6 @@ pub struct Dispatcher {
     sender: Sender,
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
-    endpoint_concurrency: usize,
     workers: usize,
     timeout: Duration,
     grace: Duration,
@@ -95,7 +90,6 @@ impl Dispatcher {
             sender,
             metrics,
             wake,
-            endpoint_concurrency: usize::from(DEFAULT_ENDPOINT_CONCURRENCY),
             workers: workers.max(1),
             timeout,
             grace: timeout + LEASE_MARGIN,
@@ -139,7 +133,6 @@ impl Dispatcher {
                 }
                 continue;
             }
-            let claimed_at = self.clock.now_unix();
             let claimed = match self.claim(free).await {
                 Ok(claimed) => claimed,
                 Err(e) => {
@@ -156,7 +149,7 @@ impl Dispatcher {
                 }
                 continue;
             }
-            let wait = self.idle_wait(claimed_at).await;
+            let wait = self.idle_wait().await;
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = self.wake.notified() => {}
@@ -188,15 +181,6 @@ impl Dispatcher {
         tracing::info!("dispatcher stopped");
     }
 
-    /// At most `n` attempts in flight at once to one webhook (at least 1): one endpoint's
-    /// slowness takes no more workers than that (PROTOCOL §5), and claims go round robin
-    /// across webhooks.
-    #[must_use]
-    pub fn with_endpoint_concurrency(mut self, n: usize) -> Self {
-        self.endpoint_concurrency = n.max(1);
-        self
-    }
-
     async fn claim(&self, limit: usize) -> Result<Vec<Claim>, StoreError> {
         let now = self.clock.now_unix();
         let lease_until = now.saturating_add(self.lease_secs());
@@ -205,9 +189,8 @@ impl Dispatcher {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StoreError::Database(e.to_string()))?;
         let wall_now = self.clock.wall_unix();
-        let per_webhook = self.endpoint_concurrency;
         blocking(&self.store, move |store| {
-            store.claim_due(now, lease_until, log_ids, per_webhook, &|lapsed| {
+            store.claim_due(now, lease_until, log_ids, &|lapsed| {
                 tracing::warn!(
                     webhook = %lapsed.webhook_id,
                     event = %lapsed.event.id,
@@ -220,14 +203,11 @@ impl Dispatcher {
         .await
     }
 
-    /// How long to sleep when a claim made at `claimed_at` found nothing: until the next
-    /// due time (scaled to real time), at least 1 ms, at most [`MAX_IDLE`]. A due time
-    /// that had come at the claim means every webhook with due deliveries is at its
-    /// in-flight limit: then [`MAX_IDLE`], not a spin (an attempt ending wakes the loop).
-    async fn idle_wait(&self, claimed_at: u64) -> Duration {
+    /// How long to sleep when nothing is due: until the next due time (scaled to real
+    /// time), at least 1 ms, at most [`MAX_IDLE`].
+    async fn idle_wait(&self) -> Duration {
         let due = blocking(&self.store, |store| store.next_due()).await;
         match due {
-            Ok(Some(due)) if due <= claimed_at => MAX_IDLE,
             Ok(Some(due)) => {
                 let now = self.clock.now_unix();
                 // Precision is not needed: a wait of a few clock seconds.
@@ -651,7 +631,7 @@ mod tests {
         assert_eq!(logs[0].next_retry, Some(START + 60));
         assert_eq!(store.next_due()?, Some(START + 60));
         let claim_at = |now: u64, log_id: &str| {
-            store.claim_due(now, now + 3, vec![log_id.into()], 1, &|lapsed| {
+            store.claim_due(now, now + 3, vec![log_id.into()], &|lapsed| {
                 interrupted_result(lapsed, now, now)
             })
         };

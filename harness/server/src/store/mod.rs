@@ -161,21 +161,15 @@ pub trait QueueStore {
     /// a failure, `interrupted`); it is recorded exactly as
     /// [`finish_attempt`](Self::finish_attempt) records one, so it counts for the
     /// schedule and the webhook like any failure. Then claims up to `log_ids.len()` due
-    /// deliveries (a delivery is due when its time has come and it is not leased),
-    /// fairly across webhooks: no webhook ends up with more than `per_webhook` deliveries
-    /// leased at once (its unexpired leases count), and the claims go round robin, each
-    /// webhook's next delivery to the webhook with the fewest leased (then the oldest
-    /// due), so one webhook's backlog cannot take every claim. Within a webhook, oldest
-    /// due first (queue order for equal times); across webhooks there is no order
-    /// (PROTOCOL §5). Each claimed delivery is leased until `lease_until` under the next
-    /// of `log_ids` (its token), its attempt counted, `now` recorded as the first attempt
-    /// of its schedule if there was none, and the new attempt logged as `pending`.
+    /// deliveries, oldest due first (a delivery is due when its time has come and it is
+    /// not leased): leases each until `lease_until` under the next of `log_ids` (its
+    /// token), counts the attempt, records `now` as the first attempt of its schedule if
+    /// there was none, and logs the new attempt as `pending`.
     fn claim_due(
         &self,
         now: u64,
         lease_until: u64,
         log_ids: Vec<String>,
-        per_webhook: usize,
         interrupted: &dyn Fn(&Claim) -> AttemptResult,
     ) -> Result<Vec<Claim>, StoreError>;
     /// Records how a claimed attempt ended, in one transaction: the log row, the
@@ -188,9 +182,7 @@ pub trait QueueStore {
     /// and a give-up never overwrites a delivered delivery.
     fn finish_attempt(&self, result: &AttemptResult) -> Result<Finished, StoreError>;
     /// The earliest time (unix seconds) a pending delivery of an active webhook becomes
-    /// due, if there is one: its time has come and it is not leased. That time may have
-    /// passed with nothing claimable, when every webhook with due deliveries is at its
-    /// `per_webhook` limit: one of them gets a claim when one of its leases ends.
+    /// claimable, if there is one.
     fn next_due(&self) -> Result<Option<u64>, StoreError>;
     /// Deliveries not yet delivered nor failed for good.
     fn queue_depth(&self) -> Result<u64, StoreError>;

@@ -74,10 +74,6 @@ macro_rules! __store_conformance_cases {
             publish_queues_active_subscribed_webhooks_of_the_seller,
             bulk_queueing_stores_events_due_at_a_time,
             claims_take_the_oldest_due_first,
-            claims_keep_each_webhook_within_its_limit,
-            claims_go_round_robin_across_webhooks,
-            a_webhook_at_its_limit_gets_more_when_a_lease_ends,
-            fair_claims_keep_the_oldest_due_first_within_a_webhook,
             claims_fill_in_the_attempt,
             a_lapsed_lease_is_an_interrupted_failure_on_the_schedule,
             six_interrupted_attempts_fail_the_delivery_for_good,
@@ -247,23 +243,13 @@ fn interrupted(now: u64) -> impl Fn(&Claim) -> AttemptResult {
 }
 
 /// Claims up to `n` due deliveries at `now`, leased for 100 s, under fresh log ids
-/// (recording lapsed claims as [`interrupted`]), with no per-webhook limit.
+/// (recording lapsed claims as [`interrupted`]).
 fn claim(store: &dyn Store, now: u64, n: usize) -> Result<Vec<Claim>, StoreError> {
-    claim_fair(store, now, n, usize::MAX)
-}
-
-/// [`claim`], with at most `per_webhook` deliveries leased at once per webhook.
-fn claim_fair(
-    store: &dyn Store,
-    now: u64,
-    n: usize,
-    per_webhook: usize,
-) -> Result<Vec<Claim>, StoreError> {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let log_ids = (0..n)
         .map(|_| format!("log_c{}", NEXT.fetch_add(1, Ordering::Relaxed)))
         .collect();
-    store.claim_due(now, now + 100, log_ids, per_webhook, &interrupted(now))
+    store.claim_due(now, now + 100, log_ids, &interrupted(now))
 }
 
 fn event_ids(claims: &[Claim]) -> Vec<&str> {

@@ -4,8 +4,8 @@
 use menon_webhooks::EventType;
 
 use super::{
-    claim, claim_fair, claim_one, disable, enable, event, event_ids, finish, found, get,
-    interrupted, logs, new_webhook, seller, try_finish, webhook, INTERRUPTED, STALE,
+    claim, claim_one, disable, enable, event, event_ids, finish, found, get, interrupted, logs,
+    new_webhook, seller, try_finish, webhook, INTERRUPTED, STALE,
 };
 use crate::store::{
     Attempt, AttemptStatus, Claim, Disable, Finished, Settle, Store, StoreError, WebhookStatus,
@@ -94,114 +94,6 @@ pub fn claims_take_the_oldest_due_first(store: &dyn Store) -> Result<(), StoreEr
     );
     assert!(claim(store, 5_000, 10)?.is_empty());
     assert!(claim(store, 5_000, 0)?.is_empty());
-    Ok(())
-}
-
-/// `bulk` events of `owner`, `evt_<prefix>0`, `evt_<prefix>1`, ..., queued for
-/// `webhook_id` due at `due_at`.
-fn backlog(
-    store: &dyn Store,
-    webhook_id: &str,
-    owner: &str,
-    prefix: &str,
-    bulk: usize,
-    due_at: u64,
-) -> Result<(), StoreError> {
-    let events: Vec<_> = (0..bulk)
-        .map(|n| event(&format!("evt_{prefix}{n}"), owner, 1_000))
-        .collect();
-    assert_eq!(store.queue_events_for(&events, webhook_id, due_at)?, bulk);
-    Ok(())
-}
-
-/// A claim never leaves a webhook with more than `per_webhook` deliveries leased at
-/// once: the leases it holds count, whatever the claim's size.
-pub fn claims_keep_each_webhook_within_its_limit(store: &dyn Store) -> Result<(), StoreError> {
-    webhook(store, "wh_a", "sel_a")?;
-    backlog(store, "wh_a", "sel_a", "a", 10, 1_000)?;
-    let first = claim_fair(store, 1_000, 10, 3)?;
-    assert_eq!(event_ids(&first), ["evt_a0", "evt_a1", "evt_a2"]);
-    assert!(
-        claim_fair(store, 1_000, 10, 3)?.is_empty(),
-        "3 leased: the limit"
-    );
-    assert!(claim_fair(store, 1_050, 1, 3)?.is_empty());
-    // A larger limit lets more in, up to it: leased + claimed <= limit.
-    assert_eq!(
-        event_ids(&claim_fair(store, 1_050, 10, 5)?),
-        ["evt_a3", "evt_a4"]
-    );
-    assert!(claim_fair(store, 1_050, 10, 5)?.is_empty());
-    assert_eq!(store.queue_depth()?, 10);
-    Ok(())
-}
-
-/// Claims go round robin across webhooks: one webhook's backlog does not take a claim
-/// that another webhook's due deliveries fit in, even when the backlog is older.
-pub fn claims_go_round_robin_across_webhooks(store: &dyn Store) -> Result<(), StoreError> {
-    webhook(store, "wh_a", "sel_a")?;
-    webhook(store, "wh_b", "sel_b")?;
-    backlog(store, "wh_a", "sel_a", "a", 100, 1_000)?;
-    backlog(store, "wh_b", "sel_b", "b", 2, 2_000)?;
-    let claims = claim_fair(store, 5_000, 4, 4)?;
-    let mut ids = event_ids(&claims);
-    ids.sort_unstable();
-    assert_eq!(ids, ["evt_a0", "evt_a1", "evt_b0", "evt_b1"]);
-    // The least busy webhook first: wh_c, with nothing leased, before wh_a's third.
-    webhook(store, "wh_c", "sel_c")?;
-    backlog(store, "wh_c", "sel_c", "c", 1, 3_000)?;
-    assert_eq!(event_ids(&claim_fair(store, 5_000, 1, 4)?), ["evt_c0"]);
-    assert_eq!(
-        event_ids(&claim_fair(store, 5_000, 10, 4)?),
-        ["evt_a2", "evt_a3"],
-        "wh_a up to its limit, wh_b and wh_c have nothing due"
-    );
-    Ok(())
-}
-
-/// A webhook at its limit gets another claim when one of its leases ends: a result
-/// recorded, or the lease running out (recorded as interrupted). Until then its due
-/// deliveries stay due (`next_due` says so) but are not claimed.
-pub fn a_webhook_at_its_limit_gets_more_when_a_lease_ends(
-    store: &dyn Store,
-) -> Result<(), StoreError> {
-    webhook(store, "wh_a", "sel_a")?;
-    backlog(store, "wh_a", "sel_a", "a", 5, 1_000)?;
-    let first = claim_fair(store, 1_000, 10, 2)?; // leased until 1 100
-    assert_eq!(event_ids(&first), ["evt_a0", "evt_a1"]);
-    assert!(claim_fair(store, 1_005, 10, 2)?.is_empty());
-    assert_eq!(store.next_due()?, Some(1_000), "due, though at the limit");
-    finish(store, &first[0], Settle::Delivered, None, 1_010)?;
-    let second = claim_fair(store, 1_010, 10, 2)?; // leased until 1 110
-    assert_eq!(event_ids(&second), ["evt_a2"]);
-    assert!(claim_fair(store, 1_099, 10, 2)?.is_empty());
-    // evt_a1's lease runs out at 1 100: interrupted, due again a minute later.
-    assert_eq!(event_ids(&claim_fair(store, 1_100, 10, 2)?), ["evt_a3"]);
-    assert!(claim_fair(store, 1_100, 10, 2)?.is_empty());
-    Ok(())
-}
-
-/// Within a webhook, fair claims still take the oldest due first (queue order for equal
-/// times), however they interleave with other webhooks.
-pub fn fair_claims_keep_the_oldest_due_first_within_a_webhook(
-    store: &dyn Store,
-) -> Result<(), StoreError> {
-    webhook(store, "wh_a", "sel_a")?;
-    webhook(store, "wh_b", "sel_b")?;
-    store.publish_event(&event("evt_late", "sel_a", 3_000))?;
-    store.publish_event(&event("evt_early", "sel_a", 1_000))?;
-    store.publish_event(&event("evt_mid_1", "sel_a", 2_000))?;
-    store.publish_event(&event("evt_mid_2", "sel_a", 2_000))?;
-    store.publish_event(&event("evt_b", "sel_b", 1_500))?;
-    let first = claim_fair(store, 5_000, 10, 2)?;
-    assert_eq!(event_ids(&first), ["evt_early", "evt_b", "evt_mid_1"]);
-    for c in &first {
-        finish(store, c, Settle::Delivered, None, 5_001)?;
-    }
-    assert_eq!(
-        event_ids(&claim_fair(store, 5_001, 10, 2)?),
-        ["evt_mid_2", "evt_late"]
-    );
     Ok(())
 }
 
@@ -348,12 +240,12 @@ pub fn next_due_walks_unleased_and_leased_deliveries_of_active_webhooks(
     disable(store, "sel_a", "wh_off", 1_000)?;
     assert_eq!(store.next_due()?, Some(3_000));
     // Claimed at 3 000 with a lease to 3 100: due again when the lease runs out.
-    let claims = store.claim_due(3_000, 3_100, vec!["log_n1".into()], 1, &interrupted(3_000))?;
+    let claims = store.claim_due(3_000, 3_100, vec!["log_n1".into()], &interrupted(3_000))?;
     assert_eq!(event_ids(&claims), ["evt_early"]);
     assert_eq!(store.next_due()?, Some(3_100));
     // At 5 000 the lapsed claim is recorded as interrupted (due again a minute later)
     // and the late one, due at 5 000, is claimed, leased to 9 000.
-    let claims = store.claim_due(5_000, 9_000, vec!["log_n2".into()], 1, &interrupted(5_000))?;
+    let claims = store.claim_due(5_000, 9_000, vec!["log_n2".into()], &interrupted(5_000))?;
     assert_eq!(event_ids(&claims), ["evt_late"]);
     assert_eq!(store.next_due()?, Some(5_060));
     // Finishing releases the lease: the retry is due at its time, before the other.

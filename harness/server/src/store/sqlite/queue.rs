@@ -228,7 +228,6 @@ impl QueueStore for SqliteStore {
         now: u64,
         lease_until: u64,
         log_ids: Vec<String>,
-        per_webhook: usize,
         interrupted: &dyn Fn(&Claim) -> AttemptResult,
     ) -> Result<Vec<Claim>, StoreError> {
         let mut conn = self.conn();
@@ -252,48 +251,20 @@ impl QueueStore for SqliteStore {
         for claim in &lapsed {
             settle(&tx, &interrupted(claim))?;
         }
-        // Fair claims: `busy` counts each webhook's unexpired leases (the lapsed ones were
-        // just settled), `due` ranks each webhook's due deliveries oldest first, and a
-        // delivery's slot is its webhook's leases plus its rank. Only slots within the
-        // limit are claimed, lowest slot first: round robin across webhooks, with the
-        // least busy served first.
         let mut claims = {
             let mut due = tx.prepare_cached(&format!(
-                "WITH busy AS (
-                     SELECT webhook_id, COUNT(*) AS leased
-                     FROM deliveries INDEXED BY deliveries_leased
-                     WHERE leased_until IS NOT NULL AND leased_until > ?1
-                       AND status = 'pending'
-                     GROUP BY webhook_id
-                 ),
-                 due AS (
-                     SELECT d.id, d.webhook_id, d.next_attempt_at,
-                            ROW_NUMBER() OVER (
-                                PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id
-                            ) AS rank
-                     FROM deliveries d
-                     JOIN webhooks w ON w.id = d.webhook_id
-                     WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
-                       AND (d.leased_until IS NULL OR d.leased_until <= ?1)
-                       AND w.status = 'active'
-                 ),
-                 slotted AS (
-                     SELECT due.id, due.next_attempt_at,
-                            due.rank + COALESCE(busy.leased, 0) AS slot
-                     FROM due LEFT JOIN busy ON busy.webhook_id = due.webhook_id
-                 )
-                 SELECT {CLAIM_COLUMNS}, '', ?1
-                 FROM slotted s
-                 JOIN deliveries d ON d.id = s.id
+                "SELECT {CLAIM_COLUMNS}, '', ?1
+                 FROM deliveries d
                  JOIN webhooks w ON w.id = d.webhook_id
                  JOIN events e ON e.id = d.event_id
-                 WHERE s.slot <= ?3
-                 ORDER BY s.slot, s.next_attempt_at, s.id
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
+                   AND (d.leased_until IS NULL OR d.leased_until <= ?1)
+                   AND w.status = 'active'
+                 ORDER BY d.next_attempt_at, d.id
                  LIMIT ?2"
             ))?;
             let limit = i64::try_from(log_ids.len()).unwrap_or(i64::MAX);
-            let per_webhook = i64::try_from(per_webhook).unwrap_or(i64::MAX);
-            let rows = due.query_map(params![secs(now), limit, per_webhook], claim_from_row)?;
+            let rows = due.query_map(params![secs(now), limit], claim_from_row)?;
             rows.collect::<Result<Vec<_>, _>>()?
         };
         for (claim, log_id) in claims.iter_mut().zip(log_ids) {
