@@ -15,6 +15,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+// The api suite's independent check: ring's HMAC over the raw body, and the core's verifier.
+use crate::support::receiver::verify;
+
 /// How the receiver answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -58,42 +61,6 @@ pub struct Receiver {
 }
 
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok";
-
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-fn verify(secret: &str, headers: &HashMap<String, String>, body: &[u8]) -> Result<(), String> {
-    let get = |name: &str| headers.get(name).map_or("", String::as_str);
-    let v1 = get("x-menon-signature");
-    let tag = v1
-        .strip_prefix("sha256=")
-        .and_then(hex_decode)
-        .ok_or_else(|| format!("malformed X-Menon-Signature {v1:?}"))?;
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-    ring::hmac::verify(&key, body, &tag).map_err(|_| "ring: v1 HMAC mismatch".to_owned())?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|e| e.to_string())?
-        .as_secs();
-    menon_webhooks::Verifier::new(&[secret])
-        .map_err(|e| e.to_string())?
-        .verify_delivery(
-            body,
-            Some(v1),
-            Some(get("x-menon-signature-v2")),
-            now,
-            menon_webhooks::DEFAULT_TOLERANCE,
-        )
-        .map(|_| ())
-        .map_err(|e| format!("core verifier: {e}"))
-}
 
 /// Reads more bytes into `buf`; `false` when the peer has gone.
 async fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {

@@ -78,7 +78,7 @@ fn hex_decode(text: &str) -> Option<Vec<u8>> {
 }
 
 /// The independent check: ring's HMAC-SHA256 over the raw body, and the core's verifier.
-fn verify(secret: &str, headers: &HashMap<String, String>, body: &[u8]) -> Result<(), String> {
+pub fn verify(secret: &str, headers: &HashMap<String, String>, body: &[u8]) -> Result<(), String> {
     let get = |name: &str| headers.get(name).map_or("", String::as_str);
     let v1 = get("x-menon-signature");
     let tag = v1
