@@ -51,6 +51,17 @@ pub fn log_id() -> Result<String, RngError> {
     token::<16>("log_")
 }
 
+/// `n` delivery-attempt ids, as [`log_id`] makes them, from one read of the OS RNG (a
+/// claim asks for one per free worker).
+pub fn log_ids(n: usize) -> Result<Vec<String>, RngError> {
+    let mut bytes = vec![0u8; n * 16];
+    getrandom::fill(&mut bytes).map_err(RngError)?;
+    Ok(bytes
+        .chunks_exact(16)
+        .map(|id| format!("log_{}", URL_SAFE_NO_PAD.encode(id)))
+        .collect())
+}
+
 /// A webhook signing secret, `whsec_` + 32 random bytes (43 characters).
 pub fn webhook_secret() -> Result<Secret, RngError> {
     token::<32>("whsec_").map(Secret::new)
@@ -101,6 +112,13 @@ mod tests {
         assert!(log_id()?.starts_with("log_"));
         assert!(api_key()?.expose().starts_with("mk_"));
         assert_ne!(webhook_id()?, webhook_id()?);
+        let batch = log_ids(3)?;
+        assert_eq!(batch.len(), 3);
+        let one = log_id()?;
+        assert!(batch
+            .iter()
+            .all(|id| id.starts_with("log_") && id.len() == one.len()));
+        assert!(batch[0] != batch[1] && batch[1] != batch[2] && batch[0] != batch[2]);
         Ok(())
     }
 

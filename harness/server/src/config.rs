@@ -73,6 +73,14 @@ pub struct ServeArgs {
     #[arg(long, env = "MENON_WORKERS", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub workers: u16,
 
+    /// Deliveries in flight at once to one endpoint (webhook); an endpoint whose recent
+    /// attempts all failed gets one at a time until one succeeds. Endpoints take turns
+    /// for the workers, so one seller's slow or dead endpoint never holds them all.
+    #[arg(long, env = "MENON_ENDPOINT_CONCURRENCY",
+          default_value_t = crate::dispatch::DEFAULT_PER_ENDPOINT,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub endpoint_concurrency: u16,
+
     /// Accept endpoint URLs on loopback, private and other non-public addresses, and
     /// plain http. Off by default; for tests and local grading only.
     #[arg(long, env = "MENON_ALLOW_PRIVATE_TARGETS")]

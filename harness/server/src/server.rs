@@ -118,6 +118,7 @@ impl Bound {
             database = %args.data.database_path().display(),
             allow_private_targets = args.allow_private_targets,
             workers = args.workers,
+            endpoint_concurrency = args.endpoint_concurrency,
             time_scale = args.time_scale,
             delivery_timeout_ms = u64::try_from(args.delivery_timeout.as_millis()).unwrap_or(u64::MAX),
             shutdown_grace_ms = u64::try_from(args.shutdown_grace.as_millis()).unwrap_or(u64::MAX),
@@ -154,7 +155,8 @@ impl Bound {
             usize::from(args.workers),
             args.delivery_timeout,
         )
-        .with_shutdown_grace(grace);
+        .with_shutdown_grace(grace)
+        .with_endpoint_concurrency(usize::from(args.endpoint_concurrency));
         let dispatching = tokio::spawn(dispatcher.run(stopping.clone()));
         let mut http_stopping = stopping.clone();
         let http = axum::serve(listener, crate::app::router(state))

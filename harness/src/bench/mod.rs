@@ -25,7 +25,7 @@ use crate::metrics::Metrics;
 use crate::service::events;
 use crate::store::{
     Attempt, AttemptFilter, AttemptStatus, NewWebhook, QueueStore, SellerId, SqliteStore, Store,
-    WebhookStore,
+    Synchronous, WebhookStore,
 };
 
 mod noisy;
@@ -47,6 +47,14 @@ pub struct BenchArgs {
     /// default of `serve --workers`].
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Deliveries in flight at once to one endpoint (`serve --endpoint-concurrency`).
+    #[arg(long, default_value_t = menon_harness_server::dispatch::DEFAULT_PER_ENDPOINT,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub endpoint_concurrency: u16,
+    /// When a commit reaches the disk: `full` (what `serve` uses: every commit syncs,
+    /// shared by group commit) or `normal` (synced at checkpoints only), to compare.
+    #[arg(long, value_enum, default_value = "full")]
+    pub synchronous: Synchronous,
     /// Give up waiting for deliveries after this many seconds.
     #[arg(long, default_value_t = 120)]
     pub timeout_secs: u64,
@@ -78,6 +86,9 @@ pub struct BenchArgs {
     #[arg(long, default_value = "2s", value_parser = parse_duration, requires = "noisy_neighbour")]
     pub delivery_timeout: Duration,
 }
+
+/// Threads publishing side by side (each publish waits for its commit).
+const PUBLISHERS: usize = 8;
 
 /// `serve --workers`'s default (config.rs); a test keeps the two equal.
 const SERVE_WORKERS: usize = 16;
@@ -184,7 +195,10 @@ async fn measure(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let arrivals: Arrivals = Arc::default();
     let url = receiver(Arc::clone(&arrivals), None).await?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&folder.join("menon.db"))?);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with(
+        &folder.join("menon.db"),
+        args.synchronous,
+    )?);
     let clock: SharedClock = Arc::new(SystemClock);
     let seller = SellerId("sel_bench".into());
     for n in 0..args.webhooks {
@@ -201,7 +215,14 @@ async fn measure(
     let seconds = args.seconds.unwrap_or(10);
     let wake = Arc::new(tokio::sync::Notify::new());
     let timeout = Duration::from_secs(10);
-    let (stop, dispatching) = start_dispatcher(&store, &clock, &wake, workers, timeout)?;
+    let (stop, dispatching) = start_dispatcher(
+        &store,
+        &clock,
+        &wake,
+        workers,
+        args.endpoint_concurrency,
+        timeout,
+    )?;
 
     let started = Instant::now();
     // `--rate`: event n is published at `started + n / rate`, never earlier.
@@ -213,33 +234,45 @@ async fn measure(
         }
         None => (args.events, None),
     };
-    let publisher = {
-        let (store, clock, wake, seller) = (Arc::clone(&store), clock, wake, seller);
-        let events = events_total;
-        tokio::task::spawn_blocking(move || -> Result<HashMap<String, Instant>, String> {
-            let mut published = HashMap::with_capacity(events);
-            for n in 0..events {
-                if let Some(step) = pace {
-                    let due = started + step * u32::try_from(n).unwrap_or(u32::MAX);
-                    let now = Instant::now();
-                    if due > now {
-                        std::thread::sleep(due - now);
+    // Publishers side by side, as concurrent `POST /v1/events` requests are: a publish
+    // returns once committed, and concurrent ones share a commit (group commit).
+    let mut publishers = Vec::with_capacity(PUBLISHERS);
+    for first in 0..PUBLISHERS {
+        let (store, clock, wake, seller) = (
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            Arc::clone(&wake),
+            seller.clone(),
+        );
+        publishers.push(tokio::task::spawn_blocking(
+            move || -> Result<HashMap<String, Instant>, String> {
+                let mut published = HashMap::new();
+                for n in (first..events_total).step_by(PUBLISHERS) {
+                    if let Some(step) = pace {
+                        let due = started + step * u32::try_from(n).unwrap_or(u32::MAX);
+                        let now = Instant::now();
+                        if due > now {
+                            std::thread::sleep(due - now);
+                        }
                     }
+                    let mut data = serde_json::Map::new();
+                    data.insert("listing_id".into(), format!("lst_{n}").into());
+                    let event =
+                        events::build(seller.clone(), "listing.created", data, clock.now_unix())
+                            .map_err(|e| e.to_string())?;
+                    let id = event.id.clone();
+                    store.publish_event(&event).map_err(|e| e.to_string())?;
+                    published.insert(id, Instant::now());
+                    wake.notify_one();
                 }
-                let mut data = serde_json::Map::new();
-                data.insert("listing_id".into(), format!("lst_{n}").into());
-                let event =
-                    events::build(seller.clone(), "listing.created", data, clock.now_unix())
-                        .map_err(|e| e.to_string())?;
-                let id = event.id.clone();
-                store.publish_event(&event).map_err(|e| e.to_string())?;
-                published.insert(id, Instant::now());
-                wake.notify_one();
-            }
-            Ok(published)
-        })
-    };
-    let published = publisher.await??;
+                Ok(published)
+            },
+        ));
+    }
+    let mut published = HashMap::with_capacity(events_total);
+    for publisher in publishers {
+        published.extend(publisher.await??);
+    }
     let publish_time = started.elapsed();
     let expected = events_total * args.webhooks;
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
@@ -271,10 +304,12 @@ async fn measure(
         );
     }
     println!(
-        "events {}  webhooks {}  workers {}  deliveries {}/{expected}",
+        "events {}  webhooks {}  workers {}  per endpoint {}  synchronous {:?}  deliveries {}/{expected}",
         events_total,
         args.webhooks,
         workers,
+        args.endpoint_concurrency,
+        args.synchronous,
         arrived.len()
     );
     println!(
@@ -314,6 +349,7 @@ fn start_dispatcher(
     clock: &SharedClock,
     wake: &Arc<tokio::sync::Notify>,
     workers: usize,
+    per_endpoint: u16,
     timeout: Duration,
 ) -> Result<
     (
@@ -330,7 +366,8 @@ fn start_dispatcher(
         Arc::clone(wake),
         workers,
         timeout,
-    );
+    )
+    .with_endpoint_concurrency(usize::from(per_endpoint));
     let (stop, stopping) = tokio::sync::watch::channel(false);
     Ok((stop, tokio::spawn(dispatcher.run(stopping))))
 }

@@ -98,7 +98,10 @@ pub(super) async fn noisy_neighbour(
     let quiet_url = receiver(Arc::clone(&quiet_arrivals), None).await?;
     let noisy_arrivals: Arrivals = Arc::default();
     let noisy_url = receiver(Arc::clone(&noisy_arrivals), Some(hang)).await?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&folder.join("menon.db"))?);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with(
+        &folder.join("menon.db"),
+        args.synchronous,
+    )?);
     let clock: SharedClock = Arc::new(SystemClock);
     let noisy = SellerId("sel_noisy".into());
     let quiet = SellerId("sel_quiet".into());
@@ -127,7 +130,14 @@ pub(super) async fn noisy_neighbour(
     }
 
     let wake = Arc::new(tokio::sync::Notify::new());
-    let (stop, dispatching) = start_dispatcher(&store, &clock, &wake, workers, timeout)?;
+    let (stop, dispatching) = start_dispatcher(
+        &store,
+        &clock,
+        &wake,
+        workers,
+        args.endpoint_concurrency,
+        timeout,
+    )?;
 
     // B: event n is published at `started + n / rate`, never earlier.
     let started = Instant::now();
@@ -218,7 +228,9 @@ pub(super) async fn noisy_neighbour(
         .saturating_sub(a.delivered + a.failed + a.open());
 
     println!(
-        "noisy neighbour: workers {workers}, delivery timeout {:.1} s (A's endpoint hangs {} s)",
+        "noisy neighbour: workers {workers}, per endpoint {}, delivery timeout {:.1} s (A's \
+         endpoint hangs {} s)",
+        args.endpoint_concurrency,
         timeout.as_secs_f64(),
         hang.as_secs()
     );

@@ -223,6 +223,8 @@ fn help_names_every_command_and_setting() {
         "--jwt-key-file",
         "--delivery-timeout",
         "--workers",
+        "--endpoint-concurrency",
+        "MENON_ENDPOINT_CONCURRENCY",
         "--allow-private-targets",
         "--time-scale",
         "MENON_TIME_SCALE",

@@ -45,7 +45,8 @@ async fn sigterm_with_hanging_receivers_exits_and_a_restart_delivers_everything(
         .await
         .into_iter()
         .collect();
-    // Every worker stuck on a hung receiver.
+    // Every worker stuck on a hung receiver (two endpoints, four each: serve's default
+    // in-flight limit per endpoint).
     let deadline = Instant::now() + HANG;
     while a.hung() + b.hung() < WORKERS {
         assert!(

@@ -13,9 +13,15 @@
 //! changes nothing (the store reports it, [`Finished::Stale`], and it is logged here).
 //!
 //! One loop claims, and a semaphore bounds the attempts in flight (as mini-redis bounds
-//! connections); the loop sleeps until the next delivery is due on the clock (scaled to
-//! real time), a publish wakes it early, and it polls at least every second so that
-//! events queued by another process (`menon-harness emit`) are seen.
+//! connections). The claim is fair between endpoints (the store's
+//! [`claim_due`](crate::store::QueueStore::claim_due)): each endpoint is held to its
+//! in-flight limit ([`policy::in_flight_limit`]: `--endpoint-concurrency`, one at a time
+//! while it keeps failing) and endpoints take turns, so a hanging endpoint holds a few
+//! workers, never the pool. When a claim takes nothing, the loop sleeps until the next
+//! delivery a claim could take is due on the clock (scaled to real time); a publish or an
+//! attempt ending (which may make room at its endpoint) wakes it early, and it polls at
+//! least every second so that events queued by another process (`menon-harness emit`)
+//! are seen.
 //!
 //! On shutdown it stops claiming and gives the attempts in flight a grace period
 //! (`serve --shutdown-grace`) to end and be recorded. Then it abandons the rest: each one
@@ -36,7 +42,8 @@ use super::{AttemptOutcome, Delivery, Sender};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
 use crate::store::{
-    blocking, Attempt, AttemptResult, AttemptStatus, Claim, Finished, Store, StoreError,
+    blocking, Attempt, AttemptResult, AttemptStatus, Claim, ClaimRequest, Claimed, Finished, Store,
+    StoreError,
 };
 use menon_harness_common::ids;
 
@@ -48,6 +55,9 @@ const LEASE_MARGIN: Duration = Duration::from_secs(2);
 /// interrupted (local database writes) before they are dropped as they are.
 pub const RELEASE_BOUND: Duration = Duration::from_secs(1);
 
+/// Attempts one endpoint may have in flight at once unless told otherwise.
+pub const DEFAULT_PER_ENDPOINT: u16 = 4;
+
 /// Sends queued deliveries until told to stop.
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -57,6 +67,7 @@ pub struct Dispatcher {
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
     workers: usize,
+    per_endpoint: usize,
     timeout: Duration,
     grace: Duration,
 }
@@ -65,6 +76,7 @@ impl std::fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Dispatcher")
             .field("workers", &self.workers)
+            .field("per_endpoint", &self.per_endpoint)
             .field("grace", &self.grace)
             .finish_non_exhaustive()
     }
@@ -91,9 +103,18 @@ impl Dispatcher {
             metrics,
             wake,
             workers: workers.max(1),
+            per_endpoint: usize::from(DEFAULT_PER_ENDPOINT),
             timeout,
             grace: timeout + LEASE_MARGIN,
         }
+    }
+
+    /// How many attempts one endpoint may have in flight at once (at least one; one
+    /// while it keeps failing: [`policy::in_flight_limit`]).
+    #[must_use]
+    pub fn with_endpoint_concurrency(mut self, per_endpoint: usize) -> Self {
+        self.per_endpoint = per_endpoint.max(1);
+        self
     }
 
     /// How long, once told to stop, the attempts in flight may run before they are
@@ -137,11 +158,11 @@ impl Dispatcher {
                 Ok(claimed) => claimed,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming due deliveries failed; retrying");
-                    Vec::new()
+                    Claimed::default()
                 }
             };
-            if !claimed.is_empty() {
-                for claim in claimed {
+            if !claimed.claims.is_empty() {
+                for claim in claimed.claims {
                     let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
                         break; // cannot happen: we claimed no more than were free
                     };
@@ -149,7 +170,9 @@ impl Dispatcher {
                 }
                 continue;
             }
-            let wait = self.idle_wait().await;
+            // Nothing claimable: sleep until something is due, a publish, or an attempt
+            // ending (which may free its endpoint's in-flight limit).
+            let wait = self.idle_wait(claimed.next_due);
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = self.wake.notified() => {}
@@ -181,16 +204,22 @@ impl Dispatcher {
         tracing::info!("dispatcher stopped");
     }
 
-    async fn claim(&self, limit: usize) -> Result<Vec<Claim>, StoreError> {
+    /// Claims up to `limit` due deliveries, fairly between endpoints (see
+    /// [`QueueStore::claim_due`](crate::store::QueueStore::claim_due)).
+    async fn claim(&self, limit: usize) -> Result<Claimed, StoreError> {
         let now = self.clock.now_unix();
         let lease_until = now.saturating_add(self.lease_secs());
-        let log_ids = (0..limit)
-            .map(|_| ids::log_id())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::Database(e.to_string()))?;
+        let log_ids = ids::log_ids(limit).map_err(|e| StoreError::Database(e.to_string()))?;
         let wall_now = self.clock.wall_unix();
-        blocking(&self.store, move |store| {
-            store.claim_due(now, lease_until, log_ids, &|lapsed| {
+        let per_endpoint = self.per_endpoint;
+        let request = ClaimRequest {
+            now,
+            lease_until,
+            log_ids,
+            in_flight_limit: Arc::new(move |failures| {
+                policy::in_flight_limit(per_endpoint, failures)
+            }),
+            interrupted: Arc::new(move |lapsed| {
                 tracing::warn!(
                     webhook = %lapsed.webhook_id,
                     event = %lapsed.event.id,
@@ -198,31 +227,23 @@ impl Dispatcher {
                     "attempt interrupted: its lease ran out with no result; counted as failed"
                 );
                 interrupted_result(lapsed, now, wall_now)
-            })
-        })
-        .await
+            }),
+        };
+        blocking(&self.store, move |store| store.claim_due(request)).await
     }
 
-    /// How long to sleep when nothing is due: until the next due time (scaled to real
+    /// How long to sleep when a claim took nothing: until `next_due` (scaled to real
     /// time), at least 1 ms, at most [`MAX_IDLE`].
-    async fn idle_wait(&self) -> Duration {
-        let due = blocking(&self.store, |store| store.next_due()).await;
-        match due {
-            Ok(Some(due)) => {
-                let now = self.clock.now_unix();
-                // Precision is not needed: a wait of a few clock seconds.
-                #[allow(clippy::cast_precision_loss)]
-                let clock_secs = due.saturating_sub(now) as f64;
-                let real = clock_secs / self.clock.scale();
-                Duration::from_secs_f64(real.min(MAX_IDLE.as_secs_f64()))
-                    .max(Duration::from_millis(1))
-            }
-            Ok(None) => MAX_IDLE,
-            Err(e) => {
-                tracing::error!(error = %e, "reading the queue failed");
-                MAX_IDLE
-            }
-        }
+    fn idle_wait(&self, next_due: Option<u64>) -> Duration {
+        let Some(due) = next_due else {
+            return MAX_IDLE;
+        };
+        let now = self.clock.now_unix();
+        // Precision is not needed: a wait of a few clock seconds.
+        #[allow(clippy::cast_precision_loss)]
+        let clock_secs = due.saturating_sub(now) as f64;
+        let real = clock_secs / self.clock.scale();
+        Duration::from_secs_f64(real.min(MAX_IDLE.as_secs_f64())).max(Duration::from_millis(1))
     }
 
     /// Sends one claimed delivery and records the outcome; or, if `abandoned` turns true
@@ -245,9 +266,7 @@ impl Dispatcher {
                 return;
             }
         };
-        if let Some(outcome) = outcome {
-            self.record(&claim, outcome).await;
-        }
+        self.record(&claim, outcome).await;
     }
 
     /// Records `claim`'s attempt as interrupted now: a failure on the schedule, as if its
@@ -281,36 +300,20 @@ impl Dispatcher {
         }
     }
 
-    /// Sends one claimed delivery; `None` if it could not be sent (its lease runs out).
-    async fn send(&self, claim: &Claim) -> Option<AttemptOutcome> {
-        let webhook_id = claim.webhook_id.clone();
-        let now = self.clock.now_unix();
-        let secrets = match blocking(&self.store, move |store| {
-            store.signing_secrets(&webhook_id, now)
-        })
-        .await
-        {
-            Ok(secrets) => secrets,
-            Err(e) => {
-                // The lease runs out and the delivery is claimed again.
-                tracing::error!(error = %e, delivery = %claim.log_id, "reading secrets failed");
-                return None;
-            }
-        };
-        let outcome = self
-            .sender
+    /// Sends one claimed delivery, signed with the secrets read at its claim.
+    async fn send(&self, claim: &Claim) -> AttemptOutcome {
+        self.sender
             .send(&Delivery {
                 url: &claim.url,
                 event_type: &claim.event.event_type,
                 event_id: &claim.event.id,
                 log_id: &claim.log_id,
                 body: &claim.event.body,
-                secrets: &secrets,
+                secrets: &claim.secrets,
                 timestamp: self.clock.wall_unix(),
                 test: claim.event.is_test,
             })
-            .await;
-        Some(outcome)
+            .await
     }
 
     /// Records the outcome of `claim`'s attempt.
@@ -631,9 +634,15 @@ mod tests {
         assert_eq!(logs[0].next_retry, Some(START + 60));
         assert_eq!(store.next_due()?, Some(START + 60));
         let claim_at = |now: u64, log_id: &str| {
-            store.claim_due(now, now + 3, vec![log_id.into()], &|lapsed| {
-                interrupted_result(lapsed, now, now)
-            })
+            store
+                .claim_due(ClaimRequest {
+                    now,
+                    lease_until: now + 3,
+                    log_ids: vec![log_id.into()],
+                    in_flight_limit: Arc::new(|_| 1),
+                    interrupted: Arc::new(move |lapsed| interrupted_result(lapsed, now, now)),
+                })
+                .map(|claimed| claimed.claims)
         };
         assert!(claim_at(START + 59, "log_early")?.is_empty());
         let again = claim_at(START + 60, "log_again")?;

@@ -21,6 +21,11 @@
 //!   schedule on, so an event that crashes the server every time is failed for good after
 //!   the last attempt, and the disabling rule applies to it as to any failure.
 //!
+//! - an endpoint has at most `per_endpoint` attempts in flight (`serve
+//!   --endpoint-concurrency`), and once [`BACK_OFF_AFTER`] attempts in a row have failed,
+//!   one at a time until one succeeds ([`in_flight_limit`]): a dead or hanging endpoint
+//!   holds a few workers, never the pool, so its backlog waits and nobody else's does.
+//!
 //! Queued test events follow the same rules; Send Test and manual retries are sent at
 //! once by the API, outside the queue, and only logged.
 
@@ -54,6 +59,20 @@ pub const DISABLED_AFTER_SCHEDULE: &str = "every attempt failed for a whole retr
 
 /// Why a webhook was disabled after a `410 Gone` (stored with the webhook).
 pub const DISABLED_GONE: &str = "the endpoint answered 410 Gone";
+
+/// Consecutive failed attempts after which an endpoint gets one attempt in flight at a
+/// time, until one succeeds.
+pub const BACK_OFF_AFTER: u32 = 3;
+
+/// How many attempts an endpoint may have in flight at once: `per_endpoint` (at least
+/// one), or one while its last [`BACK_OFF_AFTER`] or more attempts all failed.
+pub fn in_flight_limit(per_endpoint: usize, consecutive_failures: u32) -> usize {
+    if consecutive_failures >= BACK_OFF_AFTER {
+        1
+    } else {
+        per_endpoint.max(1)
+    }
+}
 
 /// What the policy needs to know besides the outcome, all read at the claim or from the
 /// clock.

@@ -23,11 +23,11 @@ use std::sync::Arc;
 use menon_harness_common::ids::Secret;
 
 pub use model::{
-    Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, DashboardSession, Disable,
-    Finished, NewWebhook, SellerId, Settle, StatusChange, StoredEvent, Webhook, WebhookChanges,
-    WebhookStatus,
+    Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, ClaimRequest, Claimed,
+    DashboardSession, Disable, Finished, NewWebhook, SellerId, Settle, StatusChange, StoredEvent,
+    Webhook, WebhookChanges, WebhookStatus,
 };
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, Synchronous};
 
 /// A storage failure. Details are for the log, never for an HTTP response.
 #[derive(Debug)]
@@ -160,18 +160,19 @@ pub trait QueueStore {
     /// and returns the attempt's result as the caller's policy decides it (PROTOCOL §5:
     /// a failure, `interrupted`); it is recorded exactly as
     /// [`finish_attempt`](Self::finish_attempt) records one, so it counts for the
-    /// schedule and the webhook like any failure. Then claims up to `log_ids.len()` due
-    /// deliveries, oldest due first (a delivery is due when its time has come and it is
-    /// not leased): leases each until `lease_until` under the next of `log_ids` (its
-    /// token), counts the attempt, records `now` as the first attempt of its schedule if
-    /// there was none, and logs the new attempt as `pending`.
-    fn claim_due(
-        &self,
-        now: u64,
-        lease_until: u64,
-        log_ids: Vec<String>,
-        interrupted: &dyn Fn(&Claim) -> AttemptResult,
-    ) -> Result<Vec<Claim>, StoreError>;
+    /// schedule and the webhook like any failure.
+    ///
+    /// Then claims up to `log_ids.len()` due deliveries (due: its time has come and it is
+    /// not leased), fairly between webhooks: no webhook gets more than
+    /// `in_flight_limit(its consecutive failures)` leases at once (counting the leases it
+    /// already holds, from any process), and the webhooks with due deliveries take turns,
+    /// one delivery each per turn, the one whose oldest due delivery has waited longest
+    /// first; within a webhook, oldest due first. The cost grows with the number of
+    /// active webhooks, never with the length of their queues. Each claim is leased until
+    /// `lease_until` under the next of `log_ids` (its token), counts the attempt, records
+    /// `now` as the first attempt of its schedule if there was none, and logs the new
+    /// attempt as `pending`.
+    fn claim_due(&self, request: ClaimRequest) -> Result<Claimed, StoreError>;
     /// Records how a claimed attempt ended, in one transaction: the log row, the
     /// delivery's [`Settle`], the webhook's failure count or last success, and the
     /// [`Disable`] if any; releases the lease. Fenced: all of that only while the
@@ -184,7 +185,8 @@ pub trait QueueStore {
     /// The earliest time (unix seconds) a pending delivery of an active webhook becomes
     /// claimable, if there is one.
     fn next_due(&self) -> Result<Option<u64>, StoreError>;
-    /// Deliveries not yet delivered nor failed for good.
+    /// Deliveries not yet delivered nor failed for good. Read at every `/metrics` scrape:
+    /// its cost must not grow with the queue (a backend keeps the count as it changes).
     fn queue_depth(&self) -> Result<u64, StoreError>;
 }
 

@@ -2,6 +2,7 @@
 //! their secrets), events, and delivery attempts (the logs of PROTOCOL §5).
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use menon_webhooks::EventType;
 
@@ -265,6 +266,40 @@ pub struct Claim {
     pub first_attempt_at: u64,
     /// Unix seconds of the webhook's last successful delivery, if any.
     pub last_success_at: Option<u64>,
+    /// The secrets to sign the attempt with, newest first, as of the claim (as
+    /// [`signing_secrets`](super::WebhookStore::signing_secrets) gives them); empty on the
+    /// claim of a lapsed attempt handed to `interrupted`, which is not sent.
+    pub secrets: Vec<Secret>,
+}
+
+/// What a claim asks of the queue ([`QueueStore::claim_due`](super::QueueStore::claim_due)).
+/// It owns everything it holds, so that a backend may run it on another thread, in a
+/// transaction shared with other writes.
+pub struct ClaimRequest {
+    /// Unix seconds: what is due by now is claimed, and leases that ran out by now lapse.
+    pub now: u64,
+    /// Unix seconds: when the new claims' leases run out.
+    pub lease_until: u64,
+    /// One per delivery to claim at most: each claim's log id and fencing token.
+    pub log_ids: Vec<String>,
+    /// How many attempts a webhook may have in flight at once, given its consecutive
+    /// failures (as `dispatch::policy` decides it).
+    pub in_flight_limit: Arc<dyn Fn(u32) -> usize + Send + Sync>,
+    /// The result of a lapsed claim's attempt, as the caller's policy decides it.
+    pub interrupted: Arc<dyn Fn(&Claim) -> AttemptResult + Send + Sync>,
+}
+
+/// What a claim took, and when to claim again.
+#[derive(Debug, Default)]
+pub struct Claimed {
+    /// The deliveries claimed, leased and logged as `pending`.
+    pub claims: Vec<Claim>,
+    /// When a claim could take more, if anything is pending (unix seconds): the claim's
+    /// `now` when it took something (more may be due), else the earliest of the next due
+    /// time of each webhook under its in-flight limit and the end of any lease. A webhook
+    /// at its limit can take more only when one of its attempts ends, which the claimer
+    /// sees for itself.
+    pub next_due: Option<u64>,
 }
 
 /// What the store writes for a delivery after an attempt. The dispatcher's policy

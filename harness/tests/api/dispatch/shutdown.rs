@@ -302,6 +302,8 @@ async fn sigterm_with_100_attempts_hanging_exits_after_the_grace_and_loses_nothi
             "--allow-private-targets",
             "--workers",
             "100",
+            "--endpoint-concurrency",
+            "100",
             "--delivery-timeout",
             "60s",
             "--shutdown-grace",

@@ -29,23 +29,27 @@
 //! Cases assert behaviour through the trait only, never the schema, and pass every time
 //! in as an argument: nothing reads the wall clock.
 
+mod fairness;
 mod logs;
 mod queue;
 mod sessions;
 mod webhooks;
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use menon_webhooks::EventType;
 
+pub use fairness::*;
 pub use logs::*;
 pub use queue::*;
 pub use sessions::*;
 pub use webhooks::*;
 
 use super::{
-    Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, Disable, Finished, NewWebhook,
-    SellerId, Settle, StatusChange, Store, StoreError, StoredEvent, Webhook, WebhookChanges,
+    Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, ClaimRequest, Disable, Finished,
+    NewWebhook, SellerId, Settle, StatusChange, Store, StoreError, StoredEvent, Webhook,
+    WebhookChanges,
 };
 use crate::dispatch::schedule;
 use menon_harness_common::ids::Secret;
@@ -78,6 +82,10 @@ macro_rules! __store_conformance_cases {
             a_lapsed_lease_is_an_interrupted_failure_on_the_schedule,
             six_interrupted_attempts_fail_the_delivery_for_good,
             disabled_webhooks_keep_their_deliveries_unclaimed,
+            a_webhook_holds_at_most_its_in_flight_limit,
+            webhooks_take_turns_oldest_waiting_first,
+            the_limit_follows_consecutive_failures,
+            next_due_skips_what_a_limit_holds_back,
             next_due_walks_unleased_and_leased_deliveries_of_active_webhooks,
             finishing_delivered_settles_the_delivery_and_the_webhook,
             finishing_retry_counts_the_failure_and_reschedules,
@@ -222,7 +230,7 @@ const DISABLED_INTERRUPTED: &str = "every attempt interrupted (conformance)";
 /// policy decides it (PROTOCOL §5): a failure with no answer, on the schedule; after the
 /// last attempt the delivery is failed for good and the webhook disabled unless a
 /// delivery to it succeeded since this delivery's first attempt.
-fn interrupted(now: u64) -> impl Fn(&Claim) -> AttemptResult {
+fn interrupted(now: u64) -> impl Fn(&Claim) -> AttemptResult + Send + Sync + 'static {
     move |lapsed| {
         let (settle, disable) = match schedule::next_attempt(lapsed.failures + 1, now, None) {
             Some(next) => (Settle::Retry(next), None),
@@ -249,7 +257,25 @@ fn claim(store: &dyn Store, now: u64, n: usize) -> Result<Vec<Claim>, StoreError
     let log_ids = (0..n)
         .map(|_| format!("log_c{}", NEXT.fetch_add(1, Ordering::Relaxed)))
         .collect();
-    store.claim_due(now, now + 100, log_ids, &interrupted(now))
+    claim_leased(store, now, now + 100, log_ids)
+}
+
+/// Claims at `now` under `log_ids`, leased until `lease_until`, with no in-flight limit
+/// (recording lapsed claims as [`interrupted`]).
+fn claim_leased(
+    store: &dyn Store,
+    now: u64,
+    lease_until: u64,
+    log_ids: Vec<String>,
+) -> Result<Vec<Claim>, StoreError> {
+    let claimed = store.claim_due(ClaimRequest {
+        now,
+        lease_until,
+        log_ids,
+        in_flight_limit: Arc::new(|_| usize::MAX),
+        interrupted: Arc::new(interrupted(now)),
+    })?;
+    Ok(claimed.claims)
 }
 
 fn event_ids(claims: &[Claim]) -> Vec<&str> {

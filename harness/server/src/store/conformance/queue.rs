@@ -4,7 +4,7 @@
 use menon_webhooks::EventType;
 
 use super::{
-    claim, claim_one, disable, enable, event, event_ids, finish, found, get, interrupted, logs,
+    claim, claim_leased, claim_one, disable, enable, event, event_ids, finish, found, get, logs,
     new_webhook, seller, try_finish, webhook, INTERRUPTED, STALE,
 };
 use crate::store::{
@@ -116,6 +116,12 @@ pub fn claims_fill_in_the_attempt(store: &dyn Store) -> Result<(), StoreError> {
     assert_eq!((c.retry_count, c.failures), (0, 0));
     assert_eq!((c.claimed_at, c.first_attempt_at), (2_500, 2_500));
     assert_eq!(c.last_success_at, None);
+    let signing: Vec<&str> = c.secrets.iter().map(|s| s.expose()).collect();
+    assert_eq!(
+        signing,
+        ["whsec_wh_a"],
+        "the webhook's secrets at the claim"
+    );
     let logged = logs(store, "sel_a", "wh_a")?;
     assert_eq!(logged.len(), 1);
     let row = &logged[0];
@@ -240,12 +246,12 @@ pub fn next_due_walks_unleased_and_leased_deliveries_of_active_webhooks(
     disable(store, "sel_a", "wh_off", 1_000)?;
     assert_eq!(store.next_due()?, Some(3_000));
     // Claimed at 3 000 with a lease to 3 100: due again when the lease runs out.
-    let claims = store.claim_due(3_000, 3_100, vec!["log_n1".into()], &interrupted(3_000))?;
+    let claims = claim_leased(store, 3_000, 3_100, vec!["log_n1".into()])?;
     assert_eq!(event_ids(&claims), ["evt_early"]);
     assert_eq!(store.next_due()?, Some(3_100));
     // At 5 000 the lapsed claim is recorded as interrupted (due again a minute later)
     // and the late one, due at 5 000, is claimed, leased to 9 000.
-    let claims = store.claim_due(5_000, 9_000, vec!["log_n2".into()], &interrupted(5_000))?;
+    let claims = claim_leased(store, 5_000, 9_000, vec!["log_n2".into()])?;
     assert_eq!(event_ids(&claims), ["evt_late"]);
     assert_eq!(store.next_due()?, Some(5_060));
     // Finishing releases the lease: the retry is due at its time, before the other.
@@ -417,7 +423,8 @@ pub fn disable_unless_success_since_is_a_compare_and_set(
 }
 
 /// The depth counts deliveries not yet delivered nor failed for good, leased or not, of
-/// every webhook.
+/// every webhook, through every change: publish, bulk queueing, settling, a failed write,
+/// deleting a webhook.
 pub fn queue_depth_counts_pending_deliveries(store: &dyn Store) -> Result<(), StoreError> {
     assert_eq!(store.queue_depth()?, 0);
     webhook(store, "wh_a", "sel_a")?;
@@ -432,6 +439,23 @@ pub fn queue_depth_counts_pending_deliveries(store: &dyn Store) -> Result<(), St
     assert_eq!(store.queue_depth()?, 4);
     finish(store, &a, Settle::Delivered, None, 1_001)?;
     finish(store, &b, Settle::Fail, None, 1_001)?;
+    assert_eq!(store.queue_depth()?, 2);
+    store.queue_events_for(
+        &[
+            event("evt_5", "sel_b", 1_000),
+            event("evt_6", "sel_b", 1_000),
+        ],
+        "wh_b",
+        2_000,
+    )?;
+    assert_eq!(store.queue_depth()?, 4);
+    // A publish that fails (an event id already stored) changes nothing.
+    assert!(store
+        .publish_event(&event("evt_1", "sel_a", 1_000))
+        .is_err());
+    assert_eq!(store.queue_depth()?, 4);
+    // Deleting a webhook takes its pending deliveries with it.
+    assert!(store.delete_webhook(&seller("sel_b"), "wh_b")?);
     assert_eq!(store.queue_depth()?, 2);
     Ok(())
 }

@@ -210,15 +210,24 @@ impl WebhookStore for SqliteStore {
     }
 
     fn signing_secrets(&self, webhook_id: &str, now: u64) -> Result<Vec<Secret>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT secret FROM webhook_secrets
-             WHERE webhook_id = ?1 AND (expires_at IS NULL OR expires_at > ?2)
-             ORDER BY (expires_at IS NULL) DESC, created_at DESC, rowid DESC",
-        )?;
-        let rows = stmt.query_map(params![webhook_id, secs(now)], |row| {
-            row.get::<_, String>(0).map(Secret::new)
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        signing_secrets(&self.conn(), webhook_id, now)
     }
+}
+
+/// The secrets `webhook_id` signs with at `now`, newest first (see
+/// [`WebhookStore::signing_secrets`]).
+pub(super) fn signing_secrets(
+    conn: &Connection,
+    webhook_id: &str,
+    now: u64,
+) -> Result<Vec<Secret>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT secret FROM webhook_secrets
+         WHERE webhook_id = ?1 AND (expires_at IS NULL OR expires_at > ?2)
+         ORDER BY (expires_at IS NULL) DESC, created_at DESC, rowid DESC",
+    )?;
+    let rows = stmt.query_map(params![webhook_id, secs(now)], |row| {
+        row.get::<_, String>(0).map(Secret::new)
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

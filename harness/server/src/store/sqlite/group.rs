@@ -1,0 +1,190 @@
+//! Group commit: the queue's frequent writes (publishes, claims, attempt results) share
+//! transactions, so that with `synchronous = FULL` one sync of the WAL makes a whole group
+//! durable instead of one sync per write.
+//!
+//! There is no timer and no thread of its own. A writer queues its write and, if no group
+//! is being committed, commits everything queued so far as one transaction (it leads);
+//! otherwise it waits, and the writes that arrive while a group commits form the next
+//! group. The window is therefore the previous commit's own duration: a lone write
+//! commits at once, as before; under load, groups grow by themselves. Each write runs in a
+//! savepoint of its group's transaction, so one that fails is rolled back alone and its
+//! writer gets the error; the others are committed. A caller returns only once its write
+//! is committed (or has failed): a `202` still means durable.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use rusqlite::Connection;
+
+use crate::store::{AttemptResult, ClaimRequest, Claimed, Finished, StoreError, StoredEvent};
+
+/// The largest group: bounds one transaction's size and how long it holds the lock.
+const MAX_GROUP: usize = 512;
+
+/// A write that may share a transaction.
+pub(super) enum Write {
+    /// `publish_event`.
+    Publish(StoredEvent),
+    /// `finish_attempt`.
+    Finish(AttemptResult),
+    /// `claim_due`.
+    Claim(ClaimRequest),
+}
+
+/// What a [`Write`] returned.
+pub(super) enum Written {
+    Published(usize),
+    Finished(Finished),
+    Claimed(Claimed),
+}
+
+#[derive(Default)]
+struct State {
+    queued: Vec<(u64, Write)>,
+    done: HashMap<u64, Result<Written, StoreError>>,
+    next_ticket: u64,
+    leading: bool,
+}
+
+/// The queue of writes waiting for a group, and the results of committed groups.
+#[derive(Default)]
+pub(super) struct GroupCommit {
+    state: Mutex<State>,
+    committed: Condvar,
+    /// Groups committed (or tried) so far.
+    groups: AtomicU64,
+}
+
+impl GroupCommit {
+    /// Writes `write` in a group transaction on `conn` (applied with `apply`) and returns
+    /// its result once the group is committed.
+    pub(super) fn write(
+        &self,
+        conn: &Mutex<Connection>,
+        write: Write,
+        apply: fn(&Connection, &Write) -> Result<Written, StoreError>,
+    ) -> Result<Written, StoreError> {
+        let mut state = self.lock();
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        state.queued.push((ticket, write));
+        loop {
+            if let Some(result) = state.done.remove(&ticket) {
+                return result;
+            }
+            if state.leading {
+                state = self
+                    .committed
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                continue;
+            }
+            state.leading = true;
+            let take = state.queued.len().min(MAX_GROUP);
+            let group: Vec<(u64, Write)> = state.queued.drain(..take).collect();
+            drop(state);
+            // Whatever happens in the commit (even a panic), the group's writers get a
+            // result and the next group gets a leader.
+            let mut lead = Lead {
+                owner: self,
+                results: group
+                    .iter()
+                    .map(|(t, _)| {
+                        let lost = StoreError::Database("the group commit was cut off".into());
+                        (*t, Err(lost))
+                    })
+                    .collect(),
+            };
+            commit_group(&lock(conn), &group, apply, &mut lead.results);
+            self.groups.fetch_add(1, Ordering::Relaxed);
+            drop(lead);
+            state = self.lock();
+        }
+    }
+
+    /// How many groups were committed (or tried) so far.
+    #[cfg(test)]
+    pub(super) fn groups(&self) -> u64 {
+        self.groups.load(Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is a queue and a map, consistent between statements: a panic elsewhere
+        // cannot leave it half-changed.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The leader's duty: on drop, hand the results over and wake every waiting writer.
+struct Lead<'a> {
+    owner: &'a GroupCommit,
+    results: Vec<(u64, Result<Written, StoreError>)>,
+}
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        let mut state = self.owner.lock();
+        state.done.extend(self.results.drain(..));
+        state.leading = false;
+        drop(state);
+        self.owner.committed.notify_all();
+    }
+}
+
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Applies `group` in one transaction, each write in a savepoint, and writes each
+/// write's result into `results` (same order). If the transaction cannot begin or
+/// commit, every write gets that error: none of them was written.
+fn commit_group(
+    conn: &Connection,
+    group: &[(u64, Write)],
+    apply: fn(&Connection, &Write) -> Result<Written, StoreError>,
+    results: &mut [(u64, Result<Written, StoreError>)],
+) {
+    let fail_all = |results: &mut [(u64, Result<Written, StoreError>)], e: &rusqlite::Error| {
+        for (_, result) in results.iter_mut() {
+            *result = Err(StoreError::Database(e.to_string()));
+        }
+    };
+    if !conn.is_autocommit() {
+        // A previous group was cut off mid-transaction (a panic): nothing of it was
+        // committed, and its writers were told so.
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        fail_all(results, &e);
+        return;
+    }
+    for ((_, write), (_, result)) in group.iter().zip(results.iter_mut()) {
+        *result = in_savepoint(conn, |conn| apply(conn, write));
+    }
+    if let Err(e) = conn.execute_batch("COMMIT") {
+        let _ = conn.execute_batch("ROLLBACK");
+        fail_all(results, &e);
+    }
+}
+
+/// Runs `f` in a savepoint: released when it succeeds, rolled back when it fails.
+fn in_savepoint(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<Written, StoreError>,
+) -> Result<Written, StoreError> {
+    conn.prepare_cached("SAVEPOINT write")?.execute([])?;
+    match f(conn) {
+        Ok(written) => {
+            conn.prepare_cached("RELEASE write")?.execute([])?;
+            Ok(written)
+        }
+        Err(e) => {
+            conn.prepare_cached("ROLLBACK TO write")?.execute([])?;
+            conn.prepare_cached("RELEASE write")?.execute([])?;
+            Err(e)
+        }
+    }
+}
