@@ -14,7 +14,7 @@
 //! `--nocapture`) and asserts the total:
 //!
 //! ```text
-//! faults: 4 scenarios, 3 kill -9 rounds (seed 0x…), 488 events published, 488 delivered, 66 duplicated, 0 lost
+//! faults: 6 scenarios, 3 kill -9 rounds (seed 0x…), 488 events published, 488 delivered, 66 duplicated, 0 lost
 //! ```
 //!
 //! `MENON_FAULT_ROUNDS=N` runs N kill -9 rounds (3 by default), `MENON_FAULT_SEED=S`
@@ -30,13 +30,10 @@ mod receiver;
 
 mod kill;
 mod late;
+mod lease;
+mod noisy;
 mod resets;
 mod sigterm;
-
-// Next: lease expiry with a late finish (fencing), the noisy neighbour. Both wait for
-// work on a branch (lease fencing in the store and dispatcher; per-endpoint fairness):
-// each becomes a scenario module here, calling `record` once, and `SCENARIOS` grows by
-// one for each.
 
 use std::collections::HashSet;
 use std::io::Write as _;
@@ -51,7 +48,7 @@ use receiver::Receiver;
 use support::Server;
 
 /// How many scenarios the summary waits for.
-const SCENARIOS: usize = 4;
+const SCENARIOS: usize = 6;
 
 /// Bounds a wait for something that takes moments on an idle machine.
 const HANG: Duration = Duration::from_secs(30);

@@ -40,6 +40,8 @@ pub struct Received {
     pub event_id: String,
     /// Both signature checks passed (else why not).
     pub verified: Result<(), String>,
+    /// When its body had arrived.
+    pub at: std::time::Instant,
 }
 
 struct State {
@@ -125,6 +127,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
             }
         }
         let body: Vec<u8> = buf.drain(..length).collect();
+        let arrived = std::time::Instant::now();
         match mode {
             Mode::Hang => {
                 state.lock().unwrap().hung += 1;
@@ -145,7 +148,11 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
                 Some(secret) => verify(secret, &headers, &body),
                 None => Err("the receiver was not given the secret".to_owned()),
             };
-            s.copies.push(Received { event_id, verified });
+            s.copies.push(Received {
+                event_id,
+                verified,
+                at: arrived,
+            });
         }
         if stream.write_all(OK).await.is_err() {
             return;

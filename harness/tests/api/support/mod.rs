@@ -221,11 +221,16 @@ impl Server {
     /// Sends SIGTERM and returns at once: the server starts shutting down (its `logs` say
     /// how far it got); [`Server::stop`] then waits for it to exit.
     pub fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends the signal `name` (`TERM`, `STOP`, `CONT`, …) and returns at once.
+    pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
-            .expect("kill -TERM");
-        assert!(status.success());
+            .expect("kill");
+        assert!(status.success(), "kill -{name} failed");
     }
 
     /// Kills the server with SIGKILL (`kill -9`): no shutdown, no drain.
