@@ -150,6 +150,7 @@ impl Dispatcher {
             if free == 0 {
                 tokio::select! {
                     _ = in_flight.join_next() => {}
+                    () = self.wake.notified() => {}
                     _ = shutdown.changed() => {}
                 }
                 continue;
@@ -251,7 +252,7 @@ impl Dispatcher {
     async fn attempt(
         self,
         claim: Claim,
-        _permit: OwnedSemaphorePermit,
+        permit: OwnedSemaphorePermit,
         mut abandoned: watch::Receiver<bool>,
     ) {
         let outcome = tokio::select! {
@@ -266,7 +267,7 @@ impl Dispatcher {
                 return;
             }
         };
-        self.record(&claim, outcome).await;
+        self.record(&claim, outcome, permit).await;
     }
 
     /// Records `claim`'s attempt as interrupted now: a failure on the schedule, as if its
@@ -317,7 +318,12 @@ impl Dispatcher {
     }
 
     /// Records the outcome of `claim`'s attempt.
-    async fn record(&self, claim: &Claim, outcome: AttemptOutcome) {
+    ///
+    /// The request is over: the worker is handed back (`permit`) and the loop woken as
+    /// soon as the write is on its way, so that the next claim can share its commit (the
+    /// store applies results before claims in a group, so the claim sees the room this
+    /// attempt leaves at its endpoint).
+    async fn record(&self, claim: &Claim, outcome: AttemptOutcome, permit: OwnedSemaphorePermit) {
         let (result, decision) = self.settle(claim, outcome);
         let attempt_status = result.attempt.status.as_str();
         self.metrics.attempt(
@@ -338,7 +344,14 @@ impl Dispatcher {
             "delivery attempt"
         );
         let webhook_id = claim.webhook_id.clone();
-        match blocking(&self.store, move |store| store.finish_attempt(&result)).await {
+        let store = Arc::clone(&self.store);
+        let writing = tokio::task::spawn_blocking(move || store.finish_attempt(&result));
+        drop(permit);
+        self.wake.notify_one();
+        let written = writing
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Database(format!("the store call failed: {e}"))));
+        match written {
             Ok(Finished::Settled { disabled: true }) => {
                 self.metrics.webhook_disabled();
                 let reason = decision.disable.as_ref().map(|d| d.reason.as_str());

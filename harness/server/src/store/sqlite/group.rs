@@ -161,8 +161,17 @@ fn commit_group(
         fail_all(results, &e);
         return;
     }
-    for ((_, write), (_, result)) in group.iter().zip(results.iter_mut()) {
-        *result = in_savepoint(conn, |conn| apply(conn, write));
+    // Results first, claims last: a claim then sees the room the results in its own
+    // group leave at their endpoints. The writes of a group are concurrent (none of
+    // their callers has an answer yet), so any order is one they could have had.
+    let mut order: Vec<usize> = (0..group.len()).collect();
+    order.sort_by_key(|&i| match group[i].1 {
+        Write::Finish(_) => 0,
+        Write::Publish(_) => 1,
+        Write::Claim(_) => 2,
+    });
+    for i in order {
+        results[i].1 = in_savepoint(conn, |conn| apply(conn, &group[i].1));
     }
     if let Err(e) = conn.execute_batch("COMMIT") {
         let _ = conn.execute_batch("ROLLBACK");
