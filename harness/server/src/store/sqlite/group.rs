@@ -8,8 +8,10 @@
 //! group. The window is therefore the previous commit's own duration: a lone write
 //! commits at once, as before; under load, groups grow by themselves. Each write runs in a
 //! savepoint of its group's transaction, so one that fails is rolled back alone and its
-//! writer gets the error; the others are committed. A caller returns only once its write
-//! is committed (or has failed): a `202` still means durable.
+//! writer gets the error; the others are committed. Within a group, attempt results are
+//! applied first and claims last, so a claim sees the room the results leave at their
+//! endpoints. A caller returns only once its write is committed (or has failed): a `202`
+//! still means durable.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
