@@ -163,11 +163,11 @@ fn new_webhook(id: &str, owner: &str, events: &[EventType], now: u64) -> NewWebh
 }
 
 /// A webhook of `owner` subscribed to `listing.created`, created at 1 000.
-fn webhook(store: &dyn Store, id: &str, owner: &str) -> Result<Webhook, StoreError> {
+pub(crate) fn webhook(store: &dyn Store, id: &str, owner: &str) -> Result<Webhook, StoreError> {
     store.create_webhook(new_webhook(id, owner, &[EventType::ListingCreated], 1_000))
 }
 
-fn event(id: &str, owner: &str, created_at: u64) -> StoredEvent {
+pub(crate) fn event(id: &str, owner: &str, created_at: u64) -> StoredEvent {
     StoredEvent {
         id: id.into(),
         seller_id: seller(owner),
@@ -317,7 +317,7 @@ fn try_finish(
 }
 
 /// How `claim`'s attempt ended at `at`: a 200 when delivered, else a 500.
-fn attempt_result(
+pub(crate) fn attempt_result(
     claim: &Claim,
     settle: Settle,
     disable: Option<Disable>,

@@ -199,3 +199,61 @@ fn in_savepoint(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::conformance::{attempt_result, event, webhook};
+    use crate::store::sqlite::{queue::apply, SqliteStore};
+    use crate::store::{QueueStore, Settle};
+
+    fn request(now: u64, log_id: &str) -> ClaimRequest {
+        ClaimRequest {
+            now,
+            lease_until: now + 100,
+            log_ids: vec![log_id.into()],
+            in_flight_limit: Arc::new(|_| 1),
+            interrupted: Arc::new(|_| unreachable!("no lease lapses here")),
+        }
+    }
+
+    /// In one group, a result is applied before a claim queued ahead of it: the claim
+    /// sees the room the result leaves at its endpoint (here a limit of one).
+    #[test]
+    fn a_claim_sees_the_room_a_result_of_its_group_leaves() -> Result<(), StoreError> {
+        let store = SqliteStore::in_memory()?;
+        webhook(&store, "wh_g", "sel_g")?;
+        store.publish_event(&event("evt_1", "sel_g", 1_000))?;
+        store.publish_event(&event("evt_2", "sel_g", 1_000))?;
+        let first = store.claim_due(request(1_000, "log_1"))?.claims;
+        assert_eq!(first.len(), 1);
+        assert!(
+            store.claim_due(request(1_000, "log_x"))?.claims.is_empty(),
+            "at its limit"
+        );
+        let group = vec![
+            (0, Write::Claim(request(1_001, "log_2"))),
+            (
+                1,
+                Write::Finish(attempt_result(&first[0], Settle::Delivered, None, 1_001)),
+            ),
+        ];
+        let lost = || Err(StoreError::Database("not run".into()));
+        let mut results = vec![(0, lost()), (1, lost())];
+        commit_group(&store.conn(), &group, apply, &mut results);
+        match &results[0].1 {
+            Ok(Written::Claimed(claimed)) => {
+                let ids: Vec<&str> = claimed.claims.iter().map(|c| c.event.id.as_str()).collect();
+                assert_eq!(ids, ["evt_2"]);
+            }
+            _ => panic!("the claim failed"),
+        }
+        assert!(matches!(
+            results[1].1,
+            Ok(Written::Finished(Finished::Settled { disabled: false }))
+        ));
+        Ok(())
+    }
+}

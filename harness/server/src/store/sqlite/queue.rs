@@ -435,7 +435,7 @@ fn claim(tx: &Connection, request: &ClaimRequest) -> Result<Claimed, StoreError>
 }
 
 /// Applies a write of a group commit (see `group.rs`) in the group's transaction.
-fn apply(tx: &Connection, write: &Write) -> Result<Written, StoreError> {
+pub(super) fn apply(tx: &Connection, write: &Write) -> Result<Written, StoreError> {
     match write {
         Write::Publish(event) => publish(tx, event).map(Written::Published),
         Write::Finish(result) => settle(tx, result).map(Written::Finished),
