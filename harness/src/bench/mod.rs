@@ -47,6 +47,10 @@ pub struct BenchArgs {
     /// default of `serve --workers`].
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Webhooks of other sellers that receive nothing (as most of a marketplace's are at
+    /// any moment), created beside the `--webhooks` that do.
+    #[arg(long, default_value_t = 0)]
+    pub idle_webhooks: usize,
     /// Deliveries in flight at once to one endpoint (`serve --endpoint-concurrency`).
     #[arg(long, default_value_t = menon_harness_server::dispatch::DEFAULT_PER_ENDPOINT,
           value_parser = clap::value_parser!(u16).range(1..))]
@@ -206,6 +210,16 @@ async fn measure(
             id: ids::webhook_id()?,
             seller_id: seller.clone(),
             url: format!("{url}/hook{n}"),
+            events: vec![menon_webhooks::EventType::ListingCreated],
+            secret: ids::webhook_secret()?,
+            now: clock.now_unix(),
+        })?;
+    }
+    for n in 0..args.idle_webhooks {
+        store.create_webhook(NewWebhook {
+            id: ids::webhook_id()?,
+            seller_id: SellerId(format!("sel_idle{n}")),
+            url: format!("{url}/idle{n}"),
             events: vec![menon_webhooks::EventType::ListingCreated],
             secret: ids::webhook_secret()?,
             now: clock.now_unix(),

@@ -168,7 +168,8 @@ pub trait QueueStore {
     /// already holds, from any process), and the webhooks with due deliveries take turns,
     /// one delivery each per turn, the one whose oldest due delivery has waited longest
     /// first; within a webhook, oldest due first. The cost grows with the number of
-    /// active webhooks, never with the length of their queues. Each claim is leased until
+    /// webhooks that have deliveries pending, never with the length of their queues nor
+    /// with idle webhooks. Each claim is leased until
     /// `lease_until` under the next of `log_ids` (its token), counts the attempt, records
     /// `now` as the first attempt of its schedule if there was none, and logs the new
     /// attempt as `pending`.

@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0005_fenced.sql"),
     include_str!("../../../migrations/0006_fair.sql"),
     include_str!("../../../migrations/0007_depth.sql"),
+    include_str!("../../../migrations/0008_pending_per_webhook.sql"),
 ];
 
 /// When a commit reaches the disk (SQLite's `PRAGMA synchronous`, in WAL mode).

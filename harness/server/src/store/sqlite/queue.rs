@@ -177,9 +177,11 @@ struct EndpointQueue {
     exhausted: bool,
 }
 
-/// Every active webhook's queue at `now`: the head of its unleased pending deliveries
-/// (one step down its `deliveries_webhook_due` index, past at most its few leased
-/// rows) and its room under `in_flight_limit`.
+/// The queue at `now` of every active webhook with deliveries pending (found through the
+/// partial index `webhooks_with_pending`, migration 0008, so idle webhooks cost nothing):
+/// the head of its unleased pending deliveries (one step down its
+/// `deliveries_webhook_due` index, past at most its few leased rows) and its room under
+/// `in_flight_limit`.
 fn endpoint_queues(
     tx: &Connection,
     now: u64,
@@ -205,7 +207,8 @@ fn endpoint_queues(
                 (SELECT d.next_attempt_at FROM deliveries d INDEXED BY deliveries_webhook_due
                  WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.leased_until IS NULL
                  ORDER BY d.next_attempt_at LIMIT 1)
-         FROM webhooks w WHERE w.status = 'active'",
+         FROM webhooks w INDEXED BY webhooks_with_pending
+         WHERE w.pending > 0 AND w.status = 'active'",
     )?;
     let rows = stmt.query_map([], |row| {
         Ok((
