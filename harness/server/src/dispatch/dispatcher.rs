@@ -344,14 +344,10 @@ impl Dispatcher {
             "delivery attempt"
         );
         let webhook_id = claim.webhook_id.clone();
-        let store = Arc::clone(&self.store);
-        let writing = tokio::task::spawn_blocking(move || store.finish_attempt(&result));
+        let writing = blocking(&self.store, move |store| store.finish_attempt(&result));
         drop(permit);
         self.wake.notify_one();
-        let written = writing
-            .await
-            .unwrap_or_else(|e| Err(StoreError::Database(format!("the store call failed: {e}"))));
-        match written {
+        match writing.await {
             Ok(Finished::Settled { disabled: true }) => {
                 self.metrics.webhook_disabled();
                 let reason = decision.disable.as_ref().map(|d| d.reason.as_str());

@@ -50,16 +50,24 @@ impl fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 /// Runs a store call on tokio's blocking pool: the store is synchronous (see above), and
-/// async code (handlers, the dispatcher) must not block a runtime thread on it.
-pub async fn blocking<T, F>(store: &Arc<dyn Store>, call: F) -> Result<T, StoreError>
+/// async code (handlers, the dispatcher) must not block a runtime thread on it. The call
+/// starts at once, before the returned future is first polled (the dispatcher does work
+/// of its own while a result is being written).
+pub fn blocking<T, F>(
+    store: &Arc<dyn Store>,
+    call: F,
+) -> impl std::future::Future<Output = Result<T, StoreError>>
 where
     T: Send + 'static,
     F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
 {
     let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || call(store.as_ref()))
-        .await
-        .map_err(|e| StoreError::Database(format!("store task failed: {e}")))?
+    let running = tokio::task::spawn_blocking(move || call(store.as_ref()));
+    async move {
+        running
+            .await
+            .map_err(|e| StoreError::Database(format!("store task failed: {e}")))?
+    }
 }
 
 /// Every query the harness makes: all the concerns above. Handlers and the dispatcher
