@@ -3,19 +3,22 @@
 //! claims and leases, recording attempts, the due-time walk), [`LogStore`] (the delivery
 //! logs) and [`SessionStore`] (dashboard sessions and sign-in links). [`Store`] is all
 //! of them: handlers and the dispatcher hold an `Arc<dyn Store>`. SQL lives in the
-//! implementations (`sqlite/` today, Postgres when one machine is outgrown), never
-//! outside them, and so does no protocol rule: what an attempt means is decided by
+//! implementations (`sqlite/`, the embedded default; `postgres/`, for several instances
+//! on one database), never outside them, and so does no protocol rule: what an attempt means is decided by
 //! `dispatch::policy`, what a change of a webhook's status means by `service::webhooks`,
 //! and the store persists the decision.
 //!
 //! The traits are synchronous: SQLite is a blocking library and every call is short, so
-//! async code runs store calls on tokio's blocking pool ([`blocking`]). A future async
-//! backend can sit behind the same calls.
+//! async code runs store calls on tokio's blocking pool ([`blocking`]). The Postgres
+//! backend's driver is async: it blocks those same calls on a runtime of its own. The
+//! turn-taking of fair claims is the backends' one shared rule (`turns.rs`).
 
 #[doc(hidden)]
 pub mod conformance;
 mod model;
+mod postgres;
 mod sqlite;
+mod turns;
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,6 +30,7 @@ pub use model::{
     DashboardSession, Disable, Finished, NewWebhook, SellerId, Settle, StatusChange, StoredEvent,
     Webhook, WebhookChanges, WebhookStatus,
 };
+pub use postgres::{testdb, PostgresStore};
 pub use sqlite::{SqliteStore, Synchronous};
 
 /// A storage failure. Details are for the log, never for an HTTP response.
@@ -197,6 +201,13 @@ pub trait QueueStore {
     /// Deliveries not yet delivered nor failed for good. Read at every `/metrics` scrape:
     /// its cost must not grow with the queue (a backend keeps the count as it changes).
     fn queue_depth(&self) -> Result<u64, StoreError>;
+    /// Wakes `wake` whenever another process sharing this store publishes an event that
+    /// queued a delivery, so that every instance's dispatcher claims at once rather than
+    /// at its next poll. A store only one process serves (SQLite) has nothing to watch:
+    /// the default does nothing.
+    fn watch_publishes(&self, wake: Arc<tokio::sync::Notify>) {
+        let _ = wake;
+    }
 }
 
 /// The delivery logs: one row per attempt (PROTOCOL §5).

@@ -1,6 +1,7 @@
 //! The store conformance suite: every behaviour the server relies on from a [`Store`],
 //! as cases that take a fresh, empty backend. It is the only place store behaviour is
-//! tested, so a new backend (Postgres next) is done when it passes all of it.
+//! tested: a backend (SQLite, Postgres) is done when it passes all of it, and a backend
+//! that several server instances share passes the [`shared`] cases too.
 //!
 //! A backend's test file names a function that runs one case on a fresh store (and
 //! cleans up after it), and expands [`store_conformance!`](crate::store_conformance) with
@@ -33,6 +34,7 @@ mod fairness;
 mod logs;
 mod queue;
 mod sessions;
+pub mod shared;
 mod webhooks;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -9,6 +9,7 @@ use super::group::{Write, Written};
 use super::logs::ATTEMPT_COLUMNS;
 use super::webhooks::{events_from_json, signing_secrets};
 use super::{secs, unsigned, SqliteStore};
+use crate::store::turns::{claim_in_turns, next_due, EndpointQueue};
 use crate::store::{
     AttemptResult, Claim, ClaimRequest, Claimed, Finished, QueueStore, SellerId, Settle,
     StoreError, StoredEvent,
@@ -163,20 +164,6 @@ fn settle(tx: &Connection, r: &AttemptResult) -> Result<Finished, StoreError> {
     Ok(Finished::Settled { disabled })
 }
 
-/// One active webhook's queue, as a claim sees it.
-struct EndpointQueue {
-    webhook_id: String,
-    /// Due time of its oldest pending delivery not leased, if any.
-    head: Option<u64>,
-    /// How many more leases it may hold: its in-flight limit less the unexpired leases
-    /// it holds (and those this claim took).
-    room: usize,
-    /// How many this claim took.
-    taken: usize,
-    /// This claim took every due delivery it had.
-    exhausted: bool,
-}
-
 /// The queue at `now` of every active webhook with deliveries pending (found through the
 /// partial index `webhooks_with_pending`, migration 0008, so idle webhooks cost nothing):
 /// the head of its unleased pending deliveries (one step down its
@@ -223,51 +210,14 @@ fn endpoint_queues(
         let Some(head) = head else { continue };
         let limit = in_flight_limit(u32::try_from(failures).unwrap_or(u32::MAX));
         let held = leases.get(&webhook_id).copied().unwrap_or(0);
-        queues.push(EndpointQueue {
+        queues.push(EndpointQueue::new(
             webhook_id,
-            head: Some(unsigned(head)),
-            room: limit.saturating_sub(held),
-            taken: 0,
-            exhausted: false,
-        });
+            Some(unsigned(head)),
+            limit,
+            held,
+        ));
     }
     Ok(queues)
-}
-
-/// How many of `slots` claims each of `queues` gets at `now`, in turns: among the queues
-/// with a due head, room left and not exhausted, one each to those that have taken the
-/// fewest so far, the oldest head first; so nobody gets a k+1th before every other
-/// queue that can has had its kth. A queue may hold fewer due deliveries than it is given.
-fn take_turns(queues: &[EndpointQueue], now: u64, slots: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..queues.len())
-        .filter(|&i| {
-            let q = &queues[i];
-            !q.exhausted && q.room > 0 && q.head.is_some_and(|h| h <= now)
-        })
-        .collect();
-    order.sort_by(|&a, &b| {
-        (queues[a].head, &queues[a].webhook_id).cmp(&(queues[b].head, &queues[b].webhook_id))
-    });
-    let mut given = vec![0; queues.len()];
-    let mut left = slots;
-    while left > 0 {
-        let open = |i: usize| given[i] < queues[i].room;
-        let Some(level) = order
-            .iter()
-            .filter(|&&i| open(i))
-            .map(|&i| queues[i].taken + given[i])
-            .min()
-        else {
-            break;
-        };
-        for &i in &order {
-            if left > 0 && given[i] < queues[i].room && queues[i].taken + given[i] == level {
-                given[i] += 1;
-                left -= 1;
-            }
-        }
-    }
-    given
 }
 
 /// Up to `n` of `webhook_id`'s due deliveries at `now`, not leased, oldest due first.
@@ -389,48 +339,22 @@ fn claim(tx: &Connection, request: &ClaimRequest) -> Result<Claimed, StoreError>
         settle(tx, &(request.interrupted)(claim))?;
     }
     let mut queues = endpoint_queues(tx, now, request.in_flight_limit.as_ref())?;
-    let mut log_ids = request.log_ids.iter().cloned();
-    let mut claims = Vec::with_capacity(log_ids.len());
-    // Turns are handed out, then taken; a queue that held fewer due deliveries than
-    // it was given is done, and what it left goes round again to the others.
-    loop {
-        let turns = take_turns(&queues, now, log_ids.len());
-        if turns.iter().all(|&n| n == 0) {
-            break;
+    let claims = claim_in_turns(&mut queues, now, &request.log_ids, |webhook_id, tokens| {
+        let mut taken = due_of(tx, now, webhook_id, tokens.len())?;
+        let secrets = if taken.is_empty() {
+            Vec::new()
+        } else {
+            signing_secrets(tx, webhook_id, now)?
+        };
+        for (claim, token) in taken.iter_mut().zip(tokens) {
+            claim.log_id.clone_from(token);
+            claim.secrets.clone_from(&secrets);
+            lease(tx, claim, now, request.lease_until)?;
         }
-        for (queue, n) in queues.iter_mut().zip(turns) {
-            if n == 0 {
-                continue;
-            }
-            let taken = due_of(tx, now, &queue.webhook_id, n)?;
-            let secrets = if taken.is_empty() {
-                Vec::new()
-            } else {
-                signing_secrets(tx, &queue.webhook_id, now)?
-            };
-            queue.exhausted = taken.len() < n;
-            queue.room -= taken.len();
-            queue.taken += taken.len();
-            for mut claim in taken {
-                let Some(log_id) = log_ids.next() else { break };
-                claim.log_id = log_id;
-                claim.secrets.clone_from(&secrets);
-                lease(tx, &claim, now, request.lease_until)?;
-                claims.push(claim);
-            }
-        }
-    }
+        Ok(taken)
+    })?;
     let next_due = if claims.is_empty() {
-        let open = queues
-            .iter()
-            .filter(|q| q.room > 0)
-            .filter_map(|q| q.head)
-            .min();
-        let lease_ends = next_lease_end(tx)?;
-        match (open, lease_ends) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        next_due(&queues, next_lease_end(tx)?)
     } else {
         Some(now)
     };

@@ -1,0 +1,478 @@
+//! Events and the durable delivery queue on PostgreSQL ([`QueueStore`]), for several
+//! server instances at once: publishing, claims as fenced leases that concurrent
+//! instances never share, persisting what the dispatcher's policy decided.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+use tokio_postgres::Row;
+
+use super::logs::ATTEMPT_COLUMNS;
+use super::webhooks::signing_secrets;
+use super::{count, secs, unsigned, Conn, PostgresStore};
+use crate::store::turns::{claim_in_turns, next_due, EndpointQueue};
+use crate::store::{
+    AttemptResult, Claim, ClaimRequest, Claimed, Finished, QueueStore, SellerId, Settle,
+    StoreError, StoredEvent,
+};
+
+/// Rows per statement when loading events in bulk.
+const BULK_ROWS: usize = 5_000;
+
+/// What a claim reads, `$1` being now; [`claim_from_row`] reads these and then the log
+/// id and the claim's time.
+const CLAIM_COLUMNS: &str = "d.id, d.attempts, d.failures, w.id, w.seller_id, w.url,
+    e.id, e.seller_id, e.type, e.created_at, e.body, e.is_test,
+    COALESCE(d.first_attempt_at, $1), w.last_success_at";
+
+fn claim_from_row(row: &Row) -> Result<Claim, StoreError> {
+    let attempts: i64 = row.try_get(1)?;
+    let log_id: String = row.try_get(14)?;
+    // A lapsed claim's attempt was counted when it was claimed.
+    let attempts = if log_id.is_empty() {
+        attempts
+    } else {
+        attempts - 1
+    };
+    Ok(Claim {
+        delivery_id: row.try_get(0)?,
+        log_id,
+        webhook_id: row.try_get(3)?,
+        seller_id: SellerId(row.try_get(4)?),
+        url: row.try_get(5)?,
+        event: StoredEvent {
+            id: row.try_get(6)?,
+            seller_id: SellerId(row.try_get(7)?),
+            event_type: row.try_get(8)?,
+            created_at: unsigned(row.try_get(9)?),
+            body: row.try_get(10)?,
+            is_test: row.try_get(11)?,
+        },
+        retry_count: count(attempts),
+        failures: count(row.try_get(2)?),
+        claimed_at: unsigned(row.try_get(15)?),
+        first_attempt_at: unsigned(row.try_get(12)?),
+        last_success_at: row.try_get::<_, Option<i64>>(13)?.map(unsigned),
+        secrets: Vec::new(),
+    })
+}
+
+/// Records a claimed attempt's result in the caller's transaction, fenced by the
+/// claim's token (see [`QueueStore::finish_attempt`]): one statement for the delivery,
+/// its log row and the webhook's count, then the disabling if asked for.
+fn settle(conn: &Conn<'_>, r: &AttemptResult) -> Result<Finished, StoreError> {
+    let a = &r.attempt;
+    let (kind, next) = match r.settle {
+        Settle::Delivered => ("delivered", None),
+        Settle::Retry(next) => ("retry", Some(secs(next))),
+        Settle::Fail => ("fail", None),
+    };
+    let at = secs(r.finished_at);
+    let row = conn.query_one(
+        "WITH settled AS (
+             UPDATE deliveries SET
+                 status = CASE $4::TEXT WHEN 'delivered' THEN 'delivered'
+                                        WHEN 'fail' THEN 'failed' ELSE status END,
+                 failures = failures + CASE WHEN $4::TEXT = 'delivered' THEN 0 ELSE 1 END,
+                 next_attempt_at = CASE WHEN $4::TEXT = 'retry' THEN $5::BIGINT
+                                        ELSE next_attempt_at END,
+                 finished_at = CASE WHEN $4::TEXT = 'retry' THEN finished_at ELSE $6::BIGINT END,
+                 leased_until = NULL, lease_token = NULL
+             WHERE id = $1 AND status = 'pending' AND lease_token = $2
+             RETURNING id
+         ), logged AS (
+             UPDATE delivery_attempts SET status = $7::TEXT, response_code = $8::BIGINT,
+                 response_time_ms = $9::BIGINT, delivered_at = $10::BIGINT,
+                 error = CASE WHEN EXISTS (SELECT 1 FROM settled) THEN $11::TEXT
+                              ELSE $12::TEXT END,
+                 next_retry = CASE WHEN EXISTS (SELECT 1 FROM settled) THEN $13::BIGINT END
+             WHERE id = $2
+             RETURNING id
+         ), counted AS (
+             UPDATE webhooks SET
+                 consecutive_failures = CASE WHEN $4::TEXT = 'delivered' THEN 0
+                                             ELSE consecutive_failures + 1 END,
+                 last_success_at = CASE WHEN $4::TEXT = 'delivered' THEN $6::BIGINT
+                                        ELSE last_success_at END
+             WHERE id = $3 AND EXISTS (SELECT 1 FROM settled)
+             RETURNING id
+         )
+         SELECT EXISTS (SELECT 1 FROM settled), (SELECT COUNT(*) FROM logged),
+                (SELECT COUNT(*) FROM counted)",
+        &[
+            &r.delivery_id,
+            &a.id,
+            &a.webhook_id,
+            &kind,
+            &next,
+            &at,
+            &a.status.as_str(),
+            &a.response_code.map(i64::from),
+            &a.response_time_ms.map(secs),
+            &a.delivered_at.map(secs),
+            &a.error,
+            &r.stale_error,
+            &a.next_retry.map(secs),
+        ],
+    )?;
+    if !row.try_get::<_, bool>(0)? {
+        return Ok(Finished::Stale);
+    }
+    let mut disabled = false;
+    if let Some(disable) = &r.disable {
+        // A compare-and-set: a success recorded since `unless_success_since` (by
+        // another worker or instance, a manual retry) vetoes the disabling.
+        disabled = conn.execute(
+            "UPDATE webhooks SET status = 'disabled', disabled_at = $1, disabled_reason = $2
+             WHERE id = $3 AND status = 'active'
+               AND ($4::BIGINT IS NULL OR last_success_at IS NULL OR last_success_at < $4)",
+            &[
+                &at,
+                &disable.reason,
+                &a.webhook_id,
+                &disable.unless_success_since.map(secs),
+            ],
+        )? > 0;
+    }
+    Ok(Finished::Settled { disabled })
+}
+
+/// The queues at `now` of the active webhooks with deliveries pending, found by walking
+/// `deliveries_webhook_due` from one webhook to the next (a skip scan: its cost grows
+/// with the webhooks that have deliveries pending, not with their queues nor with idle
+/// webhooks). Of those with a due head, only the ones this transaction could lock take
+/// part (another instance is claiming the others: the lock is transaction-scoped and
+/// keyed by schema and webhook); their room counts every unexpired lease, whichever
+/// instance holds it.
+fn endpoint_queues(
+    conn: &Conn<'_>,
+    now: u64,
+    in_flight_limit: &dyn Fn(u32) -> usize,
+) -> Result<Vec<EndpointQueue>, StoreError> {
+    let rows = conn.query(
+        "WITH RECURSIVE pending (webhook_id) AS (
+             (SELECT webhook_id FROM deliveries WHERE status = 'pending'
+              ORDER BY webhook_id LIMIT 1)
+             UNION ALL
+             SELECT (SELECT d.webhook_id FROM deliveries d
+                     WHERE d.status = 'pending' AND d.webhook_id > p.webhook_id
+                     ORDER BY d.webhook_id LIMIT 1)
+             FROM pending p WHERE p.webhook_id IS NOT NULL
+         )
+         SELECT w.id, w.consecutive_failures,
+                (SELECT d.next_attempt_at FROM deliveries d
+                 WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.leased_until IS NULL
+                 ORDER BY d.next_attempt_at LIMIT 1)
+         FROM pending p JOIN webhooks w ON w.id = p.webhook_id
+         WHERE w.status = 'active'",
+        &[],
+    )?;
+    let mut queues = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let Some(head) = row.try_get::<_, Option<i64>>(2)? else {
+            continue;
+        };
+        let limit = in_flight_limit(count(row.try_get(1)?));
+        queues.push(EndpointQueue::new(
+            row.try_get(0)?,
+            Some(unsigned(head)),
+            limit,
+            0,
+        ));
+    }
+    let due: Vec<&str> = queues
+        .iter()
+        .filter(|q| q.open(now))
+        .map(|q| q.webhook_id.as_str())
+        .collect();
+    if due.is_empty() {
+        return Ok(queues);
+    }
+    let locked: Vec<String> = conn
+        .query(
+            "SELECT t.id FROM unnest($1::TEXT[]) AS t (id)
+             WHERE pg_try_advisory_xact_lock(hashtext('menon claims in ' || current_schema()),
+                                             hashtext(t.id))",
+            &[&due],
+        )?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let mut leases: HashMap<String, usize> = HashMap::new();
+    for row in conn.query(
+        "SELECT webhook_id, COUNT(*) FROM deliveries
+         WHERE leased_until IS NOT NULL AND leased_until > $1 AND status = 'pending'
+           AND webhook_id = ANY($2)
+         GROUP BY webhook_id",
+        &[&secs(now), &locked],
+    )? {
+        let n: i64 = row.try_get(1)?;
+        leases.insert(row.try_get(0)?, usize::try_from(n).unwrap_or(usize::MAX));
+    }
+    for queue in &mut queues {
+        if !queue.open(now) {
+            continue;
+        }
+        if locked.contains(&queue.webhook_id) {
+            queue.room = queue
+                .room
+                .saturating_sub(leases.get(&queue.webhook_id).copied().unwrap_or(0));
+        } else {
+            // Another instance is claiming from it right now.
+            queue.exhausted = true;
+        }
+    }
+    Ok(queues)
+}
+
+/// Leases up to `tokens.len()` of `webhook_id`'s due deliveries at `now` (not leased,
+/// not locked by another claim, oldest due first), one under each token: counts the
+/// attempt and logs it as `pending`.
+fn take(
+    conn: &Conn<'_>,
+    request: &ClaimRequest,
+    webhook_id: &str,
+    tokens: &[String],
+) -> Result<Vec<Claim>, StoreError> {
+    let now = request.now;
+    let limit = i64::try_from(tokens.len()).unwrap_or(i64::MAX);
+    let mut taken = conn
+        .query(
+            &format!(
+                "SELECT {CLAIM_COLUMNS}, ''::TEXT, $1
+                 FROM deliveries d
+                 JOIN webhooks w ON w.id = d.webhook_id
+                 JOIN events e ON e.id = d.event_id
+                 WHERE d.webhook_id = $3 AND d.status = 'pending' AND d.next_attempt_at <= $1
+                   AND d.leased_until IS NULL
+                 ORDER BY d.next_attempt_at, d.id
+                 LIMIT $2
+                 FOR UPDATE OF d SKIP LOCKED"
+            ),
+            &[&secs(now), &limit, &webhook_id],
+        )?
+        .iter()
+        .map(claim_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    if taken.is_empty() {
+        return Ok(taken);
+    }
+    let secrets = signing_secrets(conn, webhook_id, now)?;
+    for (claim, token) in taken.iter_mut().zip(tokens) {
+        claim.log_id.clone_from(token);
+        claim.secrets.clone_from(&secrets);
+    }
+    let ids: Vec<i64> = taken.iter().map(|c| c.delivery_id).collect();
+    let log_ids: Vec<&str> = taken.iter().map(|c| c.log_id.as_str()).collect();
+    conn.execute(
+        "UPDATE deliveries d SET leased_until = $1, lease_token = u.token,
+                attempts = d.attempts + 1, first_attempt_at = COALESCE(d.first_attempt_at, $2)
+         FROM unnest($3::BIGINT[], $4::TEXT[]) AS u (id, token)
+         WHERE d.id = u.id",
+        &[&secs(request.lease_until), &secs(now), &ids, &log_ids],
+    )?;
+    let event_ids: Vec<&str> = taken.iter().map(|c| c.event.id.as_str()).collect();
+    let types: Vec<&str> = taken.iter().map(|c| c.event.event_type.as_str()).collect();
+    let retries: Vec<i64> = taken.iter().map(|c| i64::from(c.retry_count)).collect();
+    conn.execute(
+        &format!(
+            "INSERT INTO delivery_attempts ({ATTEMPT_COLUMNS}, delivery_id)
+             SELECT u.id, $1, $2, u.event_id, u.event_type, 'pending', NULL, NULL, NULL, NULL,
+                    u.retry_count, NULL, $3, u.delivery_id
+             FROM unnest($4::TEXT[], $5::TEXT[], $6::TEXT[], $7::BIGINT[], $8::BIGINT[])
+                  AS u (id, event_id, event_type, retry_count, delivery_id)"
+        ),
+        &[
+            &webhook_id,
+            &taken[0].seller_id.0,
+            &secs(now),
+            &log_ids,
+            &event_ids,
+            &types,
+            &retries,
+            &ids,
+        ],
+    )?;
+    Ok(taken)
+}
+
+/// When the first lease of an active webhook's pending delivery runs out (or its
+/// delivery is due, if later): a lapse the next claim records.
+fn next_lease_end(conn: &Conn<'_>) -> Result<Option<u64>, StoreError> {
+    let end: Option<i64> = conn
+        .query_one(
+            "SELECT MIN(GREATEST(d.next_attempt_at, d.leased_until))
+             FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+             WHERE d.leased_until IS NOT NULL AND d.status = 'pending' AND w.status = 'active'",
+            &[],
+        )?
+        .try_get(0)?;
+    Ok(end.map(unsigned))
+}
+
+/// Claims due deliveries in the caller's transaction (see [`QueueStore::claim_due`]).
+fn claim(conn: &Conn<'_>, request: &ClaimRequest) -> Result<Claimed, StoreError> {
+    let now = request.now;
+    // Lapsed claims first (an instance died mid-attempt): each recorded as the caller
+    // decided, fenced by its token like any result. A lapse another instance is
+    // recording right now is skipped.
+    let lapsed = conn
+        .query(
+            &format!(
+                "SELECT {CLAIM_COLUMNS}, d.lease_token, a.created_at
+                 FROM deliveries d
+                 JOIN webhooks w ON w.id = d.webhook_id
+                 JOIN events e ON e.id = d.event_id
+                 JOIN delivery_attempts a ON a.id = d.lease_token
+                 WHERE d.leased_until IS NOT NULL AND d.leased_until <= $1
+                   AND d.status = 'pending' AND w.status = 'active'
+                 ORDER BY d.leased_until, d.id
+                 FOR UPDATE OF d SKIP LOCKED"
+            ),
+            &[&secs(now)],
+        )?
+        .iter()
+        .map(claim_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    for claim in &lapsed {
+        settle(conn, &(request.interrupted)(claim))?;
+    }
+    let mut queues = endpoint_queues(conn, now, request.in_flight_limit.as_ref())?;
+    let claims = claim_in_turns(&mut queues, now, &request.log_ids, |webhook_id, tokens| {
+        take(conn, request, webhook_id, tokens)
+    })?;
+    let next_due = if claims.is_empty() {
+        next_due(&queues, next_lease_end(conn)?)
+    } else {
+        Some(now)
+    };
+    Ok(Claimed { claims, next_due })
+}
+
+const INSERT_EVENT: &str = "INSERT INTO events (id, seller_id, type, created_at, body, is_test)
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
+impl QueueStore for PostgresStore {
+    fn insert_event(&self, event: &StoredEvent) -> Result<(), StoreError> {
+        self.conn()?.execute(
+            INSERT_EVENT,
+            &[
+                &event.id,
+                &event.seller_id.0,
+                &event.event_type,
+                &secs(event.created_at),
+                &event.body,
+                &event.is_test,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn publish_event(&self, event: &StoredEvent) -> Result<usize, StoreError> {
+        // One statement, so one round trip and one commit: the event, and a delivery to
+        // each active webhook of its seller subscribed to its type.
+        let queued = self.conn()?.execute(
+            "WITH event AS (
+                 INSERT INTO events (id, seller_id, type, created_at, body, is_test)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 RETURNING id
+             )
+             INSERT INTO deliveries (event_id, webhook_id, status, next_attempt_at, created_at)
+             SELECT event.id, w.id, 'pending', $4, $4
+             FROM event, webhooks w
+             WHERE w.seller_id = $2 AND w.status = 'active' AND w.events ? $3
+             ORDER BY w.created_at, w.seq",
+            &[
+                &event.id,
+                &event.seller_id.0,
+                &event.event_type,
+                &secs(event.created_at),
+                &event.body,
+                &event.is_test,
+            ],
+        )?;
+        if queued > 0 {
+            self.announce_publish();
+        }
+        Ok(usize::try_from(queued).unwrap_or(usize::MAX))
+    }
+
+    fn queue_events_for(
+        &self,
+        events: &[StoredEvent],
+        webhook_id: &str,
+        due_at: u64,
+    ) -> Result<usize, StoreError> {
+        self.transaction(|tx| {
+            for chunk in events.chunks(BULK_ROWS) {
+                let ids: Vec<&str> = chunk.iter().map(|e| e.id.as_str()).collect();
+                let sellers: Vec<&str> = chunk.iter().map(|e| e.seller_id.0.as_str()).collect();
+                let types: Vec<&str> = chunk.iter().map(|e| e.event_type.as_str()).collect();
+                let created: Vec<i64> = chunk.iter().map(|e| secs(e.created_at)).collect();
+                let bodies: Vec<&[u8]> = chunk.iter().map(|e| e.body.as_slice()).collect();
+                let tests: Vec<bool> = chunk.iter().map(|e| e.is_test).collect();
+                tx.execute(
+                    "INSERT INTO events (id, seller_id, type, created_at, body, is_test)
+                     SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[],
+                                          $5::BYTEA[], $6::BOOLEAN[])",
+                    &[&ids, &sellers, &types, &created, &bodies, &tests],
+                )?;
+                tx.execute(
+                    "INSERT INTO deliveries (event_id, webhook_id, status, next_attempt_at,
+                                             created_at)
+                     SELECT u.id, $1, 'pending', $2, u.created_at
+                     FROM unnest($3::TEXT[], $4::BIGINT[]) AS u (id, created_at)",
+                    &[&webhook_id, &secs(due_at), &ids, &created],
+                )?;
+            }
+            Ok(events.len())
+        })
+    }
+
+    fn claim_due(&self, request: ClaimRequest) -> Result<Claimed, StoreError> {
+        self.transaction(|tx| claim(tx, &request))
+    }
+
+    fn finish_attempt(&self, r: &AttemptResult) -> Result<Finished, StoreError> {
+        // One statement, then the disabling if any: a transaction for both.
+        if r.disable.is_some() {
+            self.transaction(|tx| settle(tx, r))
+        } else {
+            settle(&self.conn()?, r)
+        }
+    }
+
+    fn next_due(&self) -> Result<Option<u64>, StoreError> {
+        let conn = self.conn()?;
+        let unleased: Option<i64> = conn
+            .query_one(
+                "SELECT MIN(d.next_attempt_at)
+                 FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+                 WHERE d.status = 'pending' AND d.leased_until IS NULL AND w.status = 'active'",
+                &[],
+            )?
+            .try_get(0)?;
+        let leased = next_lease_end(&conn)?;
+        Ok(match (unleased.map(unsigned), leased) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
+    fn queue_depth(&self) -> Result<u64, StoreError> {
+        // Kept by a trigger as deliveries change, over a few shards (see the migration).
+        let n: i64 = self
+            .conn()?
+            .query_one(
+                "SELECT COALESCE(SUM(pending), 0)::BIGINT FROM queue_depth",
+                &[],
+            )?
+            .try_get(0)?;
+        Ok(unsigned(n))
+    }
+
+    fn watch_publishes(&self, wake: Arc<Notify>) {
+        self.listen(wake);
+    }
+}

@@ -1,0 +1,103 @@
+//! A throwaway schema on a real PostgreSQL, for the tests of every crate that runs the
+//! store or the server on Postgres. The database is `MENON_TEST_DATABASE_URL` when set,
+//! else the one on 127.0.0.1:5432 (user `postgres`, database `test`: CI's); `scripts/test`
+//! starts a throwaway cluster when neither answers. When none does, creating one fails
+//! with what to do: a Postgres test never passes by not running.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio_postgres::NoTls;
+
+/// The database the tests use when `MENON_TEST_DATABASE_URL` is not set.
+pub const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A schema of its own on the test database, dropped (with everything in it) on drop.
+#[derive(Debug)]
+pub struct TestDatabase {
+    base: String,
+    schema: String,
+    url: String,
+}
+
+/// The test database's URL: `MENON_TEST_DATABASE_URL`, or [`DEFAULT_URL`].
+pub fn base_url() -> String {
+    std::env::var("MENON_TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| DEFAULT_URL.to_string())
+}
+
+/// Runs `sql` on the test database at `base`.
+fn admin(base: &str, sql: &str) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let config: tokio_postgres::Config = base.parse().map_err(|e| {
+            format!("MENON_TEST_DATABASE_URL {base:?} is not a PostgreSQL URL: {e}")
+        })?;
+        let connecting = tokio::time::timeout(Duration::from_secs(10), config.connect(NoTls));
+        let (client, connection) = match connecting.await {
+            Ok(Ok(connected)) => connected,
+            Ok(Err(e)) => return Err(no_database(base, &e.to_string())),
+            Err(_) => return Err(no_database(base, "no answer within 10 s")),
+        };
+        tokio::spawn(connection);
+        client
+            .batch_execute(sql)
+            .await
+            .map_err(|e| format!("{sql} on {base}: {e}"))
+    })
+}
+
+fn no_database(base: &str, why: &str) -> String {
+    format!(
+        "no PostgreSQL for the tests at {base} ({why}). Run `scripts/test` (it starts a \
+         throwaway cluster when none answers), set MENON_TEST_DATABASE_URL to a database \
+         the tests may create schemas in, or start PostgreSQL on 127.0.0.1:5432 \
+         (user postgres, trust auth, database test)"
+    )
+}
+
+impl TestDatabase {
+    /// Creates a new, empty schema on the test database.
+    pub fn create() -> Result<Self, String> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let schema = format!(
+            "menon_test_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let base = base_url();
+        let create = format!("CREATE SCHEMA {schema}");
+        admin(&base, &create)?;
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
+        Ok(Self { base, schema, url })
+    }
+
+    /// The URL of the schema: the test database with its `search_path`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The schema's name.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let drop_schema = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
+        if let Err(e) = admin(&self.base, &drop_schema) {
+            eprintln!("cannot drop the test schema {}: {e}", self.schema);
+        }
+    }
+}
