@@ -101,7 +101,7 @@ fn step(text: &str) {
 }
 
 async fn run(args: DemoArgs, serve: ServeArgs) -> Result<u8, Box<dyn std::error::Error>> {
-    let database = serve.data.database_path();
+    let database = serve.data.database();
     let clock: SharedClock = Arc::new(SystemClock);
     let bound = crate::server::bind(serve, clock).await.map_err(|e| {
         format!("{e} (is a server already running there? `demo --listen 127.0.0.1:0` picks a free port)")
@@ -116,7 +116,7 @@ async fn run(args: DemoArgs, serve: ServeArgs) -> Result<u8, Box<dyn std::error:
     let server = tokio::spawn(async move { serving.await.map_err(|e| e.to_string()) });
     step(&format!(
         "reference server on {base} (database {})",
-        database.display()
+        database
     ));
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -20,7 +20,7 @@ use menon_grader::{grade, replay};
 
 use crate::clock::{Clock, ScaledClock, SharedClock, SystemClock};
 use crate::config::{parse_duration, DataArgs, ServeArgs};
-use crate::store::{CredentialStore, QueueStore, SellerId, SqliteStore};
+use crate::store::SellerId;
 
 /// The reference Menon webhook server, and the conformance grader for webhook receivers.
 ///
@@ -169,7 +169,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             command: ApiKeyCommand::Create { seller, data },
         } => {
             data.ensure_data_dir()?;
-            let store = SqliteStore::open(&data.database_path())?;
+            let store = store::open(&data.database())?;
             let (key, hash) = auth::new_api_key()?;
             let prefix = auth::api_key_prefix(key.expose());
             store.insert_api_key(&hash, &prefix, &seller, SystemClock.now_unix())?;
@@ -226,7 +226,7 @@ fn emit(args: EmitArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let event = service::events::build(args.seller, &kind, data, SystemClock.now_unix())?;
     args.store.ensure_data_dir()?;
-    let store = SqliteStore::open(&args.store.database_path())?;
+    let store = store::open(&args.store.database())?;
     let queued = store.publish_event(&event)?;
     println!("{} {queued}", event.id);
     Ok(())

@@ -2,7 +2,9 @@
 //! the embedded defaults, so that `menon-harness serve` runs with no configuration at all.
 //!
 //! Everything lives in one data folder (default `./menon-data`): the SQLite database
-//! `menon.db` and the generated JWT key `jwt.key`. Either can be placed elsewhere.
+//! `menon.db` and the generated JWT key `jwt.key`. Either can be placed elsewhere, and the
+//! database can be PostgreSQL instead (`--database postgres://…`), shared by several
+//! instances.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,9 +19,15 @@ pub struct DataArgs {
     #[arg(long, env = "MENON_DATA_DIR", default_value = "./menon-data")]
     pub data_dir: PathBuf,
 
-    /// SQLite database file [default: <data-dir>/menon.db].
+    /// The database: a SQLite file, or a PostgreSQL URL (postgres://user@host:port/db)
+    /// that several instances share [default: <data-dir>/menon.db].
     #[arg(long, env = "MENON_DATABASE")]
-    pub database: Option<PathBuf>,
+    pub database: Option<String>,
+
+    /// A PostgreSQL URL, as hosted databases hand it out; the same as `--database` with a
+    /// URL.
+    #[arg(long, env = "MENON_DATABASE_URL", conflicts_with = "database")]
+    pub database_url: Option<String>,
 
     /// File holding the HS256 key for seller JWTs; generated (mode 0600) if missing
     /// [default: <data-dir>/jwt.key].
@@ -27,12 +35,47 @@ pub struct DataArgs {
     pub jwt_key_file: Option<PathBuf>,
 }
 
+/// Where the store lives, as [`DataArgs`] says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file (the embedded default).
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL.
+    Postgres(String),
+}
+
+impl std::fmt::Display for Database {
+    /// The file, or the URL without its password: fit for logs and errors.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut parsed) => {
+                    if parsed.password().is_some() {
+                        let _ = parsed.set_password(Some("***"));
+                    }
+                    write!(f, "{parsed}")
+                }
+                Err(_) => f.write_str("a PostgreSQL database"),
+            },
+        }
+    }
+}
+
 impl DataArgs {
-    /// The database file.
-    pub fn database_path(&self) -> PathBuf {
-        self.database
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("menon.db"))
+    /// The database: `--database-url`, else `--database` (a URL when it starts with
+    /// `postgres://` or `postgresql://`, else a file), else `<data-dir>/menon.db`.
+    pub fn database(&self) -> Database {
+        match (&self.database_url, &self.database) {
+            (Some(url), _) => Database::Postgres(url.clone()),
+            (None, Some(text))
+                if text.starts_with("postgres://") || text.starts_with("postgresql://") =>
+            {
+                Database::Postgres(text.clone())
+            }
+            (None, Some(path)) => Database::Sqlite(PathBuf::from(path)),
+            (None, None) => Database::Sqlite(self.data_dir.join("menon.db")),
+        }
     }
 
     /// The JWT key file.

@@ -16,7 +16,7 @@ use crate::config::ServeArgs;
 use crate::dispatch::{Dispatcher, Sender};
 use crate::metrics::Metrics;
 use crate::service::{AppState, Settings};
-use crate::store::{SellerId, SqliteStore, Store};
+use crate::store::SellerId;
 
 /// Runs the server with `args` until `shutdown` completes, printing its URL first.
 pub async fn run(
@@ -67,13 +67,18 @@ pub async fn bind(
             args.data.data_dir.display()
         )
     })?;
-    let db_path = args.data.database_path();
-    let store = SqliteStore::open(&db_path)
-        .map_err(|e| format!("cannot open the database {}: {e}", db_path.display()))?;
+    let database = args.data.database();
+    // Opening blocks (a file, or a connection and the migrations): off the runtime.
+    let opening = database.clone();
+    let store = tokio::task::spawn_blocking(move || crate::store::open(&opening))
+        .await?
+        .map_err(|e| format!("cannot open the database {database}: {e}"))?;
     let jwt = JwtKey::load_or_create(&args.data.jwt_key_path())?;
     let sender = Sender::new(args.delivery_timeout, args.allow_private_targets)
         .map_err(|e| format!("cannot build the delivery HTTP client: {e}"))?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let wake = Arc::new(tokio::sync::Notify::new());
+    // Publishes of the other instances on a shared database wake this one's dispatcher.
+    store.watch_publishes(Arc::clone(&wake));
     let state = AppState {
         store,
         clock,
@@ -84,7 +89,7 @@ pub async fn bind(
         }),
         sender,
         metrics: Arc::new(Metrics::new()),
-        wake: Arc::new(tokio::sync::Notify::new()),
+        wake,
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -115,7 +120,7 @@ impl Bound {
         } = self;
         tracing::info!(
             %addr,
-            database = %args.data.database_path().display(),
+            database = %args.data.database(),
             allow_private_targets = args.allow_private_targets,
             workers = args.workers,
             endpoint_concurrency = args.endpoint_concurrency,

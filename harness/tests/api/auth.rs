@@ -26,7 +26,7 @@ fn jwt(header: &Value, claims: &Value, key: &[u8]) -> String {
 
 #[tokio::test]
 async fn authentication_refusals() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let good = server.token("sel_auth");
     let key = std::fs::read_to_string(dir.path().join("jwt.key")).expect("jwt.key");
@@ -35,7 +35,7 @@ async fn authentication_refusals() {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs();
-    let other_dir = tempfile::tempdir().expect("tempdir");
+    let other_dir = crate::support::data_dir();
     let foreign = cli(&[
         "token",
         "--seller",
@@ -102,7 +102,7 @@ async fn authentication_refusals() {
 
 #[tokio::test]
 async fn sellers_never_see_each_others_webhooks() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let alice = server.token("sel_alice");
     let bob = server.token("sel_bob");

@@ -11,7 +11,7 @@ use crate::support::{assert_refused, Server};
 async fn test_deliveries_are_signed_by_the_core_and_logged() {
     use menon_webhooks::{canonicalize, Envelope, Verifier, DEFAULT_TOLERANCE};
 
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let token = server.token("sel_test");
     let key = server.api_key("sel_test");
@@ -313,7 +313,7 @@ async fn test_deliveries_are_signed_by_the_core_and_logged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_delivery_failures_are_bounded_and_described() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start_with(
         dir.path(),
         &["--allow-private-targets", "--delivery-timeout", "300ms"],

@@ -40,10 +40,7 @@ fn publish_body(data: &str) -> String {
     format!(r#"{{"type": "listing.created", "data": {data}}}"#)
 }
 
-fn count(dir: &std::path::Path, sql: &str) -> i64 {
-    let db = rusqlite::Connection::open(dir.join("menon.db")).unwrap();
-    db.query_row(sql, [], |row| row.get(0)).unwrap()
-}
+use crate::support::count;
 
 /// Waits until no delivery is pending: every queued one has been sent and its attempt
 /// recorded, so nothing more reaches a receiver until something new is queued.
@@ -64,7 +61,7 @@ async fn wait_all_sent(dir: &std::path::Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_that_javascript_would_change_is_refused_on_both_families() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let seller = "sel_data";
     let token = server.token(seller);
@@ -160,7 +157,7 @@ async fn data_that_javascript_would_change_is_refused_on_both_families() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emit_refuses_the_same_data_with_the_same_message() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let seller = "sel_emit_data";
     let key = server.api_key(seller);
@@ -170,7 +167,9 @@ async fn emit_refuses_the_same_data_with_the_same_message() {
     server.create_webhook(&token, &body).await;
     let data_dir = dir.path().to_str().unwrap();
     let emit = |extra: &[&str]| {
-        Command::new(BIN)
+        let mut command = Command::new(BIN);
+        crate::support::use_database(&mut command, dir.path());
+        command
             .args(["emit", "--seller", seller, "--data-dir", data_dir])
             .args(extra)
             .output()

@@ -26,7 +26,7 @@ const NAME_REFUSED: &str = "the host \"localhost\" resolves to a loopback, priva
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_saved_with_the_allowance_is_refused_at_delivery_without_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let key = server.api_key("sel_guard");
     let (literal, named) = (Receiver::start().await, Receiver::start().await);
@@ -91,7 +91,7 @@ async fn a_webhook_saved_with_the_allowance_is_refused_at_delivery_without_it() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_never_go_through_a_proxy_from_the_environment() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     // Every proxy variable a client might read points at a "proxy" that records requests.
     let proxy = Receiver::start().await;
     let proxy_url = proxy.url.trim_end_matches("/hook").to_owned();
@@ -131,7 +131,7 @@ async fn deliveries_never_go_through_a_proxy_from_the_environment() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_that_does_not_resolve_is_refused_with_url_not_resolvable() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     // Without the allowance: with it, names are not resolved when saved.
     let server = Server::start_with(dir.path(), &[]);
     let token = server.token("sel_nxdomain");

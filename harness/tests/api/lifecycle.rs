@@ -8,7 +8,7 @@ use crate::{create, DOCS_EXAMPLE_URL};
 
 #[tokio::test]
 async fn secrets_appear_only_in_create_and_rotate_and_never_in_logs() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let token = server.token("sel_secret");
     let key = server.api_key("sel_secret");
@@ -118,7 +118,7 @@ async fn secrets_appear_only_in_create_and_rotate_and_never_in_logs() {
 
 #[tokio::test]
 async fn restart_on_the_same_data_dir_keeps_everything() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let token = server.token("sel_durable");
     let key = server.api_key("sel_durable");
@@ -134,7 +134,11 @@ async fn restart_on_the_same_data_dir_keeps_everything() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    assert!(dir.path().join("menon.db").is_file());
+    // The embedded default keeps its database in the folder; on PostgreSQL none is made.
+    assert_eq!(
+        dir.path().join("menon.db").is_file(),
+        !crate::support::on_postgres()
+    );
 
     let server = Server::start(dir.path());
     // The same token and API key still work: the JWT key and the key hashes persisted.
@@ -200,7 +204,7 @@ async fn openapi_document_is_committed_and_served() {
     assert!(doc["paths"]["/api/seller/webhooks/{id}"]["patch"].is_object());
     assert!(doc["paths"]["/v1/webhooks/{id}"]["put"].is_object());
 
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let (status, served, _) = server.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(status, 200);

@@ -1,5 +1,7 @@
 //! End-to-end tests of `menon-harness serve` and its CLI: the real binary on a real port,
-//! a real SQLite file in a temp folder, real HTTP. One binary for the whole suite.
+//! a real SQLite file in a temp folder (or, with `MENON_TEST_BACKEND=postgres`, a fresh
+//! schema of the test PostgreSQL for each data folder), real HTTP. One binary for the
+//! whole suite; scripts/test runs it on both backends.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod support;

@@ -20,7 +20,7 @@ type Refusal<'a> = (
 
 #[tokio::test]
 async fn every_refusal_uses_the_error_envelope() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let token = server.token("sel_validate");
     let (id, _) = create(&server, &token).await;
@@ -90,7 +90,7 @@ async fn every_refusal_uses_the_error_envelope() {
 
 #[tokio::test]
 async fn private_targets_are_refused_by_default() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start_with(dir.path(), &[]);
     let token = server.token("sel_guard");
     for url in [

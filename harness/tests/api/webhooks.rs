@@ -8,7 +8,7 @@ use crate::{create, docs_example, DOCS_EXAMPLE_URL};
 
 #[tokio::test]
 async fn docs_create_example_verbatim() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let token = server.token("sel_123");
     let (status, body, text) = server
@@ -55,7 +55,7 @@ async fn docs_create_example_verbatim() {
 
 #[tokio::test]
 async fn seller_family_crud() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let token = server.token("sel_crud");
     let (id, _) = create(&server, &token).await;
@@ -111,7 +111,7 @@ async fn seller_family_crud() {
 
 #[tokio::test]
 async fn v1_family_crud_shares_the_model() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let key = server.api_key("sel_v1");
     assert!(key.starts_with("mk_"), "{key}");

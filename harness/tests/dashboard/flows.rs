@@ -23,7 +23,7 @@ async fn api_webhook(server: &Server, token: &str, id: &str) -> (u16, Value) {
 
 #[tokio::test]
 async fn validation_messages_sit_next_to_their_fields() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     // No --allow-private-targets: the private-address guard is on.
     let server = Server::start_with(dir.path(), &[]);
     let browser = Browser::signed_in(&server, "sel_forms").await;
@@ -133,7 +133,7 @@ async fn validation_messages_sit_next_to_their_fields() {
 
 #[tokio::test]
 async fn edit_disable_enable_and_delete_go_through_the_api() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let token = server.token("sel_manage");
     let (id, _) = crate::create_webhook(&server, &token).await;
@@ -245,7 +245,7 @@ async fn edit_disable_enable_and_delete_go_through_the_api() {
 
 #[tokio::test]
 async fn saving_new_events_does_not_check_an_unchanged_url_again() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let token = server.token("sel_events");
     let (id, _) = crate::create_webhook(&server, &token).await;
@@ -296,7 +296,7 @@ async fn saving_new_events_does_not_check_an_unchanged_url_again() {
 
 #[tokio::test]
 async fn send_test_shows_the_result_then_a_failure_is_retried() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let receiver = Receiver::start().await;
     let token = server.token("sel_tester");
@@ -497,7 +497,7 @@ async fn send_test_shows_the_result_then_a_failure_is_retried() {
 
 #[tokio::test]
 async fn a_receiver_that_is_down_is_reported_as_such() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let token = server.token("sel_down");
     let (id, _) = crate::create_webhook(&server, &token).await;

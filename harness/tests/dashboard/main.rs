@@ -1,5 +1,5 @@
 //! End-to-end tests of the seller dashboard (`/dashboard`, issue 7): the real binary, a
-//! real SQLite file, real HTTP, with a cookie jar of one cookie and forms posted the way
+//! real SQLite file (or a PostgreSQL schema, `MENON_TEST_BACKEND=postgres`), real HTTP, with a cookie jar of one cookie and forms posted the way
 //! a browser posts them. The browser itself is driven by `harness/browser/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 

@@ -9,7 +9,7 @@ use crate::support::Server;
 
 #[tokio::test]
 async fn long_lists_are_paged() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let token = server.token("sel_many");
     let mut ids = Vec::new();
@@ -125,7 +125,7 @@ async fn long_lists_are_paged() {
 
 #[tokio::test]
 async fn a_bad_log_filter_gets_the_apis_message() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let token = server.token("sel_filter");
     let (id, _) = crate::create_webhook(&server, &token).await;

@@ -26,7 +26,7 @@ fn form(csrf: &str) -> Vec<(&'static str, &str)> {
 
 #[tokio::test]
 async fn csrf_is_refused_by_origin_and_by_token() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let browser = Browser::signed_in(&server, "sel_csrf").await;
     let other = Browser::signed_in(&server, "sel_csrf").await;
@@ -156,7 +156,7 @@ async fn csrf_is_refused_by_origin_and_by_token() {
 
 #[tokio::test]
 async fn a_wrong_method_gets_a_dashboard_page() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let token = server.token("sel_method");
     let (id, _) = crate::create_webhook(&server, &token).await;
@@ -207,7 +207,7 @@ async fn a_wrong_method_gets_a_dashboard_page() {
 
 #[tokio::test]
 async fn another_sellers_webhook_is_not_found() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let owner = server.token("sel_owner");
     let (id, _) = crate::create_webhook(&server, &owner).await;
@@ -264,7 +264,7 @@ async fn another_sellers_webhook_is_not_found() {
 
 #[tokio::test]
 async fn the_secret_is_shown_once_and_never_in_a_url_or_log() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let receiver = Receiver::start().await;
     let browser = Browser::signed_in(&server, "sel_secret").await;

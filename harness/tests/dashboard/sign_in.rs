@@ -12,7 +12,7 @@ use crate::support::{cli, Server, BIN};
 
 #[tokio::test]
 async fn token_sign_in_sets_a_hardened_cookie_and_sign_out_ends_it() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let mut browser = Browser::new(&server.url);
 
@@ -164,7 +164,7 @@ impl Drop for DevServer {
 
 #[tokio::test]
 async fn dev_sign_in_link_works_once_and_is_no_bearer_token() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = DevServer::start(dir.path(), &["--dev-sign-in"]);
     assert!(
         server.second_line.contains("sel_demo") && server.second_line.contains("development only"),
@@ -221,7 +221,7 @@ async fn dev_sign_in_link_works_once_and_is_no_bearer_token() {
 
 #[tokio::test]
 async fn a_link_is_spent_by_a_signed_in_browser_and_never_logged() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = DevServer::start(dir.path(), &["--dev-sign-in"]);
     let link = server.second_line.rsplit(' ').next().unwrap().to_owned();
     let path = link.strip_prefix(&server.url).unwrap().to_owned();
@@ -273,7 +273,7 @@ async fn a_link_is_spent_by_a_signed_in_browser_and_never_logged() {
 
 #[tokio::test]
 async fn dev_sign_in_names_its_seller_refuses_other_sites_and_is_off_by_default() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = DevServer::start(dir.path(), &["--dev-sign-in", "sel_other"]);
     assert!(
         server.second_line.contains("for sel_other"),
@@ -298,7 +298,7 @@ async fn dev_sign_in_names_its_seller_refuses_other_sites_and_is_off_by_default(
     page.expect(401);
     assert!(page.body.contains("used already"), "{}", page.body);
     drop(server);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = DevServer::start(dir.path(), &[]);
     assert!(
         server.second_line.starts_with("dashboard: http://")
@@ -310,7 +310,7 @@ async fn dev_sign_in_names_its_seller_refuses_other_sites_and_is_off_by_default(
 
 #[tokio::test]
 async fn assets_and_unknown_pages() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let browser = Browser::new(&server.url);
     let css = browser.get("/dashboard/assets/app.css").await;

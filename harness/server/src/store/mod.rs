@@ -53,6 +53,16 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// Opens the store `database` names: a SQLite file (created if missing, `synchronous =
+/// FULL`) or a PostgreSQL database; either way its schema is brought up to date, and
+/// a schema newer than this binary's is refused.
+pub fn open(database: &crate::config::Database) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match database {
+        crate::config::Database::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+        crate::config::Database::Postgres(url) => Arc::new(PostgresStore::connect(url)?),
+    })
+}
+
 /// Runs a store call on tokio's blocking pool: the store is synchronous (see above), and
 /// async code (handlers, the dispatcher) must not block a runtime thread on it. The call
 /// starts at once, before the returned future is first polled (the dispatcher does work

@@ -6,7 +6,7 @@ use super::*;
 async fn events_fan_out_to_the_sellers_subscribed_webhooks_only() {
     use menon_webhooks::{canonicalize, Envelope};
 
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let key = server.api_key("sel_fan");
     let other_key = server.api_key("sel_other");

@@ -5,7 +5,7 @@ use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_schedule_disables_a_dead_endpoint_but_a_poison_event_fails_alone() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start_with(
         dir.path(),
         &["--allow-private-targets", "--time-scale", SCALE],
@@ -193,7 +193,7 @@ async fn full_schedule_disables_a_dead_endpoint_but_a_poison_event_fails_alone()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gone_disables_at_once_and_reenabling_sends_what_was_kept() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start_with(dir.path(), &["--allow-private-targets", "--workers", "1"]);
     let key = server.api_key("sel_gone");
     let receiver = Receiver::start().await;
@@ -282,7 +282,7 @@ async fn gone_disables_at_once_and_reenabling_sends_what_was_kept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_pushes_the_next_attempt_later_never_earlier() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start_with(
         dir.path(),
         &["--allow-private-targets", "--time-scale", SCALE],
@@ -349,7 +349,7 @@ fn attempts_of<'a>(logs: &'a [Value], event: &str) -> Vec<&'a Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_success_since_the_events_first_attempt_keeps_a_webhook_active() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start_with(
         dir.path(),
         &["--allow-private-targets", "--time-scale", SCALE],
@@ -484,7 +484,7 @@ async fn only_a_success_since_the_events_first_attempt_keeps_a_webhook_active() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeouts_refusals_and_redirects_fail_the_whole_schedule_and_disable() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start_with(
         dir.path(),
         &[

@@ -5,7 +5,7 @@ use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_the_attempts_in_flight() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start(dir.path());
     let key = server.api_key("sel_drain");
     let receiver = Receiver::start().await;
@@ -87,7 +87,7 @@ async fn burst(server: &Server, key: &str, range: std::ops::Range<usize>) -> Vec
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_mid_burst_loses_no_event() {
     const BURST: usize = 200;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let flags = ["--allow-private-targets", "--delivery-timeout", "2s"];
     let server = Server::start_with(dir.path(), &flags);
     let key = server.api_key("sel_crash");
@@ -112,8 +112,7 @@ async fn kill_9_mid_burst_loses_no_event() {
         published.len()
     );
     {
-        let db = rusqlite::Connection::open(dir.path().join("menon.db")).unwrap();
-        let count = |sql: &str| -> i64 { db.query_row(sql, [], |row| row.get(0)).unwrap() };
+        let count = |sql: &str| crate::support::count(dir.path(), sql);
         assert_eq!(
             count("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'"),
             i64::try_from(published.len()).unwrap(),
@@ -150,8 +149,7 @@ async fn kill_9_mid_burst_loses_no_event() {
 
     // The logs are consistent: every delivery ended delivered, after at least one
     // attempt, with a delivered attempt logged; no attempt is left pending.
-    let db = rusqlite::Connection::open(dir.path().join("menon.db")).unwrap();
-    let count = |sql: &str| -> i64 { db.query_row(sql, [], |row| row.get(0)).unwrap() };
+    let count = |sql: &str| crate::support::count(dir.path(), sql);
     assert_eq!(
         count("SELECT COUNT(*) FROM deliveries"),
         i64::try_from(BURST).unwrap()
@@ -193,7 +191,7 @@ fn logged_at(logs: &str, message: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_claiming_and_exits_once_the_attempt_in_flight_is_recorded() {
     const TIMEOUT_S: f64 = 2.0;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start_with(
         dir.path(),
         &[
@@ -242,27 +240,21 @@ async fn sigterm_stops_claiming_and_exits_once_the_attempt_in_flight_is_recorded
 
     // Recorded: the drained attempt is delivered; the other delivery is still queued and
     // was never attempted.
-    let db = rusqlite::Connection::open(dir.path().join("menon.db")).unwrap();
     let rows = |event: &str| -> Vec<String> {
-        let mut query = db
-            .prepare("SELECT status FROM delivery_attempts WHERE event_id = ?1")
-            .unwrap();
-        query
-            .query_map([event], |row| row.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
+        crate::support::strings(
+            dir.path(),
+            "SELECT status FROM delivery_attempts WHERE event_id = $1",
+            event,
+        )
     };
     assert_eq!(rows(&sent), ["delivered"]);
     assert!(rows(&waiting).is_empty(), "{:?}", rows(&waiting));
-    let pending: String = db
-        .query_row(
-            "SELECT status FROM deliveries WHERE event_id = ?1",
-            [&waiting],
-            |row| row.get(0),
-        )
-        .unwrap();
-    assert_eq!(pending, "pending");
+    let pending = crate::support::strings(
+        dir.path(),
+        "SELECT status FROM deliveries WHERE event_id = $1",
+        &waiting,
+    );
+    assert_eq!(pending, ["pending"]);
     receiver.assert_all_verified();
 }
 
@@ -295,7 +287,7 @@ async fn hang_at(server: &Server, key: &str, receiver: &Receiver, n: usize) -> V
 async fn sigterm_with_100_attempts_hanging_exits_after_the_grace_and_loses_nothing() {
     const N: usize = 100;
     const GRACE_S: f64 = 2.0;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start_with(
         dir.path(),
         &[
@@ -329,8 +321,7 @@ async fn sigterm_with_100_attempts_hanging_exits_after_the_grace_and_loses_nothi
     {
         // Abandoned means recorded: each attempt failed as interrupted, none left pending,
         // each delivery still queued.
-        let db = rusqlite::Connection::open(dir.path().join("menon.db")).unwrap();
-        let count = |sql: &str| -> i64 { db.query_row(sql, [], |row| row.get(0)).unwrap() };
+        let count = |sql: &str| crate::support::count(dir.path(), sql);
         assert_eq!(
             count("SELECT COUNT(*) FROM delivery_attempts WHERE status = 'pending'"),
             0
@@ -367,8 +358,7 @@ async fn sigterm_with_100_attempts_hanging_exits_after_the_grace_and_loses_nothi
     }
     receiver.assert_all_verified();
     server.stop();
-    let db = rusqlite::Connection::open(dir.path().join("menon.db")).unwrap();
-    let count = |sql: &str| -> i64 { db.query_row(sql, [], |row| row.get(0)).unwrap() };
+    let count = |sql: &str| crate::support::count(dir.path(), sql);
     assert_eq!(
         count("SELECT COUNT(*) FROM deliveries WHERE status = 'delivered'"),
         100,
@@ -420,7 +410,7 @@ async fn get_keep_alive(stream: &mut tokio::net::TcpStream, path: &str) {
 /// connection (or for the grace) would fail the test.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_keep_alive_connection_does_not_delay_exit() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start_with(
         dir.path(),
         &["--allow-private-targets", "--shutdown-grace", "10m"],
@@ -449,7 +439,7 @@ async fn an_idle_keep_alive_connection_does_not_delay_exit() {
 async fn a_stalled_request_is_cut_off_at_the_end_of_the_grace() {
     use tokio::io::AsyncWriteExt as _;
     const GRACE_S: f64 = 2.0;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::support::data_dir();
     let server = Server::start_with(
         dir.path(),
         &["--allow-private-targets", "--shutdown-grace", "2s"],

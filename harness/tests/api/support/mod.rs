@@ -1,5 +1,6 @@
 //! Test support: runs the real `menon-harness` binary (`serve` on a free loopback port,
-//! a temp data folder holding a real SQLite file) and talks to it over real HTTP.
+//! a temp data folder holding a real SQLite file, or with `MENON_TEST_BACKEND=postgres`
+//! a fresh schema of the test PostgreSQL) and talks to it over real HTTP.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -16,6 +17,94 @@ use serde_json::Value;
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_menon-harness");
 
+/// The suite runs its servers on PostgreSQL (`MENON_TEST_BACKEND=postgres`), not on
+/// SQLite files; any other value is refused.
+pub fn on_postgres() -> bool {
+    match std::env::var("MENON_TEST_BACKEND").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Ok("") | Err(_) => false,
+        Ok(other) => panic!("MENON_TEST_BACKEND={other}: give sqlite or postgres"),
+    }
+}
+
+/// The file in a data folder that names its PostgreSQL schema's URL.
+const DATABASE_URL_FILE: &str = "test-database-url";
+
+/// A server's data folder: a temp folder (the JWT key, and the SQLite file) and, on
+/// PostgreSQL, a fresh schema whose URL the folder names; both removed on drop.
+pub struct DataDir {
+    // Dropped first: the schema, then the folder.
+    _database: Option<menon_harness_server::store::testdb::TestDatabase>,
+    dir: tempfile::TempDir,
+}
+
+impl DataDir {
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// A new data folder on the suite's backend.
+pub fn data_dir() -> DataDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database = on_postgres().then(|| {
+        let database = menon_harness_server::store::testdb::TestDatabase::create()
+            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join(DATABASE_URL_FILE), database.url()).expect("write url");
+        database
+    });
+    DataDir {
+        _database: database,
+        dir,
+    }
+}
+
+/// The PostgreSQL URL of the data folder `dir`, if it has one.
+fn database_url(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join(DATABASE_URL_FILE)).ok()
+}
+
+/// Points `command` at the database of the data folder `dir`.
+pub fn use_database(command: &mut Command, dir: &Path) {
+    command
+        .env_remove("MENON_DATABASE")
+        .env_remove("MENON_DATABASE_URL");
+    if let Some(url) = database_url(dir) {
+        command.env("MENON_DATABASE_URL", url);
+    }
+}
+
+/// The `COUNT(*)` (or other integer) that `sql` selects in the database of `dir`.
+pub fn count(dir: &Path, sql: &str) -> i64 {
+    match database_url(dir) {
+        Some(url) => {
+            menon_harness_server::store::testdb::count(&url, sql).unwrap_or_else(|e| panic!("{e}"))
+        }
+        None => {
+            let db = rusqlite::Connection::open(dir.join("menon.db")).unwrap();
+            db.query_row(sql, [], |row| row.get(0)).unwrap()
+        }
+    }
+}
+
+/// The first column of the rows that `sql` selects, `$1` bound to `param`, in the
+/// database of `dir`.
+pub fn strings(dir: &Path, sql: &str, param: &str) -> Vec<String> {
+    match database_url(dir) {
+        Some(url) => menon_harness_server::store::testdb::strings(&url, sql, param)
+            .unwrap_or_else(|e| panic!("{e}")),
+        None => {
+            let db = rusqlite::Connection::open(dir.join("menon.db")).unwrap();
+            let mut query = db.prepare(sql).unwrap();
+            let rows = query
+                .query_map([param], |row| row.get::<_, String>(0))
+                .unwrap();
+            rows.collect::<Result<_, _>>().unwrap()
+        }
+    }
+}
+
 /// A running `menon-harness serve`.
 pub struct Server {
     child: Child,
@@ -30,10 +119,16 @@ pub struct Server {
 
 /// Runs `menon-harness <args>` to completion and returns its stdout, trimmed.
 pub fn cli(args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("run menon-harness");
+    let mut command = Command::new(BIN);
+    command.args(args);
+    if let Some(dir) = args
+        .iter()
+        .position(|&a| a == "--data-dir")
+        .and_then(|i| args.get(i + 1))
+    {
+        use_database(&mut command, Path::new(dir));
+    }
+    let out = command.output().expect("run menon-harness");
     assert!(
         out.status.success(),
         "menon-harness {args:?} failed: {}",
@@ -58,7 +153,9 @@ impl Server {
 
     /// Starts a server on `dir` with extra flags and environment variables.
     pub fn start_with_env(dir: &Path, flags: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        use_database(&mut command, dir);
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .args(flags)

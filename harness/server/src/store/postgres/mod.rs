@@ -24,7 +24,8 @@ mod sessions;
 pub mod testdb;
 mod webhooks;
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -59,6 +60,56 @@ pub struct PostgresStore {
     /// Poked after each publish that queued something: a task sends one `NOTIFY` for
     /// however many pokes came while it was sending the last.
     announce: Arc<Notify>,
+    /// This instance's results go before its later claims.
+    results_first: ResultsFirst,
+}
+
+/// Results before claims, within an instance: a claim waits until the results this
+/// instance began recording before it are written (SQLite's group commit orders its
+/// writes so), so that what an attempt came to (a 410 disabling its webhook, a failure
+/// lowering its in-flight limit) holds for the next claim. The dispatcher starts a
+/// result's write and then frees the attempt's slot; without this, the claim that slot
+/// starts could commit first on another pooled connection.
+#[derive(Debug, Default)]
+struct ResultsFirst {
+    /// The next result's number, and the numbers of those being written.
+    writing: Mutex<(u64, BTreeSet<u64>)>,
+    written: Condvar,
+}
+
+impl ResultsFirst {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, BTreeSet<u64>)> {
+        self.writing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records `write` as a result being written.
+    fn result<T>(&self, write: impl FnOnce() -> T) -> T {
+        let number = {
+            let mut writing = self.lock();
+            let number = writing.0;
+            writing.0 += 1;
+            writing.1.insert(number);
+            number
+        };
+        let written = write();
+        self.lock().1.remove(&number);
+        self.written.notify_all();
+        written
+    }
+
+    /// Waits until every result begun before now is written.
+    fn wait_for_earlier(&self) {
+        let mut writing = self.lock();
+        let now = writing.0;
+        while writing.1.first().is_some_and(|&first| first < now) {
+            writing = self
+                .written
+                .wait(writing)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -210,6 +261,7 @@ impl PostgresStore {
             config,
             schema: String::new(),
             announce: Arc::new(Notify::new()),
+            results_first: ResultsFirst::default(),
         };
         store.schema = {
             let conn = store.conn()?;

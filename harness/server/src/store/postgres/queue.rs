@@ -431,16 +431,19 @@ impl QueueStore for PostgresStore {
     }
 
     fn claim_due(&self, request: ClaimRequest) -> Result<Claimed, StoreError> {
+        self.results_first.wait_for_earlier();
         self.transaction(|tx| claim(tx, &request))
     }
 
     fn finish_attempt(&self, r: &AttemptResult) -> Result<Finished, StoreError> {
-        // One statement, then the disabling if any: a transaction for both.
-        if r.disable.is_some() {
-            self.transaction(|tx| settle(tx, r))
-        } else {
-            settle(&self.conn()?, r)
-        }
+        self.results_first.result(|| {
+            // One statement, then the disabling if any: a transaction for both.
+            if r.disable.is_some() {
+                self.transaction(|tx| settle(tx, r))
+            } else {
+                settle(&self.conn()?, r)
+            }
+        })
     }
 
     fn next_due(&self) -> Result<Option<u64>, StoreError> {

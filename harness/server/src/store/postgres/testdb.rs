@@ -28,28 +28,88 @@ pub fn base_url() -> String {
         .unwrap_or_else(|| DEFAULT_URL.to_string())
 }
 
+/// What [`run`] does with its statement.
+enum Op<'a> {
+    /// Runs it (any number of statements, no parameters).
+    Batch,
+    /// Reads the `BIGINT` it selects.
+    Count,
+    /// Reads the first column of its rows, `$1` bound to the text given.
+    Strings(&'a str),
+}
+
+/// What [`run`] read.
+enum Read {
+    Nothing,
+    Count(i64),
+    Strings(Vec<String>),
+}
+
+/// Runs `sql` on the database at `url`, on a thread and runtime of its own (so that
+/// async tests may call it too).
+fn run(url: &str, sql: &str, op: Op<'_>) -> Result<Read, String> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                runtime.block_on(async {
+                    let config: tokio_postgres::Config = url
+                        .parse()
+                        .map_err(|e| format!("{url:?} is not a PostgreSQL URL: {e}"))?;
+                    let connecting =
+                        tokio::time::timeout(Duration::from_secs(10), config.connect(NoTls));
+                    let (client, connection) = match connecting.await {
+                        Ok(Ok(connected)) => connected,
+                        Ok(Err(e)) => return Err(no_database(url, &e.to_string())),
+                        Err(_) => return Err(no_database(url, "no answer within 10 s")),
+                    };
+                    tokio::spawn(connection);
+                    let read = match op {
+                        Op::Batch => client.batch_execute(sql).await.map(|()| Read::Nothing),
+                        Op::Count => match client.query_one(sql, &[]).await {
+                            Ok(row) => row.try_get(0).map(Read::Count),
+                            Err(e) => Err(e),
+                        },
+                        Op::Strings(param) => match client.query(sql, &[&param]).await {
+                            Ok(rows) => rows
+                                .iter()
+                                .map(|row| row.try_get(0))
+                                .collect::<Result<_, _>>()
+                                .map(Read::Strings),
+                            Err(e) => Err(e),
+                        },
+                    };
+                    read.map_err(|e| format!("{sql} on {url}: {e}"))
+                })
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the database thread panicked".into()))
+    })
+}
+
 /// Runs `sql` on the test database at `base`.
 fn admin(base: &str, sql: &str) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(async {
-        let config: tokio_postgres::Config = base.parse().map_err(|e| {
-            format!("MENON_TEST_DATABASE_URL {base:?} is not a PostgreSQL URL: {e}")
-        })?;
-        let connecting = tokio::time::timeout(Duration::from_secs(10), config.connect(NoTls));
-        let (client, connection) = match connecting.await {
-            Ok(Ok(connected)) => connected,
-            Ok(Err(e)) => return Err(no_database(base, &e.to_string())),
-            Err(_) => return Err(no_database(base, "no answer within 10 s")),
-        };
-        tokio::spawn(connection);
-        client
-            .batch_execute(sql)
-            .await
-            .map_err(|e| format!("{sql} on {base}: {e}"))
-    })
+    run(base, sql, Op::Batch).map(|_| ())
+}
+
+/// The `BIGINT` (a `COUNT(*)`) that `sql` selects on the database at `url`.
+pub fn count(url: &str, sql: &str) -> Result<i64, String> {
+    match run(url, sql, Op::Count)? {
+        Read::Count(n) => Ok(n),
+        _ => Err("no count read".into()),
+    }
+}
+
+/// The first column of each row that `sql` selects on the database at `url`, with `$1`
+/// bound to `param`.
+pub fn strings(url: &str, sql: &str, param: &str) -> Result<Vec<String>, String> {
+    match run(url, sql, Op::Strings(param))? {
+        Read::Strings(rows) => Ok(rows),
+        _ => Err("no rows read".into()),
+    }
 }
 
 fn no_database(base: &str, why: &str) -> String {
