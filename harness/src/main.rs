@@ -152,7 +152,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 .enable_all()
                 .build()?;
             let clock: SharedClock = if (args.time_scale - 1.0).abs() > f64::EPSILON {
-                Arc::new(ScaledClock::new(args.time_scale))
+                Arc::new(ScaledClock::anchored(args.time_scale, args.time_scale_from))
             } else {
                 Arc::new(SystemClock)
             };

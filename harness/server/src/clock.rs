@@ -42,8 +42,10 @@ impl Clock for SystemClock {
     }
 }
 
-/// The system clock, sped up: `scale` clock seconds pass per real second, counted from
-/// the moment it was made (which reads as the wall time then).
+/// The system clock, sped up: `scale` clock seconds pass per real second, counted from an
+/// anchor that reads as the wall time then: the moment it was made, or a wall time given
+/// (`serve --time-scale-from`), so that instances sharing one database, started at
+/// different moments, read the same time.
 #[derive(Debug)]
 pub struct ScaledClock {
     start_unix: f64,
@@ -54,11 +56,20 @@ pub struct ScaledClock {
 impl ScaledClock {
     /// A clock running `scale` times faster than the wall clock from now on.
     pub fn new(scale: f64) -> Self {
+        Self::anchored(scale, None)
+    }
+
+    /// A clock running `scale` times faster than the wall clock since the wall time
+    /// `from` (unix seconds; now when `None`): at the wall time `from` it read `from`.
+    pub fn anchored(scale: f64, from: Option<u64>) -> Self {
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
+        // Unix seconds as a float: exact far beyond any date a clock reads.
+        #[allow(clippy::cast_precision_loss)]
+        let from = from.map_or(wall, |from| from as f64);
         Self {
-            start_unix: wall,
+            start_unix: from + (wall - from) * scale,
             start: Instant::now(),
             scale,
         }
@@ -126,6 +137,26 @@ mod tests {
         assert_eq!(clock.now_unix(), 1_705_314_600);
         clock.advance(60);
         assert_eq!(clock.now_unix(), 1_705_314_660);
+    }
+
+    #[test]
+    fn scaled_clocks_with_one_anchor_agree_whenever_they_start() {
+        let from = SystemClock.now_unix() - 2;
+        let early = ScaledClock::anchored(100_000.0, Some(from));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let late = ScaledClock::anchored(100_000.0, Some(from));
+        // The late clock, read between two readings of the early one, reads between them
+        // (give or take 1 ms of real time): started 50 ms apart (5 000 clock seconds),
+        // they read the same time. Two seconds since the anchor read as 200 000.
+        let (before, reading, after) = (early.now_unix(), late.now_unix(), early.now_unix());
+        assert!(
+            before <= reading + 100 && reading <= after + 100,
+            "{before} {reading} {after}"
+        );
+        assert!(
+            before >= from + 200_000,
+            "{before} is not 200 000 s past {from}"
+        );
     }
 
     #[test]

@@ -139,6 +139,12 @@ pub struct ServeArgs {
     #[arg(long, env = "MENON_TIME_SCALE", default_value_t = 1.0, value_parser = parse_scale)]
     pub time_scale: f64,
 
+    /// With --time-scale: the wall time (unix seconds) from which the clock runs faster,
+    /// reading the wall time then. Instances sharing one database under --time-scale must
+    /// be given the same value, so that their clocks agree [default: when serve starts].
+    #[arg(long, env = "MENON_TIME_SCALE_FROM", value_name = "UNIX_SECONDS")]
+    pub time_scale_from: Option<u64>,
+
     /// Print, after the URL, a link that signs a browser in to the dashboard (/dashboard)
     /// as SELLER [sel_demo when no seller is given]. The link works once, within an hour.
     /// For development and demos only: without it, sign in by pasting a token from
