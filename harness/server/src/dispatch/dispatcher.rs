@@ -42,8 +42,8 @@ use super::{AttemptOutcome, Delivery, Sender};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
 use crate::store::{
-    blocking, Attempt, AttemptResult, AttemptStatus, Claim, ClaimRequest, Claimed, Finished, Store,
-    StoreError,
+    blocking, Attempt, AttemptResult, AttemptStatus, Claim, ClaimRequest, Claimed, Finished,
+    Settle, Store, StoreError,
 };
 use menon_harness_common::ids;
 
@@ -319,10 +319,12 @@ impl Dispatcher {
 
     /// Records the outcome of `claim`'s attempt.
     ///
-    /// The request is over: the worker is handed back (`permit`) and the loop woken as
-    /// soon as the write is on its way, so that the next claim can share its commit (the
-    /// store applies results before claims in a group, so the claim sees the room this
-    /// attempt leaves at its endpoint).
+    /// The request is over. After a delivery, the worker is handed back (`permit`) and the
+    /// loop woken as soon as the write is on its way, so that the next claim can share
+    /// its commit (a success changes nothing a claim decides on). After a failure, only
+    /// once the write is done: it counts against the endpoint (a lower in-flight limit)
+    /// or disables it (a 410, the schedule's end), and the next claim must see that,
+    /// whichever thread the store runs it on first.
     async fn record(&self, claim: &Claim, outcome: AttemptOutcome, permit: OwnedSemaphorePermit) {
         let (result, decision) = self.settle(claim, outcome);
         let attempt_status = result.attempt.status.as_str();
@@ -344,10 +346,19 @@ impl Dispatcher {
             "delivery attempt"
         );
         let webhook_id = claim.webhook_id.clone();
+        let delivered = result.settle == Settle::Delivered && result.disable.is_none();
         let writing = blocking(&self.store, move |store| store.finish_attempt(&result));
-        drop(permit);
-        self.wake.notify_one();
-        match writing.await {
+        let written = if delivered {
+            drop(permit);
+            self.wake.notify_one();
+            writing.await
+        } else {
+            let written = writing.await;
+            drop(permit);
+            self.wake.notify_one();
+            written
+        };
+        match written {
             Ok(Finished::Settled { disabled: true }) => {
                 self.metrics.webhook_disabled();
                 let reason = decision.disable.as_ref().map(|d| d.reason.as_str());
