@@ -72,33 +72,48 @@ fn take_turns(queues: &[EndpointQueue], now: u64, slots: usize) -> Vec<usize> {
     given
 }
 
-/// Claims up to `log_ids.len()` deliveries from `queues` at `now`, in turns: hands the
-/// turns out, then `take(webhook_id, tokens)` leases up to `tokens.len()` of that
-/// webhook's due deliveries, oldest due first, one under each token in order, and
-/// returns them. A queue that held fewer due deliveries than it was given is done, and
+/// One turn of a round: a webhook and the tokens its leases take, in order.
+pub(super) type Turn<'a> = (&'a str, &'a [String]);
+
+/// Claims up to `log_ids.len()` deliveries from `queues` at `now`, in rounds of turns:
+/// hands a round's turns out, then `take(turns)` leases, for each turn, up to its number
+/// of tokens of that webhook's due deliveries, oldest due first, one under each token
+/// in order, and returns them turn by turn (a backend may take a whole round in one
+/// statement). A queue that held fewer due deliveries than it was given is done, and
 /// what it left goes round again to the others.
 pub(super) fn claim_in_turns(
     queues: &mut [EndpointQueue],
     now: u64,
     log_ids: &[String],
-    mut take: impl FnMut(&str, &[String]) -> Result<Vec<Claim>, StoreError>,
+    mut take: impl FnMut(&[Turn<'_>]) -> Result<Vec<Vec<Claim>>, StoreError>,
 ) -> Result<Vec<Claim>, StoreError> {
     let mut claims: Vec<Claim> = Vec::with_capacity(log_ids.len());
+    // The tokens no claim holds yet: a turn that takes fewer than it was given hands the
+    // rest back for the next round.
+    let mut unused: std::collections::VecDeque<String> = log_ids.iter().cloned().collect();
     loop {
-        let turns = take_turns(queues, now, log_ids.len() - claims.len());
-        if turns.iter().all(|&n| n == 0) {
+        let given = take_turns(queues, now, unused.len());
+        let mut round: Vec<(usize, Vec<String>)> = Vec::new();
+        for (i, &n) in given.iter().enumerate() {
+            if n > 0 {
+                round.push((i, unused.drain(..n).collect()));
+            }
+        }
+        if round.is_empty() {
             return Ok(claims);
         }
-        for (queue, n) in queues.iter_mut().zip(turns) {
-            if n == 0 {
-                continue;
-            }
-            let tokens = &log_ids[claims.len()..claims.len() + n];
-            let taken = take(&queue.webhook_id, tokens)?;
-            queue.exhausted = taken.len() < n;
-            queue.room -= taken.len();
-            queue.taken += taken.len();
-            claims.extend(taken);
+        let turns: Vec<Turn<'_>> = round
+            .iter()
+            .map(|(i, tokens)| (queues[*i].webhook_id.as_str(), tokens.as_slice()))
+            .collect();
+        let taken = take(&turns)?;
+        for ((i, tokens), mut got) in round.into_iter().zip(taken) {
+            let queue = &mut queues[i];
+            queue.exhausted = got.len() < given[i];
+            queue.room -= got.len();
+            queue.taken += got.len();
+            unused.extend(tokens.into_iter().skip(got.len()));
+            claims.append(&mut got);
         }
     }
 }

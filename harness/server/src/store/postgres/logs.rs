@@ -1,6 +1,6 @@
 //! The delivery logs on PostgreSQL ([`LogStore`]): one row per attempt.
 
-use tokio_postgres::Row;
+use postgres::Row;
 
 use super::webhooks::select_webhook;
 use super::{count, secs, unsigned, PostgresStore};

@@ -1,13 +1,17 @@
 //! The store for several server instances on one database: PostgreSQL through
-//! tokio-postgres and a deadpool pool. Schema migrations are compiled into the binary,
+//! tokio-postgres (its blocking client, `postgres`) and an r2d2 pool. Schema migrations are compiled into the binary,
 //! applied at open under an advisory lock (instances starting together migrate once) and
 //! tracked in `menon_schema`; a newer schema than the binary knows is refused. This file
 //! opens the pool and migrates; each store trait is implemented in the file named after
 //! its concern, as for SQLite.
 //!
-//! The store traits are synchronous (see `store`), and the driver is async: the store
-//! owns a small tokio runtime that drives the pool's connections, and each statement
-//! blocks the calling thread (tokio's blocking pool, a CLI's main thread) on it.
+//! The store traits are synchronous (see `store`), and so is the client used for them:
+//! each pooled connection is driven by the thread that runs the statement (tokio's
+//! blocking pool, a CLI's main thread), so a statement costs one round trip and no
+//! hand-off between threads (a claim is several statements, and the dispatcher waits for
+//! it). Only the `LISTEN` connection and the announcer run on a small runtime of the
+//! store's own. As with any blocking client, never call the store from an async task:
+//! use `store::blocking`.
 //!
 //! Many instances, one queue: claims lock the rows they lease (`FOR UPDATE SKIP
 //! LOCKED`) and take an endpoint's turn under a transaction-scoped advisory lock, so
@@ -24,15 +28,16 @@ mod sessions;
 pub mod testdb;
 mod webhooks;
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use postgres::types::ToSql;
+use postgres::{NoTls, Row, Statement};
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
-use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
 
 use super::StoreError;
 
@@ -42,7 +47,7 @@ const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_in
 /// Connections each instance's pool opens at most: the dispatcher's claims and results
 /// plus the API's requests. Three instances stay well inside PostgreSQL's default
 /// `max_connections` of 100.
-const POOL_SIZE: usize = 16;
+const POOL_SIZE: u32 = 16;
 
 /// The channel publishes are announced on; the payload is the schema, so that instances
 /// of another schema in the same database ignore them.
@@ -51,65 +56,18 @@ const CHANNEL: &str = "menon_queue";
 /// A [`Store`](crate::store::Store) on a PostgreSQL database, shared by any number of
 /// server instances.
 pub struct PostgresStore {
-    /// Always `Some` until dropped (taken to shut down without blocking).
+    /// Runs the listener and the announcer; always `Some` until dropped (taken to shut
+    /// down without blocking).
     runtime: Option<Runtime>,
-    pool: Pool,
+    /// Always `Some` until dropped (taken to close it where blocking is allowed).
+    pool: Option<r2d2::Pool<Manager>>,
+    /// For the listener's and the announcer's connections.
     config: tokio_postgres::Config,
     /// The schema this store's tables live in (`current_schema()`).
     schema: String,
     /// Poked after each publish that queued something: a task sends one `NOTIFY` for
     /// however many pokes came while it was sending the last.
     announce: Arc<Notify>,
-    /// This instance's results go before its later claims.
-    results_first: ResultsFirst,
-}
-
-/// Results before claims, within an instance: a claim waits until the results this
-/// instance began recording before it are written (SQLite's group commit orders its
-/// writes so), so that what an attempt came to (a 410 disabling its webhook, a failure
-/// lowering its in-flight limit) holds for the next claim. The dispatcher starts a
-/// result's write and then frees the attempt's slot; without this, the claim that slot
-/// starts could commit first on another pooled connection.
-#[derive(Debug, Default)]
-struct ResultsFirst {
-    /// The next result's number, and the numbers of those being written.
-    writing: Mutex<(u64, BTreeSet<u64>)>,
-    written: Condvar,
-}
-
-impl ResultsFirst {
-    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, BTreeSet<u64>)> {
-        self.writing
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Records `write` as a result being written.
-    fn result<T>(&self, write: impl FnOnce() -> T) -> T {
-        let number = {
-            let mut writing = self.lock();
-            let number = writing.0;
-            writing.0 += 1;
-            writing.1.insert(number);
-            number
-        };
-        let written = write();
-        self.lock().1.remove(&number);
-        self.written.notify_all();
-        written
-    }
-
-    /// Waits until every result begun before now is written.
-    fn wait_for_earlier(&self) {
-        let mut writing = self.lock();
-        let now = writing.0;
-        while writing.1.first().is_some_and(|&first| first < now) {
-            writing = self
-                .written
-                .wait(writing)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
-    }
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -130,9 +88,45 @@ impl From<tokio_postgres::Error> for StoreError {
     }
 }
 
-impl From<deadpool_postgres::PoolError> for StoreError {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
         StoreError::Database(format!("cannot get a database connection: {e}"))
+    }
+}
+
+/// A pooled client and the statements it has prepared, by their SQL.
+struct Client {
+    client: postgres::Client,
+    statements: HashMap<String, Statement>,
+    /// Left inside a transaction (a panic between BEGIN and COMMIT): the pool closes it
+    /// instead of handing it out again.
+    broken: bool,
+}
+
+/// Opens the pool's connections.
+#[derive(Debug)]
+struct Manager {
+    config: postgres::Config,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Client;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<Client, postgres::Error> {
+        Ok(Client {
+            client: self.config.connect(NoTls)?,
+            statements: HashMap::new(),
+            broken: false,
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Client) -> Result<(), postgres::Error> {
+        conn.client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut Client) -> bool {
+        conn.broken || conn.client.is_closed()
     }
 }
 
@@ -154,29 +148,39 @@ fn count(v: i64) -> u32 {
 /// The parameters of a statement.
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
-/// One pooled connection, used synchronously: each call blocks on the store's runtime.
-/// Statements are prepared once per connection and cached.
-pub(super) struct Conn<'a> {
-    runtime: &'a Runtime,
-    client: Option<deadpool_postgres::Object>,
+/// One pooled connection, used by the calling thread. Statements are prepared once per
+/// connection and cached.
+pub(super) struct Conn {
+    client: RefCell<r2d2::PooledConnection<Manager>>,
     /// Inside a transaction not yet committed nor rolled back.
     in_transaction: bool,
 }
 
-impl Conn<'_> {
-    fn client(&self) -> Result<&deadpool_postgres::Object, StoreError> {
-        self.client
-            .as_ref()
-            .ok_or_else(|| StoreError::Database("the connection was closed".into()))
+impl Conn {
+    /// Runs `run` with the connection's client and `sql` prepared.
+    fn with_statement<T>(
+        &self,
+        sql: &str,
+        run: impl FnOnce(&mut postgres::Client, &Statement) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.client.borrow_mut();
+        let Client {
+            client, statements, ..
+        } = &mut **conn;
+        let statement = match statements.get(sql) {
+            Some(statement) => statement.clone(),
+            None => {
+                let statement = client.prepare(sql)?;
+                statements.insert(sql.to_owned(), statement.clone());
+                statement
+            }
+        };
+        Ok(run(client, &statement)?)
     }
 
     /// The rows `sql` returns.
     pub(super) fn query(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, StoreError> {
-        let client = self.client()?;
-        self.runtime.block_on(async {
-            let statement = client.prepare_cached(sql).await?;
-            Ok(client.query(&statement, params).await?)
-        })
+        self.with_statement(sql, |client, statement| client.query(statement, params))
     }
 
     /// The row `sql` returns, if any (more than one is an error).
@@ -185,11 +189,7 @@ impl Conn<'_> {
         sql: &str,
         params: &Params<'_>,
     ) -> Result<Option<Row>, StoreError> {
-        let client = self.client()?;
-        self.runtime.block_on(async {
-            let statement = client.prepare_cached(sql).await?;
-            Ok(client.query_opt(&statement, params).await?)
-        })
+        self.with_statement(sql, |client, statement| client.query_opt(statement, params))
     }
 
     /// The one row `sql` returns.
@@ -200,29 +200,20 @@ impl Conn<'_> {
 
     /// Runs `sql`, returning how many rows it changed.
     pub(super) fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64, StoreError> {
-        let client = self.client()?;
-        self.runtime.block_on(async {
-            let statement = client.prepare_cached(sql).await?;
-            Ok(client.execute(&statement, params).await?)
-        })
+        self.with_statement(sql, |client, statement| client.execute(statement, params))
     }
 
     /// Runs statements with no parameters in one round trip.
     fn batch(&self, sql: &str) -> Result<(), StoreError> {
-        let client = self.client()?;
-        self.runtime
-            .block_on(async { Ok(client.batch_execute(sql).await?) })
+        Ok(self.client.borrow_mut().client.batch_execute(sql)?)
     }
 }
 
-impl Drop for Conn<'_> {
+impl Drop for Conn {
     fn drop(&mut self) {
-        // A transaction left open (a panic between BEGIN and COMMIT) must not go back to
-        // the pool: the connection is closed instead.
+        // A transaction left open must not go back to the pool: it is closed instead.
         if self.in_transaction {
-            if let Some(client) = self.client.take() {
-                drop(deadpool_postgres::Object::take(client));
-            }
+            self.client.get_mut().broken = true;
         }
     }
 }
@@ -232,36 +223,30 @@ impl PostgresStore {
     /// `options=-csearch_path=…` picks a schema), checks that it answers and brings its
     /// schema up to date. A schema newer than this binary's is refused.
     pub fn connect(url: &str) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Database(format!("not a PostgreSQL URL: {e}")))?;
+        let not_a_url =
+            |e: postgres::Error| StoreError::Database(format!("not a PostgreSQL URL: {e}"));
+        let config: tokio_postgres::Config = url.parse().map_err(not_a_url)?;
+        let blocking: postgres::Config = url.parse().map_err(not_a_url)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(1)
             .thread_name("menon-postgres")
             .enable_all()
             .build()
             .map_err(|e| StoreError::Database(format!("cannot start the driver: {e}")))?;
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
+        // One connection at once to start with, and it must answer: a wrong URL is an
+        // error here, not at the first request.
+        let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .create_timeout(Some(Duration::from_secs(10)))
-            .wait_timeout(Some(Duration::from_secs(30)))
-            .build()
-            .map_err(|e| StoreError::Database(format!("cannot build the pool: {e}")))?;
+            .min_idle(Some(1))
+            .test_on_check_out(false)
+            .connection_timeout(Duration::from_secs(10))
+            .build(Manager { config: blocking })?;
         let mut store = Self {
             runtime: Some(runtime),
-            pool,
+            pool: Some(pool),
             config,
             schema: String::new(),
             announce: Arc::new(Notify::new()),
-            results_first: ResultsFirst::default(),
         };
         store.schema = {
             let conn = store.conn()?;
@@ -276,7 +261,7 @@ impl PostgresStore {
         };
         store.transaction(migrate)?;
         store.runtime().spawn(announcer(
-            store.pool.clone(),
+            store.config.clone(),
             Arc::clone(&store.announce),
             store.schema.clone(),
         ));
@@ -292,12 +277,13 @@ impl PostgresStore {
     }
 
     /// A connection from the pool.
-    pub(super) fn conn(&self) -> Result<Conn<'_>, StoreError> {
-        let runtime = self.runtime();
-        let client = runtime.block_on(self.pool.get())?;
+    pub(super) fn conn(&self) -> Result<Conn, StoreError> {
+        let pool = self
+            .pool
+            .as_ref()
+            .ok_or_else(|| StoreError::Database("the store is closed".into()))?;
         Ok(Conn {
-            runtime,
-            client: Some(client),
+            client: RefCell::new(pool.get()?),
             in_transaction: false,
         })
     }
@@ -306,7 +292,7 @@ impl PostgresStore {
     /// it returns an error.
     pub(super) fn transaction<T>(
         &self,
-        body: impl FnOnce(&Conn<'_>) -> Result<T, StoreError>,
+        body: impl FnOnce(&Conn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.conn()?;
         conn.batch("BEGIN")?;
@@ -343,18 +329,28 @@ impl PostgresStore {
 
 impl Drop for PostgresStore {
     fn drop(&mut self) {
+        // Closing a blocking client blocks (it says goodbye to the server): where that is
+        // not allowed (the last handle dropped by an async task, as `serve` does at its
+        // end), the pool is closed on a thread of its own.
+        if let Some(pool) = self.pool.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                std::thread::spawn(move || drop(pool));
+            } else {
+                drop(pool);
+            }
+        }
         if let Some(runtime) = self.runtime.take() {
             // A CLI (`emit`) exits right after its publish: send the announcement still
             // waiting, when blocking here is allowed (outside any async runtime).
             if tokio::runtime::Handle::try_current().is_err() {
                 let announce = Arc::clone(&self.announce);
-                let pool = self.pool.clone();
-                let schema = self.schema.clone();
+                let (config, schema) = (self.config.clone(), self.schema.clone());
                 runtime.block_on(async move {
                     let pending =
                         tokio::time::timeout(Duration::from_millis(1), announce.notified());
                     if pending.await.is_ok() {
-                        send_announcement(&pool, &schema).await;
+                        let mut announcing = None;
+                        send_announcement(&config, &mut announcing, &schema).await;
                     }
                 });
             }
@@ -364,17 +360,40 @@ impl Drop for PostgresStore {
 }
 
 /// Sends `NOTIFY` for each poke of `announce` (one for any number that came while the
-/// last was being sent). `synchronous_commit` is off for it: a lost announcement costs
-/// one poll interval, never a delivery.
-async fn announcer(pool: Pool, announce: Arc<Notify>, schema: String) {
+/// last was being sent), on a connection of its own. `synchronous_commit` is off for it:
+/// a lost announcement costs one poll interval, never a delivery.
+async fn announcer(config: tokio_postgres::Config, announce: Arc<Notify>, schema: String) {
+    let mut announcing = None;
     loop {
         announce.notified().await;
-        send_announcement(&pool, &schema).await;
+        send_announcement(&config, &mut announcing, &schema).await;
     }
 }
 
-async fn send_announcement(pool: &Pool, schema: &str) {
-    let Ok(client) = pool.get().await else { return };
+/// Sends one announcement on `announcing`, connecting it first when needed.
+async fn send_announcement(
+    config: &tokio_postgres::Config,
+    announcing: &mut Option<tokio_postgres::Client>,
+    schema: &str,
+) {
+    if announcing
+        .as_ref()
+        .map_or(true, tokio_postgres::Client::is_closed)
+    {
+        match config.connect(NoTls).await {
+            Ok((client, connection)) => {
+                tokio::spawn(connection);
+                *announcing = Some(client);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot connect to announce publishes");
+                return;
+            }
+        }
+    }
+    let Some(client) = announcing.as_ref() else {
+        return;
+    };
     let payload = schema.replace('\'', "''");
     let sql = format!(
         "BEGIN; SET LOCAL synchronous_commit = off; \
@@ -432,7 +451,7 @@ async fn listener(config: tokio_postgres::Config, schema: String, wake: Arc<Noti
     }
 }
 
-fn migrate(conn: &Conn<'_>) -> Result<(), StoreError> {
+fn migrate(conn: &Conn) -> Result<(), StoreError> {
     // Instances starting together: one migrates, the others wait and find it done.
     conn.batch("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")?;
     conn.batch("CREATE TABLE IF NOT EXISTS menon_schema (version INTEGER NOT NULL)")?;

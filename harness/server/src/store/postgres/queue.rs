@@ -5,17 +5,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use postgres::Row;
 use tokio::sync::Notify;
-use tokio_postgres::Row;
 
 use super::logs::ATTEMPT_COLUMNS;
-use super::webhooks::signing_secrets;
 use super::{count, secs, unsigned, Conn, PostgresStore};
-use crate::store::turns::{claim_in_turns, next_due, EndpointQueue};
+use crate::store::turns::{claim_in_turns, next_due, EndpointQueue, Turn};
 use crate::store::{
     AttemptResult, Claim, ClaimRequest, Claimed, Finished, QueueStore, SellerId, Settle,
     StoreError, StoredEvent,
 };
+use menon_harness_common::ids::Secret;
 
 /// Rows per statement when loading events in bulk.
 const BULK_ROWS: usize = 5_000;
@@ -61,7 +61,7 @@ fn claim_from_row(row: &Row) -> Result<Claim, StoreError> {
 /// Records a claimed attempt's result in the caller's transaction, fenced by the
 /// claim's token (see [`QueueStore::finish_attempt`]): one statement for the delivery,
 /// its log row and the webhook's count, then the disabling if asked for.
-fn settle(conn: &Conn<'_>, r: &AttemptResult) -> Result<Finished, StoreError> {
+fn settle(conn: &Conn, r: &AttemptResult) -> Result<Finished, StoreError> {
     let a = &r.attempt;
     let (kind, next) = match r.settle {
         Settle::Delivered => ("delivered", None),
@@ -96,6 +96,11 @@ fn settle(conn: &Conn<'_>, r: &AttemptResult) -> Result<Finished, StoreError> {
                  last_success_at = CASE WHEN $4::TEXT = 'delivered' THEN $6::BIGINT
                                         ELSE last_success_at END
              WHERE id = $3 AND EXISTS (SELECT 1 FROM settled)
+               -- A success changes the row only when it says something new (the first
+               -- success of a second, or one after failures): the webhook's row is not a
+               -- lock every delivery to it queues behind.
+               AND ($4::TEXT <> 'delivered' OR consecutive_failures <> 0
+                    OR last_success_at IS NULL OR last_success_at < $6::BIGINT)
              RETURNING id
          )
          SELECT EXISTS (SELECT 1 FROM settled), (SELECT COUNT(*) FROM logged),
@@ -146,7 +151,7 @@ fn settle(conn: &Conn<'_>, r: &AttemptResult) -> Result<Finished, StoreError> {
 /// keyed by schema and webhook); their room counts every unexpired lease, whichever
 /// instance holds it.
 fn endpoint_queues(
-    conn: &Conn<'_>,
+    conn: &Conn,
     now: u64,
     in_flight_limit: &dyn Fn(u32) -> usize,
 ) -> Result<Vec<EndpointQueue>, StoreError> {
@@ -226,80 +231,104 @@ fn endpoint_queues(
     Ok(queues)
 }
 
-/// Leases up to `tokens.len()` of `webhook_id`'s due deliveries at `now` (not leased,
-/// not locked by another claim, oldest due first), one under each token: counts the
-/// attempt and logs it as `pending`.
+/// Takes a round of turns (see `turns.rs`): for each, leases up to its number of tokens
+/// of its webhook's due deliveries at `now` (not leased, not locked by another claim,
+/// oldest due first), one under each token in order; counts the attempts, logs them as
+/// `pending` and reads what they need, the webhooks' signing secrets included. One
+/// statement for the whole round: a claim's cost is its round trips.
 fn take(
-    conn: &Conn<'_>,
+    conn: &Conn,
     request: &ClaimRequest,
-    webhook_id: &str,
-    tokens: &[String],
-) -> Result<Vec<Claim>, StoreError> {
-    let now = request.now;
-    let limit = i64::try_from(tokens.len()).unwrap_or(i64::MAX);
-    let mut taken = conn
-        .query(
-            &format!(
-                "SELECT {CLAIM_COLUMNS}, ''::TEXT, $1
-                 FROM deliveries d
-                 JOIN webhooks w ON w.id = d.webhook_id
-                 JOIN events e ON e.id = d.event_id
-                 WHERE d.webhook_id = $3 AND d.status = 'pending' AND d.next_attempt_at <= $1
-                   AND d.leased_until IS NULL
-                 ORDER BY d.next_attempt_at, d.id
-                 LIMIT $2
-                 FOR UPDATE OF d SKIP LOCKED"
-            ),
-            &[&secs(now), &limit, &webhook_id],
-        )?
+    turns: &[Turn<'_>],
+) -> Result<Vec<Vec<Claim>>, StoreError> {
+    let webhooks: Vec<&str> = turns.iter().map(|(webhook, _)| *webhook).collect();
+    let wanted: Vec<i64> = turns
         .iter()
-        .map(claim_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    if taken.is_empty() {
-        return Ok(taken);
+        .map(|(_, tokens)| i64::try_from(tokens.len()).unwrap_or(i64::MAX))
+        .collect();
+    // Each turn's first token, as a 1-based index into all the round's tokens.
+    let mut firsts = Vec::with_capacity(turns.len());
+    let mut tokens: Vec<&str> = Vec::new();
+    for (_, own) in turns {
+        firsts.push(i64::try_from(tokens.len() + 1).unwrap_or(i64::MAX));
+        tokens.extend(own.iter().map(String::as_str));
     }
-    let secrets = signing_secrets(conn, webhook_id, now)?;
-    for (claim, token) in taken.iter_mut().zip(tokens) {
-        claim.log_id.clone_from(token);
-        claim.secrets.clone_from(&secrets);
-    }
-    let ids: Vec<i64> = taken.iter().map(|c| c.delivery_id).collect();
-    let log_ids: Vec<&str> = taken.iter().map(|c| c.log_id.as_str()).collect();
-    conn.execute(
-        "UPDATE deliveries d SET leased_until = $1, lease_token = u.token,
-                attempts = d.attempts + 1, first_attempt_at = COALESCE(d.first_attempt_at, $2)
-         FROM unnest($3::BIGINT[], $4::TEXT[]) AS u (id, token)
-         WHERE d.id = u.id",
-        &[&secs(request.lease_until), &secs(now), &ids, &log_ids],
-    )?;
-    let event_ids: Vec<&str> = taken.iter().map(|c| c.event.id.as_str()).collect();
-    let types: Vec<&str> = taken.iter().map(|c| c.event.event_type.as_str()).collect();
-    let retries: Vec<i64> = taken.iter().map(|c| i64::from(c.retry_count)).collect();
-    conn.execute(
+    let rows = conn.query(
         &format!(
-            "INSERT INTO delivery_attempts ({ATTEMPT_COLUMNS}, delivery_id)
-             SELECT u.id, $1, $2, u.event_id, u.event_type, 'pending', NULL, NULL, NULL, NULL,
-                    u.retry_count, NULL, $3, u.delivery_id
-             FROM unnest($4::TEXT[], $5::TEXT[], $6::TEXT[], $7::BIGINT[], $8::BIGINT[])
-                  AS u (id, event_id, event_type, retry_count, delivery_id)"
+            "WITH picked AS (
+                 SELECT p.id, p.next_attempt_at, t.turn, t.first
+                 FROM unnest($2::TEXT[], $3::BIGINT[], $4::BIGINT[])
+                      WITH ORDINALITY AS t (webhook_id, wanted, first, turn)
+                 CROSS JOIN LATERAL (
+                     SELECT d.id, d.next_attempt_at FROM deliveries d
+                     WHERE d.webhook_id = t.webhook_id AND d.status = 'pending'
+                       AND d.next_attempt_at <= $1 AND d.leased_until IS NULL
+                     ORDER BY d.next_attempt_at, d.id
+                     LIMIT t.wanted
+                     FOR UPDATE SKIP LOCKED
+                 ) p
+             ), numbered AS (
+                 SELECT id, turn, first - 1 + row_number()
+                        OVER (PARTITION BY turn ORDER BY next_attempt_at, id) AS k
+                 FROM picked
+             ), leased AS (
+                 UPDATE deliveries d SET leased_until = $5,
+                        lease_token = ($6::TEXT[])[numbered.k],
+                        attempts = d.attempts + 1,
+                        first_attempt_at = COALESCE(d.first_attempt_at, $1)
+                 FROM numbered WHERE d.id = numbered.id
+                 RETURNING d.id, d.event_id, d.webhook_id, d.attempts, d.failures,
+                           d.first_attempt_at, d.lease_token, numbered.k, numbered.turn
+             ), logged AS (
+                 INSERT INTO delivery_attempts ({ATTEMPT_COLUMNS}, delivery_id)
+                 SELECT l.lease_token, w.id, w.seller_id, e.id, e.type, 'pending',
+                        NULL, NULL, NULL, NULL, l.attempts - 1, NULL, $1, l.id
+                 FROM leased l JOIN webhooks w ON w.id = l.webhook_id
+                 JOIN events e ON e.id = l.event_id
+             )
+             SELECT l.id, l.attempts, l.failures, w.id, w.seller_id, w.url,
+                    e.id, e.seller_id, e.type, e.created_at, e.body, e.is_test,
+                    l.first_attempt_at, w.last_success_at, l.lease_token, $1::BIGINT,
+                    ARRAY(SELECT s.secret FROM webhook_secrets s
+                          WHERE s.webhook_id = w.id
+                            AND (s.expires_at IS NULL OR s.expires_at > $1)
+                          ORDER BY (s.expires_at IS NULL) DESC, s.created_at DESC,
+                                   s.seq DESC),
+                    l.turn
+             FROM leased l JOIN webhooks w ON w.id = l.webhook_id
+             JOIN events e ON e.id = l.event_id
+             ORDER BY l.k"
         ),
         &[
-            &webhook_id,
-            &taken[0].seller_id.0,
-            &secs(now),
-            &log_ids,
-            &event_ids,
-            &types,
-            &retries,
-            &ids,
+            &secs(request.now),
+            &webhooks,
+            &wanted,
+            &firsts,
+            &secs(request.lease_until),
+            &tokens,
         ],
     )?;
-    Ok(taken)
+    let mut round: Vec<Vec<Claim>> = turns.iter().map(|_| Vec::new()).collect();
+    for row in &rows {
+        // The row's attempts count the one just leased: `claim_from_row` takes it off.
+        let mut claim = claim_from_row(row)?;
+        claim.secrets = row
+            .try_get::<_, Vec<String>>(16)?
+            .into_iter()
+            .map(Secret::new)
+            .collect();
+        let turn = usize::try_from(row.try_get::<_, i64>(17)?).unwrap_or(0);
+        round
+            .get_mut(turn.wrapping_sub(1))
+            .ok_or_else(|| StoreError::Corrupt(format!("a claim of unknown turn {turn}")))?
+            .push(claim);
+    }
+    Ok(round)
 }
 
 /// When the first lease of an active webhook's pending delivery runs out (or its
 /// delivery is due, if later): a lapse the next claim records.
-fn next_lease_end(conn: &Conn<'_>) -> Result<Option<u64>, StoreError> {
+fn next_lease_end(conn: &Conn) -> Result<Option<u64>, StoreError> {
     let end: Option<i64> = conn
         .query_one(
             "SELECT MIN(GREATEST(d.next_attempt_at, d.leased_until))
@@ -312,7 +341,7 @@ fn next_lease_end(conn: &Conn<'_>) -> Result<Option<u64>, StoreError> {
 }
 
 /// Claims due deliveries in the caller's transaction (see [`QueueStore::claim_due`]).
-fn claim(conn: &Conn<'_>, request: &ClaimRequest) -> Result<Claimed, StoreError> {
+fn claim(conn: &Conn, request: &ClaimRequest) -> Result<Claimed, StoreError> {
     let now = request.now;
     // Lapsed claims first (an instance died mid-attempt): each recorded as the caller
     // decided, fenced by its token like any result. A lapse another instance is
@@ -339,8 +368,8 @@ fn claim(conn: &Conn<'_>, request: &ClaimRequest) -> Result<Claimed, StoreError>
         settle(conn, &(request.interrupted)(claim))?;
     }
     let mut queues = endpoint_queues(conn, now, request.in_flight_limit.as_ref())?;
-    let claims = claim_in_turns(&mut queues, now, &request.log_ids, |webhook_id, tokens| {
-        take(conn, request, webhook_id, tokens)
+    let claims = claim_in_turns(&mut queues, now, &request.log_ids, |turns| {
+        take(conn, request, turns)
     })?;
     let next_due = if claims.is_empty() {
         next_due(&queues, next_lease_end(conn)?)
@@ -431,19 +460,16 @@ impl QueueStore for PostgresStore {
     }
 
     fn claim_due(&self, request: ClaimRequest) -> Result<Claimed, StoreError> {
-        self.results_first.wait_for_earlier();
         self.transaction(|tx| claim(tx, &request))
     }
 
     fn finish_attempt(&self, r: &AttemptResult) -> Result<Finished, StoreError> {
-        self.results_first.result(|| {
-            // One statement, then the disabling if any: a transaction for both.
-            if r.disable.is_some() {
-                self.transaction(|tx| settle(tx, r))
-            } else {
-                settle(&self.conn()?, r)
-            }
-        })
+        // One statement, then the disabling if any: a transaction for both.
+        if r.disable.is_some() {
+            self.transaction(|tx| settle(tx, r))
+        } else {
+            settle(&self.conn()?, r)
+        }
     }
 
     fn next_due(&self) -> Result<Option<u64>, StoreError> {

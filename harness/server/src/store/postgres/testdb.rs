@@ -124,17 +124,23 @@ fn no_database(base: &str, why: &str) -> String {
 impl TestDatabase {
     /// Creates a new, empty schema on the test database.
     pub fn create() -> Result<Self, String> {
+        Self::create_in(&base_url(), "menon_test")
+    }
+
+    /// Creates a new, empty schema named `<prefix>_<pid>_<n>_<nanos>` on the database at
+    /// `base` (`bench --postgres` measures in one).
+    pub fn create_in(base: &str, prefix: &str) -> Result<Self, String> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
         let schema = format!(
-            "menon_test_{}_{}_{nanos}",
+            "{prefix}_{}_{}_{nanos}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let base = base_url();
+        let base = base.to_string();
         let create = format!("CREATE SCHEMA {schema}");
         admin(&base, &create)?;
         let separator = if base.contains('?') { '&' } else { '?' };

@@ -1,7 +1,7 @@
 //! Webhooks and their signing secrets on PostgreSQL ([`WebhookStore`]).
 
 use menon_webhooks::EventType;
-use tokio_postgres::Row;
+use postgres::Row;
 
 use super::{count, secs, unsigned, Conn, PostgresStore};
 use crate::store::{
@@ -45,7 +45,7 @@ fn webhook_from_row(row: &Row) -> Result<Webhook, StoreError> {
 
 /// One of the seller's webhooks; `lock` takes its row lock until the transaction ends.
 pub(super) fn select_webhook(
-    conn: &Conn<'_>,
+    conn: &Conn,
     seller: &SellerId,
     id: &str,
     lock: bool,
@@ -212,7 +212,7 @@ impl WebhookStore for PostgresStore {
 /// The secrets `webhook_id` signs with at `now`, newest first (see
 /// [`WebhookStore::signing_secrets`]).
 pub(super) fn signing_secrets(
-    conn: &Conn<'_>,
+    conn: &Conn,
     webhook_id: &str,
     now: u64,
 ) -> Result<Vec<Secret>, StoreError> {

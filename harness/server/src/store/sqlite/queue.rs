@@ -339,19 +339,23 @@ fn claim(tx: &Connection, request: &ClaimRequest) -> Result<Claimed, StoreError>
         settle(tx, &(request.interrupted)(claim))?;
     }
     let mut queues = endpoint_queues(tx, now, request.in_flight_limit.as_ref())?;
-    let claims = claim_in_turns(&mut queues, now, &request.log_ids, |webhook_id, tokens| {
-        let mut taken = due_of(tx, now, webhook_id, tokens.len())?;
-        let secrets = if taken.is_empty() {
-            Vec::new()
-        } else {
-            signing_secrets(tx, webhook_id, now)?
-        };
-        for (claim, token) in taken.iter_mut().zip(tokens) {
-            claim.log_id.clone_from(token);
-            claim.secrets.clone_from(&secrets);
-            lease(tx, claim, now, request.lease_until)?;
+    let claims = claim_in_turns(&mut queues, now, &request.log_ids, |turns| {
+        let mut round = Vec::with_capacity(turns.len());
+        for &(webhook_id, tokens) in turns {
+            let mut taken = due_of(tx, now, webhook_id, tokens.len())?;
+            let secrets = if taken.is_empty() {
+                Vec::new()
+            } else {
+                signing_secrets(tx, webhook_id, now)?
+            };
+            for (claim, token) in taken.iter_mut().zip(tokens) {
+                claim.log_id.clone_from(token);
+                claim.secrets.clone_from(&secrets);
+                lease(tx, claim, now, request.lease_until)?;
+            }
+            round.push(taken);
         }
-        Ok(taken)
+        Ok(round)
     })?;
     let next_due = if claims.is_empty() {
         next_due(&queues, next_lease_end(tx)?)
