@@ -24,8 +24,8 @@ use crate::ids;
 use crate::metrics::Metrics;
 use crate::service::events;
 use crate::store::{
-    Attempt, AttemptFilter, AttemptStatus, NewWebhook, QueueStore, SellerId, SqliteStore, Store,
-    Synchronous, WebhookStore,
+    Attempt, AttemptFilter, AttemptStatus, NewWebhook, PostgresStore, QueueStore, SellerId,
+    SqliteStore, Store, Synchronous, WebhookStore,
 };
 
 mod noisy;
@@ -59,6 +59,16 @@ pub struct BenchArgs {
     /// shared by group commit) or `normal` (synced at checkpoints only), to compare.
     #[arg(long, value_enum, default_value = "full")]
     pub synchronous: Synchronous,
+    /// Measure on PostgreSQL: a fresh schema of the database at this URL (created and
+    /// dropped by the run), instead of a SQLite file.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["pending", "noisy_neighbour"])]
+    pub postgres: Option<String>,
+    /// With `--postgres`: dispatchers as of this many server instances, each with its
+    /// own connection pool and `--workers`, on the one database; the publishers take
+    /// turns between them.
+    #[arg(long, default_value_t = 1, requires = "postgres",
+          value_parser = clap::value_parser!(u16).range(1..=8))]
+    pub instances: u16,
     /// Give up waiting for deliveries after this many seconds.
     #[arg(long, default_value_t = 120)]
     pub timeout_secs: u64,
@@ -199,44 +209,78 @@ async fn measure(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let arrivals: Arrivals = Arc::default();
     let url = receiver(Arc::clone(&arrivals), None).await?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with(
-        &folder.join("menon.db"),
-        args.synchronous,
-    )?);
+    // Each instance: its store (a pool of its own on Postgres) and its dispatcher's wake.
+    let schema = match &args.postgres {
+        Some(base) => {
+            Some(menon_harness_server::store::testdb::TestDatabase::create_in(base, "menon_bench")?)
+        }
+        None => None,
+    };
+    let mut instances: Vec<(Arc<dyn Store>, Arc<tokio::sync::Notify>)> = Vec::new();
+    for _ in 0..args.instances {
+        let store: Arc<dyn Store> = match &schema {
+            Some(schema) => {
+                let url = schema.url().to_string();
+                Arc::new(tokio::task::spawn_blocking(move || PostgresStore::connect(&url)).await??)
+            }
+            None => Arc::new(SqliteStore::open_with(
+                &folder.join("menon.db"),
+                args.synchronous,
+            )?),
+        };
+        let wake = Arc::new(tokio::sync::Notify::new());
+        store.watch_publishes(Arc::clone(&wake));
+        instances.push((store, wake));
+    }
+    let store = Arc::clone(&instances[0].0);
     let clock: SharedClock = Arc::new(SystemClock);
     let seller = SellerId("sel_bench".into());
-    for n in 0..args.webhooks {
-        store.create_webhook(NewWebhook {
-            id: ids::webhook_id()?,
-            seller_id: seller.clone(),
-            url: format!("{url}/hook{n}"),
-            events: vec![menon_webhooks::EventType::ListingCreated],
-            secret: ids::webhook_secret()?,
-            now: clock.now_unix(),
-        })?;
-    }
-    for n in 0..args.idle_webhooks {
-        store.create_webhook(NewWebhook {
-            id: ids::webhook_id()?,
-            seller_id: SellerId(format!("sel_idle{n}")),
-            url: format!("{url}/idle{n}"),
-            events: vec![menon_webhooks::EventType::ListingCreated],
-            secret: ids::webhook_secret()?,
-            now: clock.now_unix(),
-        })?;
-    }
+    // Store calls block (on Postgres, on the driver's runtime): off this one.
+    let (webhooks, idle, now) = (args.webhooks, args.idle_webhooks, clock.now_unix());
+    let setup = Arc::clone(&store);
+    let url_setup = url.clone();
+    tokio::task::spawn_blocking(
+        move || -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            let (store, url) = (setup, url_setup);
+            for n in 0..webhooks {
+                store.create_webhook(NewWebhook {
+                    id: ids::webhook_id()?,
+                    seller_id: SellerId("sel_bench".into()),
+                    url: format!("{url}/hook{n}"),
+                    events: vec![menon_webhooks::EventType::ListingCreated],
+                    secret: ids::webhook_secret()?,
+                    now,
+                })?;
+            }
+            for n in 0..idle {
+                store.create_webhook(NewWebhook {
+                    id: ids::webhook_id()?,
+                    seller_id: SellerId(format!("sel_idle{n}")),
+                    url: format!("{url}/idle{n}"),
+                    events: vec![menon_webhooks::EventType::ListingCreated],
+                    secret: ids::webhook_secret()?,
+                    now,
+                })?;
+            }
+            Ok(())
+        },
+    )
+    .await?
+    .map_err(|e| e.to_string())?;
     let workers = args.workers.unwrap_or(64);
     let seconds = args.seconds.unwrap_or(10);
-    let wake = Arc::new(tokio::sync::Notify::new());
     let timeout = Duration::from_secs(10);
-    let (stop, dispatching) = start_dispatcher(
-        &store,
-        &clock,
-        &wake,
-        workers,
-        args.endpoint_concurrency,
-        timeout,
-    )?;
+    let mut dispatchers = Vec::new();
+    for (store, wake) in &instances {
+        dispatchers.push(start_dispatcher(
+            store,
+            &clock,
+            wake,
+            workers,
+            args.endpoint_concurrency,
+            timeout,
+        )?);
+    }
 
     let started = Instant::now();
     // `--rate`: event n is published at `started + n / rate`, never earlier.
@@ -252,10 +296,11 @@ async fn measure(
     // returns once committed, and concurrent ones share a commit (group commit).
     let mut publishers = Vec::with_capacity(PUBLISHERS);
     for first in 0..PUBLISHERS {
+        let (store, wake) = &instances[first % instances.len()];
         let (store, clock, wake, seller) = (
-            Arc::clone(&store),
+            Arc::clone(store),
             Arc::clone(&clock),
-            Arc::clone(&wake),
+            Arc::clone(wake),
             seller.clone(),
         );
         publishers.push(tokio::task::spawn_blocking(
@@ -297,8 +342,12 @@ async fn measure(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let _ = stop.send(true);
-    let _ = dispatching.await;
+    for (stop, _) in &dispatchers {
+        let _ = stop.send(true);
+    }
+    for (_, dispatching) in dispatchers {
+        let _ = dispatching.await;
+    }
 
     let arrived = arrivals.lock().map(|a| a.clone()).unwrap_or_default();
     let last = arrived.iter().map(|(_, at)| *at).max().unwrap_or(started);
@@ -317,13 +366,16 @@ async fn measure(
             "rate mode: target {rate} events/s for {seconds} s; published at {achieved:.0} events/s"
         );
     }
+    let database = match &args.postgres {
+        Some(_) => format!("postgres ×{}", args.instances),
+        None => format!("sqlite synchronous {:?}", args.synchronous),
+    };
     println!(
-        "events {}  webhooks {}  workers {}  per endpoint {}  synchronous {:?}  deliveries {}/{expected}",
+        "events {}  webhooks {}  workers {}  per endpoint {}  {database}  deliveries {}/{expected}",
         events_total,
         args.webhooks,
         workers,
         args.endpoint_concurrency,
-        args.synchronous,
         arrived.len()
     );
     println!(

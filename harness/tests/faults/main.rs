@@ -14,7 +14,7 @@
 //! `--nocapture`) and asserts the total:
 //!
 //! ```text
-//! faults: 6 scenarios, 3 kill -9 rounds (seed 0x…), 488 events published, 488 delivered, 66 duplicated, 0 lost
+//! faults: 7 scenarios, 3 kill -9 rounds (seed 0x…), 488 events published, 488 delivered, 66 duplicated, 0 lost
 //! ```
 //!
 //! `MENON_FAULT_ROUNDS=N` runs N kill -9 rounds (3 by default), `MENON_FAULT_SEED=S`
@@ -28,6 +28,7 @@ mod support;
 
 mod receiver;
 
+mod instances;
 mod kill;
 mod late;
 mod lease;
@@ -48,7 +49,7 @@ use receiver::Receiver;
 use support::Server;
 
 /// How many scenarios the summary waits for.
-const SCENARIOS: usize = 6;
+const SCENARIOS: usize = 7;
 
 /// Bounds a wait for something that takes moments on an idle machine.
 const HANG: Duration = Duration::from_secs(30);
@@ -285,8 +286,7 @@ pub async fn wait_queue_empty(server: &Server, limit: Duration) {
 /// The server's own record agrees: every delivery ended `delivered`, no attempt is left
 /// `pending`. Returns (deliveries, failed attempts).
 pub fn assert_store_settled(dir: &Path) -> (i64, i64) {
-    let db = rusqlite::Connection::open(dir.join("menon.db")).unwrap();
-    let count = |sql: &str| -> i64 { db.query_row(sql, [], |row| row.get(0)).unwrap() };
+    let count = |sql: &str| support::count(dir, sql);
     assert_eq!(
         count("SELECT COUNT(*) FROM deliveries WHERE status <> 'delivered'"),
         0,
@@ -297,18 +297,13 @@ pub fn assert_store_settled(dir: &Path) -> (i64, i64) {
         0,
         "an attempt was left pending"
     );
-    let mut by_error = db
-        .prepare(
-            "SELECT COALESCE(error, ''), COUNT(*) FROM delivery_attempts
-             WHERE status = 'failed' GROUP BY 1 ORDER BY 2 DESC",
-        )
-        .unwrap();
-    let failures: Vec<(String, i64)> = by_error
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    eprintln!("failed attempts, by error: {failures:?}");
+    let errors = support::strings(
+        dir,
+        "SELECT COALESCE(error, '') || ': ' || COUNT(*) FROM delivery_attempts
+         WHERE status = 'failed' AND event_id <> $1 GROUP BY COALESCE(error, '') ORDER BY COUNT(*) DESC",
+        "",
+    );
+    eprintln!("failed attempts, by error: {errors:?}");
     (
         count("SELECT COUNT(*) FROM deliveries"),
         count("SELECT COUNT(*) FROM delivery_attempts WHERE status = 'failed'"),

@@ -47,8 +47,19 @@ impl DataDir {
 
 /// A new data folder on the suite's backend.
 pub fn data_dir() -> DataDir {
+    data_dir_on(on_postgres())
+}
+
+/// A new data folder on PostgreSQL, whatever the suite's backend: for what only a shared
+/// database does (several instances on one queue: the fault suite's).
+#[allow(dead_code)]
+pub fn postgres_data_dir() -> DataDir {
+    data_dir_on(true)
+}
+
+fn data_dir_on(postgres: bool) -> DataDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    let database = on_postgres().then(|| {
+    let database = postgres.then(|| {
         let database = menon_harness_server::store::testdb::TestDatabase::create()
             .unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(dir.path().join(DATABASE_URL_FILE), database.url()).expect("write url");
