@@ -13,10 +13,11 @@
 //! store's own. As with any blocking client, never call the store from an async task:
 //! use `store::blocking`.
 //!
-//! Many instances, one queue: claims lock the rows they lease (`FOR UPDATE SKIP
-//! LOCKED`) and take an endpoint's turn under a transaction-scoped advisory lock, so
-//! concurrent claims from several instances never lease a delivery twice nor exceed an
-//! endpoint's in-flight limit; results are fenced by the lease's token, as on SQLite. A
+//! Many instances, one queue: claims run one at a time under a transaction-scoped
+//! advisory lock (a claim is a few milliseconds), so each reads the leases the one before
+//! it took and no endpoint's in-flight limit is exceeded; the rows they lease are locked
+//! (`FOR UPDATE SKIP LOCKED`) against everything else; results are fenced by the lease's
+//! token, as on SQLite. A
 //! publish wakes every instance's dispatcher with `NOTIFY` (`LISTEN` in
 //! [`QueueStore::watch_publishes`](super::QueueStore::watch_publishes)).
 
@@ -294,9 +295,19 @@ impl PostgresStore {
         &self,
         body: impl FnOnce(&Conn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.transaction_after("", body)
+    }
+
+    /// [`transaction`](Self::transaction), running `first` (statements with no
+    /// parameters, such as taking a lock) in the same round trip as `BEGIN`.
+    pub(super) fn transaction_after<T>(
+        &self,
+        first: &str,
+        body: impl FnOnce(&Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut conn = self.conn()?;
-        conn.batch("BEGIN")?;
         conn.in_transaction = true;
+        conn.batch(&format!("BEGIN; {first}"))?;
         match body(&conn) {
             Ok(value) => {
                 conn.batch("COMMIT")?;

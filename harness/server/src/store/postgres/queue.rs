@@ -2,7 +2,6 @@
 //! server instances at once: publishing, claims as fenced leases that concurrent
 //! instances never share, persisting what the dispatcher's policy decided.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use postgres::Row;
@@ -146,15 +145,20 @@ fn settle(conn: &Conn, r: &AttemptResult) -> Result<Finished, StoreError> {
 /// The queues at `now` of the active webhooks with deliveries pending, found by walking
 /// `deliveries_webhook_due` from one webhook to the next (a skip scan: its cost grows
 /// with the webhooks that have deliveries pending, not with their queues nor with idle
-/// webhooks). Of those with a due head, only the ones this transaction could lock take
-/// part (another instance is claiming the others: the lock is transaction-scoped and
-/// keyed by schema and webhook); their room counts every unexpired lease, whichever
-/// instance holds it.
+/// webhooks), each with its room (every unexpired lease counts, whichever instance holds
+/// it); also how many leases have run out, and when the first lease runs out. One
+/// statement, read after the claim lock: no other instance's claim lands in between.
+struct Queues {
+    queues: Vec<EndpointQueue>,
+    lapsed: i64,
+    lease_end: Option<u64>,
+}
+
 fn endpoint_queues(
     conn: &Conn,
     now: u64,
     in_flight_limit: &dyn Fn(u32) -> usize,
-) -> Result<Vec<EndpointQueue>, StoreError> {
+) -> Result<Queues, StoreError> {
     let rows = conn.query(
         "WITH RECURSIVE pending (webhook_id) AS (
              (SELECT webhook_id FROM deliveries WHERE status = 'pending'
@@ -164,71 +168,49 @@ fn endpoint_queues(
                      WHERE d.status = 'pending' AND d.webhook_id > p.webhook_id
                      ORDER BY d.webhook_id LIMIT 1)
              FROM pending p WHERE p.webhook_id IS NOT NULL
+         ), leases AS (
+             SELECT d.webhook_id,
+                    COUNT(*) FILTER (WHERE d.leased_until > $1) AS held,
+                    COUNT(*) FILTER (WHERE d.leased_until <= $1) AS lapsed,
+                    MIN(GREATEST(d.next_attempt_at, d.leased_until)) AS lease_end
+             FROM deliveries d
+             WHERE d.leased_until IS NOT NULL AND d.status = 'pending'
+             GROUP BY d.webhook_id
          )
          SELECT w.id, w.consecutive_failures,
                 (SELECT d.next_attempt_at FROM deliveries d
                  WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.leased_until IS NULL
-                 ORDER BY d.next_attempt_at LIMIT 1)
+                 ORDER BY d.next_attempt_at LIMIT 1),
+                COALESCE(l.held, 0), COALESCE(l.lapsed, 0), l.lease_end
          FROM pending p JOIN webhooks w ON w.id = p.webhook_id
+         LEFT JOIN leases l ON l.webhook_id = w.id
          WHERE w.status = 'active'",
-        &[],
+        &[&secs(now)],
     )?;
-    let mut queues = Vec::with_capacity(rows.len());
+    let mut found = Queues {
+        queues: Vec::with_capacity(rows.len()),
+        lapsed: 0,
+        lease_end: None,
+    };
     for row in &rows {
+        found.lapsed += row.try_get::<_, i64>(4)?;
+        if let Some(end) = row.try_get::<_, Option<i64>>(5)? {
+            let end = unsigned(end);
+            found.lease_end = Some(found.lease_end.map_or(end, |e| e.min(end)));
+        }
         let Some(head) = row.try_get::<_, Option<i64>>(2)? else {
             continue;
         };
         let limit = in_flight_limit(count(row.try_get(1)?));
-        queues.push(EndpointQueue::new(
+        let held = usize::try_from(row.try_get::<_, i64>(3)?).unwrap_or(usize::MAX);
+        found.queues.push(EndpointQueue::new(
             row.try_get(0)?,
             Some(unsigned(head)),
             limit,
-            0,
+            held,
         ));
     }
-    let due: Vec<&str> = queues
-        .iter()
-        .filter(|q| q.open(now))
-        .map(|q| q.webhook_id.as_str())
-        .collect();
-    if due.is_empty() {
-        return Ok(queues);
-    }
-    let locked: Vec<String> = conn
-        .query(
-            "SELECT t.id FROM unnest($1::TEXT[]) AS t (id)
-             WHERE pg_try_advisory_xact_lock(hashtext('menon claims in ' || current_schema()),
-                                             hashtext(t.id))",
-            &[&due],
-        )?
-        .iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, _>>()?;
-    let mut leases: HashMap<String, usize> = HashMap::new();
-    for row in conn.query(
-        "SELECT webhook_id, COUNT(*) FROM deliveries
-         WHERE leased_until IS NOT NULL AND leased_until > $1 AND status = 'pending'
-           AND webhook_id = ANY($2)
-         GROUP BY webhook_id",
-        &[&secs(now), &locked],
-    )? {
-        let n: i64 = row.try_get(1)?;
-        leases.insert(row.try_get(0)?, usize::try_from(n).unwrap_or(usize::MAX));
-    }
-    for queue in &mut queues {
-        if !queue.open(now) {
-            continue;
-        }
-        if locked.contains(&queue.webhook_id) {
-            queue.room = queue
-                .room
-                .saturating_sub(leases.get(&queue.webhook_id).copied().unwrap_or(0));
-        } else {
-            // Another instance is claiming from it right now.
-            queue.exhausted = true;
-        }
-    }
-    Ok(queues)
+    Ok(found)
 }
 
 /// Takes a round of turns (see `turns.rs`): for each, leases up to its number of tokens
@@ -343,41 +325,51 @@ fn next_lease_end(conn: &Conn) -> Result<Option<u64>, StoreError> {
 /// Claims due deliveries in the caller's transaction (see [`QueueStore::claim_due`]).
 fn claim(conn: &Conn, request: &ClaimRequest) -> Result<Claimed, StoreError> {
     let now = request.now;
-    // Lapsed claims first (an instance died mid-attempt): each recorded as the caller
-    // decided, fenced by its token like any result. A lapse another instance is
-    // recording right now is skipped.
-    let lapsed = conn
-        .query(
-            &format!(
-                "SELECT {CLAIM_COLUMNS}, d.lease_token, a.created_at
-                 FROM deliveries d
-                 JOIN webhooks w ON w.id = d.webhook_id
-                 JOIN events e ON e.id = d.event_id
-                 JOIN delivery_attempts a ON a.id = d.lease_token
-                 WHERE d.leased_until IS NOT NULL AND d.leased_until <= $1
-                   AND d.status = 'pending' AND w.status = 'active'
-                 ORDER BY d.leased_until, d.id
-                 FOR UPDATE OF d SKIP LOCKED"
-            ),
-            &[&secs(now)],
-        )?
-        .iter()
-        .map(claim_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    for claim in &lapsed {
-        settle(conn, &(request.interrupted)(claim))?;
+    let mut found = endpoint_queues(conn, now, request.in_flight_limit.as_ref())?;
+    if found.lapsed > 0 {
+        // Lapsed claims first (an instance died mid-attempt): each recorded as the
+        // caller decided, fenced by its token like any result; then the queues again.
+        let lapsed = conn
+            .query(
+                &format!(
+                    "SELECT {CLAIM_COLUMNS}, d.lease_token, a.created_at
+                     FROM deliveries d
+                     JOIN webhooks w ON w.id = d.webhook_id
+                     JOIN events e ON e.id = d.event_id
+                     JOIN delivery_attempts a ON a.id = d.lease_token
+                     WHERE d.leased_until IS NOT NULL AND d.leased_until <= $1
+                       AND d.status = 'pending' AND w.status = 'active'
+                     ORDER BY d.leased_until, d.id
+                     FOR UPDATE OF d SKIP LOCKED"
+                ),
+                &[&secs(now)],
+            )?
+            .iter()
+            .map(claim_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        for claim in &lapsed {
+            settle(conn, &(request.interrupted)(claim))?;
+        }
+        found = endpoint_queues(conn, now, request.in_flight_limit.as_ref())?;
     }
-    let mut queues = endpoint_queues(conn, now, request.in_flight_limit.as_ref())?;
+    let mut queues = found.queues;
     let claims = claim_in_turns(&mut queues, now, &request.log_ids, |turns| {
         take(conn, request, turns)
     })?;
     let next_due = if claims.is_empty() {
-        next_due(&queues, next_lease_end(conn)?)
+        next_due(&queues, found.lease_end)
     } else {
         Some(now)
     };
     Ok(Claimed { claims, next_due })
 }
+
+/// Taken first by every claim, until its transaction ends: claims from all instances
+/// (and from this one's concurrent calls) run one at a time, so each reads the leases the
+/// one before it took and no endpoint's in-flight limit is exceeded. Sent with `BEGIN`, in
+/// one round trip; keyed by schema.
+const CLAIM_LOCK: &str =
+    "SELECT pg_advisory_xact_lock(hashtext('menon claims in ' || current_schema()))";
 
 const INSERT_EVENT: &str = "INSERT INTO events (id, seller_id, type, created_at, body, is_test)
      VALUES ($1, $2, $3, $4, $5, $6)";
@@ -460,7 +452,7 @@ impl QueueStore for PostgresStore {
     }
 
     fn claim_due(&self, request: ClaimRequest) -> Result<Claimed, StoreError> {
-        self.transaction(|tx| claim(tx, &request))
+        self.transaction_after(CLAIM_LOCK, |tx| claim(tx, &request))
     }
 
     fn finish_attempt(&self, r: &AttemptResult) -> Result<Finished, StoreError> {
