@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::store::Database;
+
 /// Where the harness keeps its state.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
@@ -33,33 +35,6 @@ pub struct DataArgs {
     /// [default: <data-dir>/jwt.key].
     #[arg(long, env = "MENON_JWT_KEY_FILE")]
     pub jwt_key_file: Option<PathBuf>,
-}
-
-/// Where the store lives, as [`DataArgs`] says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Database {
-    /// A SQLite file (the embedded default).
-    Sqlite(PathBuf),
-    /// A PostgreSQL URL.
-    Postgres(String),
-}
-
-impl std::fmt::Display for Database {
-    /// The file, or the URL without its password: fit for logs and errors.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Database::Sqlite(path) => write!(f, "{}", path.display()),
-            Database::Postgres(url) => match url::Url::parse(url) {
-                Ok(mut parsed) => {
-                    if parsed.password().is_some() {
-                        let _ = parsed.set_password(Some("***"));
-                    }
-                    write!(f, "{parsed}")
-                }
-                Err(_) => f.write_str("a PostgreSQL database"),
-            },
-        }
-    }
 }
 
 impl DataArgs {

@@ -21,6 +21,7 @@ mod sqlite;
 mod turns;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use menon_harness_common::ids::Secret;
@@ -53,13 +54,40 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// Where the store lives (`--database`, see `config::DataArgs::database`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file (the embedded default).
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL.
+    Postgres(String),
+}
+
+impl std::fmt::Display for Database {
+    /// The file, or the URL without its password: fit for logs and errors.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut parsed) => {
+                    if parsed.password().is_some() {
+                        let _ = parsed.set_password(Some("***"));
+                    }
+                    write!(f, "{parsed}")
+                }
+                Err(_) => f.write_str("a PostgreSQL database"),
+            },
+        }
+    }
+}
+
 /// Opens the store `database` names: a SQLite file (created if missing, `synchronous =
 /// FULL`) or a PostgreSQL database; either way its schema is brought up to date, and
 /// a schema newer than this binary's is refused.
-pub fn open(database: &crate::config::Database) -> Result<Arc<dyn Store>, StoreError> {
+pub fn open(database: &Database) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match database {
-        crate::config::Database::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
-        crate::config::Database::Postgres(url) => Arc::new(PostgresStore::connect(url)?),
+        Database::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+        Database::Postgres(url) => Arc::new(PostgresStore::connect(url)?),
     })
 }
 

@@ -387,3 +387,20 @@ impl std::fmt::Debug for DashboardSession {
             .finish_non_exhaustive()
     }
 }
+
+/// A webhook's event types as both backends store them: a JSON array of their names.
+pub(super) fn events_to_json(events: &[EventType]) -> String {
+    let names: Vec<&str> = events.iter().map(|e| e.as_str()).collect();
+    serde_json::Value::from(names).to_string()
+}
+
+/// A stored array of event type names back as types (a name no longer known is corrupt
+/// data, not silently dropped).
+pub(super) fn events_from_json(text: &str) -> Result<Vec<EventType>, StoreError> {
+    let names: Vec<String> = serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("webhook events {text:?}: {e}")))?;
+    names
+        .iter()
+        .map(|n| n.parse().map_err(|e| StoreError::Corrupt(format!("{e}"))))
+        .collect()
+}

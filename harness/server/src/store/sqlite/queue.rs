@@ -7,8 +7,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::group::{Write, Written};
 use super::logs::ATTEMPT_COLUMNS;
-use super::webhooks::{events_from_json, signing_secrets};
+use super::webhooks::signing_secrets;
 use super::{secs, unsigned, SqliteStore};
+use crate::store::model::events_from_json;
 use crate::store::turns::{claim_in_turns, next_due, EndpointQueue};
 use crate::store::{
     AttemptResult, Claim, ClaimRequest, Claimed, Finished, QueueStore, SellerId, Settle,

@@ -1,9 +1,9 @@
 //! Webhooks and their signing secrets on SQLite ([`WebhookStore`]).
 
-use menon_webhooks::EventType;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{secs, unsigned, SqliteStore};
+use crate::store::model::{events_from_json, events_to_json};
 use crate::store::{
     NewWebhook, SellerId, StatusChange, StoreError, Webhook, WebhookChanges, WebhookStore,
 };
@@ -11,20 +11,6 @@ use menon_harness_common::ids::Secret;
 
 const WEBHOOK_COLUMNS: &str = "id, seller_id, url, events, status, created_at, updated_at, \
      consecutive_failures, disabled_at, disabled_reason";
-
-fn events_to_json(events: &[EventType]) -> String {
-    let names: Vec<&str> = events.iter().map(|e| e.as_str()).collect();
-    serde_json::Value::from(names).to_string()
-}
-
-pub(super) fn events_from_json(text: &str) -> Result<Vec<EventType>, StoreError> {
-    let names: Vec<String> = serde_json::from_str(text)
-        .map_err(|e| StoreError::Corrupt(format!("webhook events {text:?}: {e}")))?;
-    names
-        .iter()
-        .map(|n| n.parse().map_err(|e| StoreError::Corrupt(format!("{e}"))))
-        .collect()
-}
 
 fn webhook_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Webhook, StoreError>> {
     let events: String = row.get(3)?;
