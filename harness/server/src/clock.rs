@@ -143,14 +143,15 @@ mod tests {
     fn scaled_clocks_with_one_anchor_agree_whenever_they_start() {
         let from = SystemClock.now_unix() - 2;
         let early = ScaledClock::anchored(100_000.0, Some(from));
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(std::time::Duration::from_millis(200));
         let late = ScaledClock::anchored(100_000.0, Some(from));
         // The late clock, read between two readings of the early one, reads between them
-        // (give or take 1 ms of real time): started 50 ms apart (5 000 clock seconds),
-        // they read the same time. Two seconds since the anchor read as 200 000.
+        // give or take 20 ms of real time (2 000 clock s: room for a thread preempted
+        // while a clock is made); started 200 ms apart (20 000 clock seconds), they read
+        // the same time. Two seconds since the anchor read as 200 000.
         let (before, reading, after) = (early.now_unix(), late.now_unix(), early.now_unix());
         assert!(
-            before <= reading + 100 && reading <= after + 100,
+            before <= reading + 2_000 && reading <= after + 2_000,
             "{before} {reading} {after}"
         );
         assert!(

@@ -6,8 +6,10 @@
 //!
 //! Every event arrives. The only duplicates are attempts the killed instance had in
 //! flight: their leases lapse, the survivors record them as interrupted (PROTOCOL §5)
-//! and send them again; so duplicates ≤ interrupted attempts ≤ the killed instance's
-//! `--workers`. Afterwards every delivery is delivered, no attempt is left pending, and
+//! and send them again; so duplicates ≤ interrupted attempts ≤ what the killed instance
+//! held leased: its `--workers` attempts in flight, and the results of delivered ones
+//! still being written (a success frees its worker before its write is done), at most as
+//! many again. Afterwards every delivery is delivered, no attempt is left pending, and
 //! the webhook is active with no failure counted against it.
 
 use std::collections::HashSet;
@@ -24,7 +26,8 @@ const INSTANCES: usize = 3;
 /// The one killed, and when: once this many events were acknowledged.
 const KILLED: usize = 1;
 const KILL_AT: usize = 1_000;
-/// Each instance's `--workers`: the bound on what the killed one had in flight.
+/// Each instance's `--workers`: the killed one held at most twice as many leases (see
+/// above).
 const WORKERS: usize = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -135,8 +138,9 @@ async fn three_instances_share_the_queue_and_one_killed_loses_nothing() {
         );
         let interrupted = usize::try_from(interrupted).unwrap();
         eprintln!(
-            "instances: {} duplicates, {interrupted} attempts the killed instance had in flight (bound {WORKERS})",
-            figures.duplicated
+            "instances: {} duplicates, {interrupted} attempts the killed instance had in flight (bound {})",
+            figures.duplicated,
+            2 * WORKERS
         );
         assert!(
             figures.duplicated <= interrupted,
@@ -144,8 +148,9 @@ async fn three_instances_share_the_queue_and_one_killed_loses_nothing() {
             figures.duplicated
         );
         assert!(
-            interrupted <= WORKERS,
-            "{interrupted} attempts interrupted, more than the killed instance's {WORKERS} workers"
+            interrupted <= 2 * WORKERS,
+            "{interrupted} attempts interrupted, more than the killed instance's {WORKERS} workers \
+             and their results could hold"
         );
         // The webhook is as a healthy endpoint leaves it.
         let (status, listed, text) = survivors[0]

@@ -10,8 +10,8 @@
 //!
 //! The traits are synchronous: SQLite is a blocking library and every call is short, so
 //! async code runs store calls on tokio's blocking pool ([`blocking`]). The Postgres
-//! backend's driver is async: it blocks those same calls on a runtime of its own. The
-//! turn-taking of fair claims is the backends' one shared rule (`turns.rs`).
+//! backend uses tokio-postgres' blocking client in the same way (never from an async
+//! task). The turn-taking of fair claims is the backends' one shared rule (`turns.rs`).
 
 #[doc(hidden)]
 pub mod conformance;

@@ -68,7 +68,18 @@ pub struct PostgresStore {
     schema: String,
     /// Poked after each publish that queued something: a task sends one `NOTIFY` for
     /// however many pokes came while it was sending the last.
-    announce: Arc<Notify>,
+    announce: Arc<Announcements>,
+}
+
+/// Publishes to announce: pokes counted as they come, and how many of them an
+/// announcement has covered. The announcer task sends one `NOTIFY` for however many
+/// pokes came while it was sending the last; a store dropped with some not covered (a CLI
+/// exiting right after its publish) sends one more before it goes.
+#[derive(Debug, Default)]
+struct Announcements {
+    wake: Notify,
+    poked: std::sync::atomic::AtomicU64,
+    covered: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -128,6 +139,31 @@ impl r2d2::ManageConnection for Manager {
 
     fn has_broken(&self, conn: &mut Client) -> bool {
         conn.broken || conn.client.is_closed()
+    }
+}
+
+/// How often a write that PostgreSQL aborted to break a deadlock is run again.
+const DEADLOCK_RETRIES: usize = 3;
+
+/// Runs `write` (a whole transaction, or one statement) again when PostgreSQL aborted it
+/// to break a deadlock (SQLSTATE 40P01): writes that lock a webhook and its deliveries in
+/// different orders (re-enabling, deleting, recording a result) can meet, and one of
+/// them is chosen to fail; run again, it goes through.
+pub(super) fn retrying<T>(
+    mut write: impl FnMut() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut tries = 0;
+    loop {
+        match write() {
+            Err(StoreError::Database(e)) if e.starts_with("40P01") && tries < DEADLOCK_RETRIES => {
+                tries += 1;
+                tracing::warn!(
+                    tries,
+                    "a write was aborted to break a deadlock; running it again"
+                );
+            }
+            done => return done,
+        }
     }
 }
 
@@ -247,7 +283,7 @@ impl PostgresStore {
             pool: Some(pool),
             config,
             schema: String::new(),
-            announce: Arc::new(Notify::new()),
+            announce: Arc::new(Announcements::default()),
         };
         store.schema = {
             let conn = store.conn()?;
@@ -293,7 +329,7 @@ impl PostgresStore {
     /// it returns an error.
     pub(super) fn transaction<T>(
         &self,
-        body: impl FnOnce(&Conn) -> Result<T, StoreError>,
+        body: impl FnMut(&Conn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.transaction_after("", body)
     }
@@ -303,29 +339,34 @@ impl PostgresStore {
     pub(super) fn transaction_after<T>(
         &self,
         first: &str,
-        body: impl FnOnce(&Conn) -> Result<T, StoreError>,
+        mut body: impl FnMut(&Conn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.conn()?;
-        conn.in_transaction = true;
-        conn.batch(&format!("BEGIN; {first}"))?;
-        match body(&conn) {
-            Ok(value) => {
-                conn.batch("COMMIT")?;
-                conn.in_transaction = false;
-                Ok(value)
-            }
-            Err(e) => {
-                if conn.batch("ROLLBACK").is_ok() {
+        retrying(|| {
+            let mut conn = self.conn()?;
+            conn.in_transaction = true;
+            conn.batch(&format!("BEGIN; {first}"))?;
+            match body(&conn) {
+                Ok(value) => {
+                    conn.batch("COMMIT")?;
                     conn.in_transaction = false;
+                    Ok(value)
                 }
-                Err(e)
+                Err(e) => {
+                    if conn.batch("ROLLBACK").is_ok() {
+                        conn.in_transaction = false;
+                    }
+                    Err(e)
+                }
             }
-        }
+        })
     }
 
     /// Announces a publish to every instance (see [`listen`](Self::listen)).
     fn announce_publish(&self) {
-        self.announce.notify_one();
+        self.announce
+            .poked
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.announce.wake.notify_one();
     }
 
     /// Wakes `wake` on every publish announced on this database and schema (see
@@ -352,17 +393,20 @@ impl Drop for PostgresStore {
         }
         if let Some(runtime) = self.runtime.take() {
             // A CLI (`emit`) exits right after its publish: send the announcement still
-            // waiting, when blocking here is allowed (outside any async runtime).
-            if tokio::runtime::Handle::try_current().is_err() {
-                let announce = Arc::clone(&self.announce);
+            // owed, when blocking here is allowed (outside any async runtime).
+            let owed = self
+                .announce
+                .poked
+                .load(std::sync::atomic::Ordering::SeqCst)
+                > self
+                    .announce
+                    .covered
+                    .load(std::sync::atomic::Ordering::SeqCst);
+            if owed && tokio::runtime::Handle::try_current().is_err() {
                 let (config, schema) = (self.config.clone(), self.schema.clone());
                 runtime.block_on(async move {
-                    let pending =
-                        tokio::time::timeout(Duration::from_millis(1), announce.notified());
-                    if pending.await.is_ok() {
-                        let mut announcing = None;
-                        send_announcement(&config, &mut announcing, &schema).await;
-                    }
+                    let mut announcing = None;
+                    send_announcement(&config, &mut announcing, &schema).await;
                 });
             }
             runtime.shutdown_background();
@@ -373,20 +417,25 @@ impl Drop for PostgresStore {
 /// Sends `NOTIFY` for each poke of `announce` (one for any number that came while the
 /// last was being sent), on a connection of its own. `synchronous_commit` is off for it:
 /// a lost announcement costs one poll interval, never a delivery.
-async fn announcer(config: tokio_postgres::Config, announce: Arc<Notify>, schema: String) {
+async fn announcer(config: tokio_postgres::Config, announce: Arc<Announcements>, schema: String) {
+    use std::sync::atomic::Ordering;
     let mut announcing = None;
     loop {
-        announce.notified().await;
-        send_announcement(&config, &mut announcing, &schema).await;
+        announce.wake.notified().await;
+        let poked = announce.poked.load(Ordering::SeqCst);
+        if send_announcement(&config, &mut announcing, &schema).await {
+            announce.covered.fetch_max(poked, Ordering::SeqCst);
+        }
     }
 }
 
-/// Sends one announcement on `announcing`, connecting it first when needed.
+/// Sends one announcement on `announcing`, connecting it first when needed; `false` when
+/// it could not (the connection is dropped, to be made again next time).
 async fn send_announcement(
     config: &tokio_postgres::Config,
     announcing: &mut Option<tokio_postgres::Client>,
     schema: &str,
-) {
+) -> bool {
     if announcing
         .as_ref()
         .map_or(true, tokio_postgres::Client::is_closed)
@@ -398,20 +447,26 @@ async fn send_announcement(
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot connect to announce publishes");
-                return;
+                return false;
             }
         }
     }
     let Some(client) = announcing.as_ref() else {
-        return;
+        return false;
     };
     let payload = schema.replace('\'', "''");
     let sql = format!(
         "BEGIN; SET LOCAL synchronous_commit = off; \
          SELECT pg_notify('{CHANNEL}', '{payload}'); COMMIT"
     );
-    if let Err(e) = client.batch_execute(&sql).await {
-        tracing::warn!(error = %e, "cannot announce a publish to the other instances");
+    match client.batch_execute(&sql).await {
+        Ok(()) => true,
+        Err(e) => {
+            // Possibly left inside the failed transaction: a new connection next time.
+            tracing::warn!(error = %e, "cannot announce a publish to the other instances");
+            *announcing = None;
+            false
+        }
     }
 }
 

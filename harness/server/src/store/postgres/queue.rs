@@ -26,14 +26,10 @@ const CLAIM_COLUMNS: &str = "d.id, d.attempts, d.failures, w.id, w.seller_id, w.
     COALESCE(d.first_attempt_at, $1), w.last_success_at";
 
 fn claim_from_row(row: &Row) -> Result<Claim, StoreError> {
-    let attempts: i64 = row.try_get(1)?;
+    // The attempt this row is about (just leased, or lapsed) was counted when it was
+    // claimed: its retry count is the attempts before it.
+    let attempts = row.try_get::<_, i64>(1)? - 1;
     let log_id: String = row.try_get(14)?;
-    // A lapsed claim's attempt was counted when it was claimed.
-    let attempts = if log_id.is_empty() {
-        attempts
-    } else {
-        attempts - 1
-    };
     Ok(Claim {
         delivery_id: row.try_get(0)?,
         log_id,
@@ -245,6 +241,10 @@ fn take(
                      SELECT d.id, d.next_attempt_at FROM deliveries d
                      WHERE d.webhook_id = t.webhook_id AND d.status = 'pending'
                        AND d.next_attempt_at <= $1 AND d.leased_until IS NULL
+                       -- disabled since the queues were read (an API call does not
+                       -- take the claim lock): nothing more is leased
+                       AND EXISTS (SELECT 1 FROM webhooks a
+                                   WHERE a.id = t.webhook_id AND a.status = 'active')
                      ORDER BY d.next_attempt_at, d.id
                      LIMIT t.wanted
                      FOR UPDATE SKIP LOCKED
@@ -449,6 +449,11 @@ impl QueueStore for PostgresStore {
             }
             Ok(events.len())
         })
+        .inspect(|&queued| {
+            if queued > 0 {
+                self.announce_publish();
+            }
+        })
     }
 
     fn claim_due(&self, request: ClaimRequest) -> Result<Claimed, StoreError> {
@@ -460,7 +465,7 @@ impl QueueStore for PostgresStore {
         if r.disable.is_some() {
             self.transaction(|tx| settle(tx, r))
         } else {
-            settle(&self.conn()?, r)
+            super::retrying(|| settle(&self.conn()?, r))
         }
     }
 
