@@ -404,3 +404,13 @@ pub(super) fn events_from_json(text: &str) -> Result<Vec<EventType>, StoreError>
         .map(|n| n.parse().map_err(|e| StoreError::Corrupt(format!("{e}"))))
         .collect()
 }
+
+/// Unix seconds (or any count) as both backends store them (a signed 64-bit integer).
+pub(super) fn secs(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A stored count or time back as unsigned (negative values cannot be written by us).
+pub(super) fn unsigned(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}

@@ -11,8 +11,9 @@ use super::{Claim, StoreError};
 #[derive(Debug)]
 pub(super) struct EndpointQueue {
     pub webhook_id: String,
-    /// Due time of its oldest pending delivery not leased, if any.
-    pub head: Option<u64>,
+    /// Due time of its oldest pending delivery not leased (a webhook with none has no
+    /// queue).
+    pub head: u64,
     /// How many more leases it may hold: its in-flight limit less the unexpired leases
     /// it holds (and those this claim took).
     pub room: usize,
@@ -25,7 +26,7 @@ pub(super) struct EndpointQueue {
 impl EndpointQueue {
     /// A queue whose oldest unleased delivery is due at `head`, holding `held` unexpired
     /// leases under an in-flight limit of `limit`.
-    pub fn new(webhook_id: String, head: Option<u64>, limit: usize, held: usize) -> Self {
+    pub fn new(webhook_id: String, head: u64, limit: usize, held: usize) -> Self {
         Self {
             webhook_id,
             head,
@@ -37,7 +38,7 @@ impl EndpointQueue {
 
     /// Can take a delivery due at `now`.
     pub fn open(&self, now: u64) -> bool {
-        !self.exhausted && self.room > 0 && self.head.is_some_and(|h| h <= now)
+        !self.exhausted && self.room > 0 && self.head <= now
     }
 }
 
@@ -121,11 +122,7 @@ pub(super) fn claim_in_turns(
 /// The `next_due` of a claim that took nothing: the earliest head of a queue with room,
 /// or the first lease to run out (`lease_ends`), whichever comes first.
 pub(super) fn next_due(queues: &[EndpointQueue], lease_ends: Option<u64>) -> Option<u64> {
-    let open = queues
-        .iter()
-        .filter(|q| q.room > 0)
-        .filter_map(|q| q.head)
-        .min();
+    let open = queues.iter().filter(|q| q.room > 0).map(|q| q.head).min();
     match (open, lease_ends) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -40,6 +40,7 @@ use postgres::{NoTls, Row, Statement};
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
 
+use super::model::{secs, unsigned};
 use super::StoreError;
 
 /// The migrations, in order; `menon_schema.version` counts those applied.
@@ -165,16 +166,6 @@ pub(super) fn retrying<T>(
             done => return done,
         }
     }
-}
-
-/// Unix seconds (or any count) as PostgreSQL stores them (BIGINT).
-fn secs(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// A stored count or time back as unsigned (negative values cannot be written by us).
-fn unsigned(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
 }
 
 /// A count stored as BIGINT back as `u32`.

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use postgres::types::ToSql;
 use postgres::Row;
 use tokio::sync::Notify;
 
@@ -201,7 +202,7 @@ fn endpoint_queues(
         let held = usize::try_from(row.try_get::<_, i64>(3)?).unwrap_or(usize::MAX);
         found.queues.push(EndpointQueue::new(
             row.try_get(0)?,
-            Some(unsigned(head)),
+            unsigned(head),
             limit,
             held,
         ));
@@ -371,47 +372,45 @@ fn claim(conn: &Conn, request: &ClaimRequest) -> Result<Claimed, StoreError> {
 const CLAIM_LOCK: &str =
     "SELECT pg_advisory_xact_lock(hashtext('menon claims in ' || current_schema()))";
 
+/// Inserts an event, its columns bound as [`event_params`] binds them; `publish_event`
+/// runs it inside a statement of its own.
 const INSERT_EVENT: &str = "INSERT INTO events (id, seller_id, type, created_at, body, is_test)
      VALUES ($1, $2, $3, $4, $5, $6)";
 
+/// `$1`-`$6` of [`INSERT_EVENT`]; `created_at` is the event's time as stored.
+fn event_params<'a>(event: &'a StoredEvent, created_at: &'a i64) -> [&'a (dyn ToSql + Sync); 6] {
+    [
+        &event.id,
+        &event.seller_id.0,
+        &event.event_type,
+        created_at,
+        &event.body,
+        &event.is_test,
+    ]
+}
+
 impl QueueStore for PostgresStore {
     fn insert_event(&self, event: &StoredEvent) -> Result<(), StoreError> {
-        self.conn()?.execute(
-            INSERT_EVENT,
-            &[
-                &event.id,
-                &event.seller_id.0,
-                &event.event_type,
-                &secs(event.created_at),
-                &event.body,
-                &event.is_test,
-            ],
-        )?;
+        let created_at = secs(event.created_at);
+        self.conn()?
+            .execute(INSERT_EVENT, &event_params(event, &created_at))?;
         Ok(())
     }
 
     fn publish_event(&self, event: &StoredEvent) -> Result<usize, StoreError> {
         // One statement, so one round trip and one commit: the event, and a delivery to
         // each active webhook of its seller subscribed to its type.
+        let created_at = secs(event.created_at);
         let queued = self.conn()?.execute(
-            "WITH event AS (
-                 INSERT INTO events (id, seller_id, type, created_at, body, is_test)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 RETURNING id
-             )
-             INSERT INTO deliveries (event_id, webhook_id, status, next_attempt_at, created_at)
-             SELECT event.id, w.id, 'pending', $4, $4
-             FROM event, webhooks w
-             WHERE w.seller_id = $2 AND w.status = 'active' AND w.events ? $3
-             ORDER BY w.created_at, w.seq",
-            &[
-                &event.id,
-                &event.seller_id.0,
-                &event.event_type,
-                &secs(event.created_at),
-                &event.body,
-                &event.is_test,
-            ],
+            &format!(
+                "WITH event AS ({INSERT_EVENT} RETURNING id)
+                 INSERT INTO deliveries (event_id, webhook_id, status, next_attempt_at, created_at)
+                 SELECT event.id, w.id, 'pending', $4, $4
+                 FROM event, webhooks w
+                 WHERE w.seller_id = $2 AND w.status = 'active' AND w.events ? $3
+                 ORDER BY w.created_at, w.seq"
+            ),
+            &event_params(event, &created_at),
         )?;
         if queued > 0 {
             self.announce_publish();

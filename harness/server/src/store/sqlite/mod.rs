@@ -19,6 +19,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
+use super::model::{secs, unsigned};
 use super::StoreError;
 
 /// The migrations, in order; the database's `user_version` counts those applied.
@@ -68,16 +69,6 @@ impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Database(e.to_string())
     }
-}
-
-/// Unix seconds (or any count) as SQLite stores them.
-fn secs(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// A stored count or time back as unsigned (negative values cannot be written by us).
-fn unsigned(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
 }
 
 impl SqliteStore {

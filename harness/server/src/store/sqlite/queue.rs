@@ -211,12 +211,7 @@ fn endpoint_queues(
         let Some(head) = head else { continue };
         let limit = in_flight_limit(u32::try_from(failures).unwrap_or(u32::MAX));
         let held = leases.get(&webhook_id).copied().unwrap_or(0);
-        queues.push(EndpointQueue::new(
-            webhook_id,
-            Some(unsigned(head)),
-            limit,
-            held,
-        ));
+        queues.push(EndpointQueue::new(webhook_id, unsigned(head), limit, held));
     }
     Ok(queues)
 }
