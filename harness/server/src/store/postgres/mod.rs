@@ -44,7 +44,10 @@ use super::model::{secs, unsigned};
 use super::StoreError;
 
 /// The migrations, in order; `menon_schema.version` counts those applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_init.sql"),
+    include_str!("../../../migrations/postgres/0002_due_order.sql"),
+];
 
 /// Connections each instance's pool opens at most: the dispatcher's claims and results
 /// plus the API's requests. Three instances stay well inside PostgreSQL's default
