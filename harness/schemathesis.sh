@@ -6,7 +6,7 @@
 #   ST_MAX_EXAMPLES=100 ST_SEED=7 harness/schemathesis.sh
 #
 # Builds menon-harness (debug; CARGO_TARGET_DIR is honoured), starts `serve` on a free
-# loopback port with a temporary data folder and --allow-private-targets, mints a seller
+# loopback port with a temporary data folder and --allow-target=loopback, mints a seller
 # JWT and an API key with the CLI, then runs schemathesis twice: the /v1/* operations with
 # the API key, everything else (/api/seller/*, /healthz) with the seller JWT. The venv
 # (pinned by harness/schemathesis-requirements.txt) lives in
@@ -78,7 +78,7 @@ token="$("$bin" token --seller "$seller" --data-dir "$data")"
 api_key="$("$bin" api-key create --seller "$seller" --data-dir "$data")"
 
 RUST_LOG="${RUST_LOG:-warn}" "$bin" serve --listen 127.0.0.1:0 --data-dir "$data" \
-    --allow-private-targets --delivery-timeout 2s \
+    --allow-target=loopback --delivery-timeout 2s \
     >"$work/server.out" 2>"$work/server.log" &
 server_pid=$!
 

@@ -39,7 +39,7 @@ async function startServer(dataDir) {
   // is checked against the request log too.
   const child = spawn(BIN, [
     'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir,
-    '--allow-private-targets', '--dev-sign-in',
+    '--allow-target=loopback', '--dev-sign-in',
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'info' } });
   let stderr = '';
   child.stderr.on('data', (chunk) => { stderr += chunk; });

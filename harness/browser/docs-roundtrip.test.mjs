@@ -83,7 +83,7 @@ async function startDocsReceiver() {
 /** `menon-harness serve` on a free loopback port, loopback targets allowed. */
 async function startServer(dataDir) {
   const child = spawn(BIN, [
-    'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--allow-private-targets',
+    'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--allow-target=loopback',
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
   let stderr = '';
   child.stderr.on('data', (chunk) => { stderr += chunk; });

@@ -85,7 +85,8 @@ pub fn main(args: DemoArgs) -> Result<u8, Box<dyn std::error::Error>> {
         std::ffi::OsString::from("serve"),
         "--listen".into(),
         args.listen.to_string().into(),
-        "--allow-private-targets".into(),
+        "--allow-target".into(),
+        "loopback".into(),
         "--data-dir".into(),
         data_dir.clone().into_os_string(),
     ])?

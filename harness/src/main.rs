@@ -8,7 +8,7 @@ mod demo;
 // in the binary's own modules.
 use menon_harness_common::{ids, samples};
 use menon_harness_server::{
-    api, auth, clock, config, dashboard, dispatch, metrics, server, service, store,
+    api, auth, clock, config, dashboard, dispatch, metrics, server, service, store, target,
 };
 
 use std::process::ExitCode;

@@ -99,10 +99,18 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u16).range(1..))]
     pub endpoint_concurrency: u16,
 
-    /// Accept endpoint URLs on loopback, private and other non-public addresses, and
-    /// plain http. Off by default; for tests and local grading only.
-    #[arg(long, env = "MENON_ALLOW_PRIVATE_TARGETS")]
-    pub allow_private_targets: bool,
+    /// Also accept endpoint URLs in this address range: a CIDR block (10.0.0.0/8,
+    /// fd00::/8), one address, or `loopback` (127.0.0.0/8 and ::1). Repeatable; the
+    /// environment variable takes a comma-separated list. With any range allowed, plain
+    /// http is accepted too. None by default: public addresses only. For tests and local
+    /// grading.
+    #[arg(
+        long = "allow-target",
+        value_name = "CIDR",
+        env = "MENON_ALLOW_TARGETS",
+        value_delimiter = ','
+    )]
+    pub allow_targets: Vec<crate::target::TargetRange>,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "MENON_MAX_BODY_BYTES", default_value_t = 64 * 1024)]

@@ -17,6 +17,7 @@ use crate::dispatch::{Dispatcher, Sender};
 use crate::metrics::Metrics;
 use crate::service::{AppState, Settings};
 use crate::store::SellerId;
+use crate::target::AllowedTargets;
 
 /// Runs the server with `args` until `shutdown` completes, printing its URL first.
 pub async fn run(
@@ -74,7 +75,8 @@ pub async fn bind(
         .await?
         .map_err(|e| format!("cannot open the database {database}: {e}"))?;
     let jwt = JwtKey::load_or_create(&args.data.jwt_key_path())?;
-    let sender = Sender::new(args.delivery_timeout, args.allow_private_targets)
+    let allowed_targets = AllowedTargets::new(&args.allow_targets);
+    let sender = Sender::new(args.delivery_timeout, allowed_targets.clone())
         .map_err(|e| format!("cannot build the delivery HTTP client: {e}"))?;
     let wake = Arc::new(tokio::sync::Notify::new());
     // Publishes of the other instances on a shared database wake this one's dispatcher.
@@ -84,7 +86,7 @@ pub async fn bind(
         clock,
         jwt: Arc::new(jwt),
         settings: Arc::new(Settings {
-            allow_private_targets: args.allow_private_targets,
+            allowed_targets,
             max_body_bytes: args.max_body_bytes,
         }),
         sender,
@@ -121,7 +123,7 @@ impl Bound {
         tracing::info!(
             %addr,
             database = %args.data.database(),
-            allow_private_targets = args.allow_private_targets,
+            allowed_targets = %state.settings.allowed_targets,
             workers = args.workers,
             endpoint_concurrency = args.endpoint_concurrency,
             time_scale = args.time_scale,
@@ -129,9 +131,10 @@ impl Bound {
             shutdown_grace_ms = u64::try_from(args.shutdown_grace.as_millis()).unwrap_or(u64::MAX),
             "serving"
         );
-        if args.allow_private_targets {
+        if !state.settings.allowed_targets.is_empty() {
             tracing::warn!(
-                "--allow-private-targets is on: webhooks may target loopback and private addresses"
+                allowed_targets = %state.settings.allowed_targets,
+                "--allow-target is on: webhooks may target these non-public ranges, and use plain http"
             );
         }
         if (args.time_scale - 1.0).abs() > f64::EPSILON {

@@ -427,7 +427,8 @@ fn start_dispatcher(
     let dispatcher = Dispatcher::new(
         Arc::clone(store),
         Arc::clone(clock),
-        Sender::new(timeout, true).map_err(|e| e.to_string())?,
+        Sender::new(timeout, crate::target::AllowedTargets::loopback())
+            .map_err(|e| e.to_string())?,
         Arc::new(Metrics::new()),
         Arc::clone(wake),
         workers,

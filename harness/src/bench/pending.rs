@@ -33,7 +33,8 @@ pub(super) async fn pending(
             "serve",
             "--listen",
             "127.0.0.1:0",
-            "--allow-private-targets",
+            "--allow-target",
+            "loopback",
         ])
         .arg("--data-dir")
         .arg(&data)

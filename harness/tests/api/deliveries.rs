@@ -316,7 +316,7 @@ async fn test_delivery_failures_are_bounded_and_described() {
     let dir = crate::support::data_dir();
     let server = Server::start_with(
         dir.path(),
-        &["--allow-private-targets", "--delivery-timeout", "300ms"],
+        &["--allow-target=loopback", "--delivery-timeout", "300ms"],
     );
     let token = server.token("sel_slow");
     let receiver = Receiver::start().await;

@@ -1,5 +1,7 @@
 //! Secrets shown once and never logged, restart durability, the OpenAPI drift check, --help.
 
+use std::process::Command;
+
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -229,7 +231,8 @@ fn help_names_every_command_and_setting() {
         "--workers",
         "--endpoint-concurrency",
         "MENON_ENDPOINT_CONCURRENCY",
-        "--allow-private-targets",
+        "--allow-target <CIDR>",
+        "MENON_ALLOW_TARGETS",
         "--time-scale",
         "MENON_TIME_SCALE",
         "127.0.0.1:8787",
@@ -237,4 +240,26 @@ fn help_names_every_command_and_setting() {
     ] {
         assert!(serve.contains(word), "serve --help lacks {word}:\n{serve}");
     }
+}
+
+#[test]
+fn a_target_range_that_is_not_one_is_refused_at_start() {
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-target",
+            "everything",
+        ])
+        .env_remove("MENON_ALLOW_TARGETS")
+        .output()
+        .expect("run serve");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("invalid value 'everything' for '--allow-target <CIDR>'")
+            && stderr.contains("not an address range"),
+        "{stderr}"
+    );
 }

@@ -104,17 +104,28 @@ async fn private_targets_are_refused_by_default() {
         "https://[fd00::1]/hook",
         "https://[::ffff:127.0.0.1]/hook",
         "https://0.0.0.0/hook",
+        // IPv6 special-purpose blocks that used to pass: IPv4-translated loopback,
+        // discard-only, benchmarking.
+        "https://[::ffff:0:7f00:1]/hook",
+        "https://[100::1]/hook",
+        "https://[2001:2::1]/hook",
     ] {
         let body = json!({"url": url, "events": ["listing.created"]});
-        let response = server
-            .call(
-                Method::POST,
-                "/api/seller/webhooks",
-                Some(&token),
-                Some(&body),
-            )
-            .await;
-        assert_refused(&response, 400, "url_not_allowed");
+        let key = server.api_key("sel_guard");
+        for (path, bearer) in [("/api/seller/webhooks", &token), ("/v1/webhooks", &key)] {
+            let response = server
+                .call(Method::POST, path, Some(bearer), Some(&body))
+                .await;
+            assert_refused(&response, 400, "url_not_allowed");
+            // No DNS oracle: the refusal never names the address a host resolved to.
+            let message = response.1["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.starts_with("target address not allowed")
+                    && !message.contains("127.0.0.1")
+                    && !message.contains("::1"),
+                "{url}: {message}"
+            );
+        }
     }
     let body = json!({"url": "http://8.8.8.8/hook", "events": ["listing.created"]});
     let response = server
@@ -142,4 +153,39 @@ async fn private_targets_are_refused_by_default() {
         400,
         "url_not_allowed",
     );
+}
+
+/// `--allow-target` opens the ranges it names and nothing else: a LAN block for a
+/// receiver on the local network leaves loopback and the other private blocks refused.
+#[tokio::test]
+async fn an_allowance_opens_only_the_ranges_it_names() {
+    let dir = crate::support::data_dir();
+    let server = Server::start_with(
+        dir.path(),
+        &["--allow-target", "10.0.0.0/8", "--allow-target=fd00::7"],
+    );
+    let key = server.api_key("sel_allow");
+    for (url, expected) in [
+        ("https://10.1.2.3/hook", None),
+        ("http://10.255.0.1:8080/hook", None),
+        ("https://[fd00::7]/hook", None),
+        ("https://8.8.8.8/hook", None),
+        ("https://[fd00::8]/hook", Some("url_not_allowed")),
+        ("https://127.0.0.1/hook", Some("url_not_allowed")),
+        ("https://localhost/hook", Some("url_not_allowed")),
+        ("https://192.168.1.1/hook", Some("url_not_allowed")),
+        (
+            "https://169.254.169.254/latest/meta-data",
+            Some("url_not_allowed"),
+        ),
+    ] {
+        let body = json!({"url": url, "events": ["listing.created"]});
+        let response = server
+            .call(Method::POST, "/v1/webhooks", Some(&key), Some(&body))
+            .await;
+        match expected {
+            None => assert_eq!(response.0.as_u16(), 201, "{url}: {}", response.2),
+            Some(code) => assert_refused(&response, 400, code),
+        }
+    }
 }

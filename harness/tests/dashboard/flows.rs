@@ -24,7 +24,7 @@ async fn api_webhook(server: &Server, token: &str, id: &str) -> (u16, Value) {
 #[tokio::test]
 async fn validation_messages_sit_next_to_their_fields() {
     let dir = crate::support::data_dir();
-    // No --allow-private-targets: the private-address guard is on.
+    // No --allow-target: the private-address guard is on.
     let server = Server::start_with(dir.path(), &[]);
     let browser = Browser::signed_in(&server, "sel_forms").await;
     let form = browser.get("/dashboard/webhooks/new").await;
@@ -56,7 +56,7 @@ async fn validation_messages_sit_next_to_their_fields() {
     page.expect(400);
     let url_error = page.testid("url-error").unwrap();
     assert!(
-        url_error.contains("10.1.2.3") && url_error.contains("non-public"),
+        url_error.contains("target address not allowed") && !url_error.contains("10.1.2.3"),
         "{url_error}"
     );
     assert_eq!(
@@ -124,7 +124,11 @@ async fn validation_messages_sit_next_to_their_fields() {
         )
         .await;
     page.expect(400);
-    assert!(page.testid("url-error").unwrap().contains("192.168.1.1"));
+    let url_error = page.testid("url-error").unwrap();
+    assert!(
+        url_error.contains("target address not allowed") && !url_error.contains("192.168.1.1"),
+        "{url_error}"
+    );
     assert_eq!(
         page.testid("events-error").unwrap(),
         "Pick at least one event."

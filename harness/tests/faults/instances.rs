@@ -38,7 +38,7 @@ async fn three_instances_share_the_queue_and_one_killed_loses_nothing() {
     // A shared sped-up clock, so that the killed instance's lapsed attempts (interrupted,
     // due again a minute later on the schedule) are sent again within milliseconds.
     let flags = [
-        "--allow-private-targets",
+        "--allow-target=loopback",
         "--delivery-timeout",
         "2s",
         "--workers",

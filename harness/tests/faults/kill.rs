@@ -70,7 +70,7 @@ async fn kill_9_at_random_points_under_load_loses_no_event() {
     // behind the due times the killed one wrote: they come due after about as long as
     // the killed server ran (a round: seconds).
     let flags = [
-        "--allow-private-targets",
+        "--allow-target=loopback",
         "--delivery-timeout",
         "2s",
         "--time-scale",

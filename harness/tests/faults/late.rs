@@ -15,7 +15,7 @@ const EVENTS: usize = 48;
 async fn a_200_after_the_timeout_is_a_failed_attempt_and_retried() {
     let dir = tempfile::tempdir().expect("tempdir");
     let flags = [
-        "--allow-private-targets",
+        "--allow-target=loopback",
         "--delivery-timeout",
         "1s",
         "--time-scale",

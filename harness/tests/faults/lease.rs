@@ -16,7 +16,7 @@ use crate::receiver::Mode;
 const EVENTS: usize = 4;
 
 /// Delivery timeout 1 s: a lease lasts 3 s.
-const FLAGS: [&str; 3] = ["--allow-private-targets", "--delivery-timeout", "1s"];
+const FLAGS: [&str; 3] = ["--allow-target=loopback", "--delivery-timeout", "1s"];
 
 /// Failed attempts of `db` whose error starts with `prefix`, and their log ids.
 fn attempts_with(dir: &Path, prefix: &str) -> Vec<String> {

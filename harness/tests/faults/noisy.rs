@@ -23,7 +23,7 @@ const BOUND: Duration = Duration::from_secs(1);
 async fn a_hanging_endpoint_never_delays_another_sellers_deliveries() {
     let dir = tempfile::tempdir().expect("tempdir");
     let flags = [
-        "--allow-private-targets",
+        "--allow-target=loopback",
         "--delivery-timeout",
         "2s",
         "--workers",

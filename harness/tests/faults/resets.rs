@@ -13,7 +13,7 @@ const EVENTS: usize = 80;
 async fn a_receiver_resetting_mid_body_gets_every_event() {
     let dir = tempfile::tempdir().expect("tempdir");
     let flags = [
-        "--allow-private-targets",
+        "--allow-target=loopback",
         "--delivery-timeout",
         "2s",
         "--time-scale",

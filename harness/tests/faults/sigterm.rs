@@ -19,7 +19,7 @@ async fn sigterm_with_hanging_receivers_exits_and_a_restart_delivers_everything(
     let dir = tempfile::tempdir().expect("tempdir");
     let workers = WORKERS.to_string();
     let flags = [
-        "--allow-private-targets",
+        "--allow-target=loopback",
         "--delivery-timeout",
         "2s",
         "--workers",

@@ -523,7 +523,10 @@ mod tests {
         let dispatcher = Dispatcher::new(
             Arc::clone(&store),
             Arc::clone(&clock) as SharedClock,
-            Sender::new(Duration::from_secs(5), true)?,
+            Sender::new(
+                Duration::from_secs(5),
+                crate::target::AllowedTargets::loopback(),
+            )?,
             Arc::new(Metrics::new()),
             Arc::clone(&wake),
             2,
@@ -617,7 +620,10 @@ mod tests {
         let dispatcher = Dispatcher::new(
             Arc::clone(&store),
             Arc::clone(&clock) as SharedClock,
-            Sender::new(Duration::from_secs(3_600), true)?,
+            Sender::new(
+                Duration::from_secs(3_600),
+                crate::target::AllowedTargets::loopback(),
+            )?,
             Arc::new(Metrics::new()),
             Arc::new(Notify::new()),
             1,
@@ -680,7 +686,10 @@ mod tests {
         let dispatcher = Dispatcher::new(
             store,
             Arc::new(TestClock::new(START)) as SharedClock,
-            Sender::new(Duration::from_secs(5), true)?,
+            Sender::new(
+                Duration::from_secs(5),
+                crate::target::AllowedTargets::loopback(),
+            )?,
             Arc::new(Metrics::new()),
             Arc::new(Notify::new()),
             1,

@@ -12,7 +12,7 @@ use menon_harness_common::delivery::{delivery_headers, describe_error, user_agen
 use url::{Host, Url};
 
 use super::resolver::GuardedResolver;
-use crate::target;
+use crate::target::{AllowedTargets, TargetError};
 
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,18 +106,18 @@ impl BodyExcerpt {
 pub struct Sender {
     client: reqwest::Client,
     timeout: Duration,
-    allow_private: bool,
+    allowed: AllowedTargets,
 }
 
 impl Sender {
-    /// A sender with the given attempt timeout and private-target allowance.
-    pub fn new(timeout: Duration, allow_private: bool) -> Result<Self, reqwest::Error> {
-        Self::with_resolver(timeout, GuardedResolver::system(allow_private))
+    /// A sender with the given attempt timeout that dials public addresses and `allowed`.
+    pub fn new(timeout: Duration, allowed: AllowedTargets) -> Result<Self, reqwest::Error> {
+        Self::with_resolver(timeout, GuardedResolver::system(allowed))
     }
 
     /// A sender whose names resolve through `resolver` (tests inject DNS answers).
     fn with_resolver(timeout: Duration, resolver: GuardedResolver) -> Result<Self, reqwest::Error> {
-        let allow_private = resolver.allow_private;
+        let allowed = resolver.allowed.clone();
         let client = reqwest::Client::builder()
             .use_rustls_tls()
             .redirect(reqwest::redirect::Policy::none())
@@ -132,7 +132,7 @@ impl Sender {
         Ok(Self {
             client,
             timeout,
-            allow_private,
+            allowed,
         })
     }
 
@@ -171,18 +171,13 @@ impl Sender {
             Err(e) => return (failed(None, format!("invalid endpoint URL: {e}")), None),
         };
         // Names are checked by the resolver as they are dialled; literals are checked here.
-        if !self.allow_private {
-            let literal = match url.host() {
-                Some(Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
-                Some(Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
-                _ => None,
-            };
-            if let Some(ip) = literal.filter(|ip| !target::is_public(*ip)) {
-                return (
-                    failed(None, target::TargetError::NotPublic(ip).to_string()),
-                    None,
-                );
-            }
+        let literal = match url.host() {
+            Some(Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+            Some(Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+            _ => None,
+        };
+        if literal.is_some_and(|ip| !self.allowed.permits(ip)) {
+            return (failed(None, TargetError::NotAllowed.to_string()), None);
         }
         let headers = match delivery_headers(delivery) {
             Ok(headers) => headers,
@@ -340,8 +335,10 @@ mod tests {
         let (port, received) = counting_receiver().await?;
         let url = format!("http://rebind.example:{port}/hook");
         let answers = Arc::new(Scripted::new(&[&["93.184.215.14:0"], &["127.0.0.1:0"]]));
-        let resolver =
-            GuardedResolver::with_lookup(false, Arc::clone(&answers) as Arc<dyn LookupHost>);
+        let resolver = GuardedResolver::with_lookup(
+            AllowedTargets::none(),
+            Arc::clone(&answers) as Arc<dyn LookupHost>,
+        );
         // Saved: the name passed the guard with its public answer.
         let saved = resolver
             .resolve(reqwest::dns::Name::from_str("rebind.example")?)
@@ -355,7 +352,7 @@ mod tests {
         };
         assert_eq!(*status, None);
         assert!(
-            error.contains("loopback, private or otherwise non-public address"),
+            error.ends_with(&TargetError::NotAllowed.to_string()),
             "not the guard's error: {error}"
         );
         assert!(
@@ -373,7 +370,10 @@ mod tests {
         let allowing = Scripted::new(&[&["127.0.0.1:0"]]);
         let sender = Sender::with_resolver(
             Duration::from_secs(5),
-            GuardedResolver::with_lookup(true, Arc::new(allowing)),
+            GuardedResolver::with_lookup(
+                AllowedTargets::new(&["127.0.0.1".parse()?]),
+                Arc::new(allowing),
+            ),
         )?;
         let outcome = deliver(&sender, &url).await;
         assert!(

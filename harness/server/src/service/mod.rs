@@ -21,12 +21,14 @@ use crate::clock::SharedClock;
 use crate::dispatch::Sender;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
+use crate::target::AllowedTargets;
 
 /// Server settings the operations read.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Accept loopback/private targets and plain http (tests, local grading).
-    pub allow_private_targets: bool,
+    /// The ranges accepted besides public addresses (`--allow-target`); with any, plain
+    /// http too (tests, local grading).
+    pub allowed_targets: AllowedTargets,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
 }

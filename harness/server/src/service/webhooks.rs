@@ -13,7 +13,7 @@ use url::Url;
 
 use super::{blocking, AppState, Field, FieldError, Invalid, ServiceError};
 use crate::store::{NewWebhook, SellerId, StatusChange, Webhook, WebhookChanges, WebhookStatus};
-use crate::target::{self, TargetError};
+use crate::target::{self, AllowedTargets, TargetError};
 use menon_harness_common::ids::{self, Secret};
 
 /// Longest endpoint URL accepted, in bytes.
@@ -93,10 +93,10 @@ fn shorten(text: &str) -> String {
     short
 }
 
-/// Checks an endpoint URL: absolute, https (http only with `--allow-private-targets`), no
-/// credentials, at most [`MAX_URL_LEN`] bytes, on a public address (the private-target
-/// guard, PROTOCOL §5). Returns its normal form.
-pub async fn check_url(text: &str, allow_private: bool) -> Result<String, FieldError> {
+/// Checks an endpoint URL: absolute, https (http only with `--allow-target`), no
+/// credentials, at most [`MAX_URL_LEN`] bytes, on a public or allowed address (the
+/// private-target guard, PROTOCOL §5). Returns its normal form.
+pub async fn check_url(text: &str, allowed: &AllowedTargets) -> Result<String, FieldError> {
     if text.len() > MAX_URL_LEN {
         return Err(url_error(
             "invalid_url",
@@ -114,12 +114,12 @@ pub async fn check_url(text: &str, allow_private: bool) -> Result<String, FieldE
     })?;
     match url.scheme() {
         "https" => {}
-        "http" if allow_private => {}
+        "http" if !allowed.is_empty() => {}
         "http" => {
             return Err(url_error(
                 "invalid_url",
                 "url must use https (plain http is accepted only by a server started with \
-                 --allow-private-targets)",
+                 --allow-target)",
             ))
         }
         other => {
@@ -138,9 +138,9 @@ pub async fn check_url(text: &str, allow_private: bool) -> Result<String, FieldE
     if url.host_str().map_or(true, str::is_empty) {
         return Err(url_error("invalid_url", "url has no host"));
     }
-    match target::check(&url, allow_private).await {
-        Ok(_) => Ok(url.into()),
-        Err(e @ TargetError::NotPublic(_)) => Err(url_error("url_not_allowed", e.to_string())),
+    match target::check(&url, allowed).await {
+        Ok(()) => Ok(url.into()),
+        Err(e @ TargetError::NotAllowed) => Err(url_error("url_not_allowed", e.to_string())),
         Err(e @ TargetError::Unresolvable(_)) => {
             Err(url_error("url_not_resolvable", e.to_string()))
         }
@@ -188,7 +188,7 @@ async fn check_fields(
     let mut refused = Vec::new();
     let url = match url {
         Some(text) => keep(
-            check_url(text, state.settings.allow_private_targets).await,
+            check_url(text, &state.settings.allowed_targets).await,
             &mut refused,
         ),
         None => None,
@@ -439,8 +439,15 @@ mod tests {
             (long.as_str(), true, "invalid_url"),
             ("https://10.0.0.1/", false, "url_not_allowed"),
             ("https://[::ffff:10.0.0.1]/", false, "url_not_allowed"),
+            ("https://[100::1]/", false, "url_not_allowed"),
+            ("https://10.0.0.1/", true, "url_not_allowed"),
         ] {
-            assert_eq!(code(check_url(url, allow).await), expected, "{url}");
+            let allowed = if allow {
+                AllowedTargets::loopback()
+            } else {
+                AllowedTargets::none()
+            };
+            assert_eq!(code(check_url(url, &allowed).await), expected, "{url}");
         }
     }
 }

@@ -9,7 +9,7 @@ async fn full_schedule_disables_a_dead_endpoint_but_a_poison_event_fails_alone()
     // One clock for every instance: sped up from the same wall time.
     let from = menon_harness_common::now_unix().to_string();
     let flags = [
-        "--allow-private-targets",
+        "--allow-target=loopback",
         "--time-scale",
         SCALE,
         "--time-scale-from",
@@ -229,7 +229,7 @@ async fn full_schedule_disables_a_dead_endpoint_but_a_poison_event_fails_alone()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gone_disables_at_once_and_reenabling_sends_what_was_kept() {
     let dir = crate::support::data_dir();
-    let server = Server::start_with(dir.path(), &["--allow-private-targets", "--workers", "1"]);
+    let server = Server::start_with(dir.path(), &["--allow-target=loopback", "--workers", "1"]);
     let key = server.api_key("sel_gone");
     let receiver = Receiver::start().await;
     receiver.answer(410);
@@ -320,7 +320,7 @@ async fn retry_after_pushes_the_next_attempt_later_never_earlier() {
     let dir = crate::support::data_dir();
     let server = Server::start_with(
         dir.path(),
-        &["--allow-private-targets", "--time-scale", SCALE],
+        &["--allow-target=loopback", "--time-scale", SCALE],
     );
     let key = server.api_key("sel_later");
     let far =
@@ -387,7 +387,7 @@ async fn only_a_success_since_the_events_first_attempt_keeps_a_webhook_active() 
     let dir = crate::support::data_dir();
     let server = Server::start_with(
         dir.path(),
-        &["--allow-private-targets", "--time-scale", SCALE],
+        &["--allow-target=loopback", "--time-scale", SCALE],
     );
     let (early_key, during_key) = (server.api_key("sel_early"), server.api_key("sel_during"));
     let (early, during) = (Receiver::start().await, Receiver::start().await);
@@ -523,7 +523,7 @@ async fn timeouts_refusals_and_redirects_fail_the_whole_schedule_and_disable() {
     let server = Server::start_with(
         dir.path(),
         &[
-            "--allow-private-targets",
+            "--allow-target=loopback",
             "--time-scale",
             SCALE,
             "--delivery-timeout",

@@ -88,7 +88,7 @@ async fn burst(server: &Server, key: &str, range: std::ops::Range<usize>) -> Vec
 async fn kill_9_mid_burst_loses_no_event() {
     const BURST: usize = 200;
     let dir = crate::support::data_dir();
-    let flags = ["--allow-private-targets", "--delivery-timeout", "2s"];
+    let flags = ["--allow-target=loopback", "--delivery-timeout", "2s"];
     let server = Server::start_with(dir.path(), &flags);
     let key = server.api_key("sel_crash");
     let receiver = Receiver::start().await;
@@ -195,7 +195,7 @@ async fn sigterm_stops_claiming_and_exits_once_the_attempt_in_flight_is_recorded
     let server = Server::start_with(
         dir.path(),
         &[
-            "--allow-private-targets",
+            "--allow-target=loopback",
             "--workers",
             "1",
             "--delivery-timeout",
@@ -291,7 +291,7 @@ async fn sigterm_with_100_attempts_hanging_exits_after_the_grace_and_loses_nothi
     let server = Server::start_with(
         dir.path(),
         &[
-            "--allow-private-targets",
+            "--allow-target=loopback",
             "--workers",
             "100",
             "--endpoint-concurrency",
@@ -344,7 +344,7 @@ async fn sigterm_with_100_attempts_hanging_exits_after_the_grace_and_loses_nothi
     receiver.release();
     let server = Server::start_with(
         dir.path(),
-        &["--allow-private-targets", "--time-scale", SCALE],
+        &["--allow-target=loopback", "--time-scale", SCALE],
     );
     let expected: HashSet<String> = published.iter().cloned().collect();
     assert_eq!(expected.len(), N);
@@ -413,7 +413,7 @@ async fn an_idle_keep_alive_connection_does_not_delay_exit() {
     let dir = crate::support::data_dir();
     let server = Server::start_with(
         dir.path(),
-        &["--allow-private-targets", "--shutdown-grace", "10m"],
+        &["--allow-target=loopback", "--shutdown-grace", "10m"],
     );
     let address = server.url.trim_start_matches("http://").to_owned();
     let mut idle = tokio::net::TcpStream::connect(&address).await.unwrap();
@@ -442,7 +442,7 @@ async fn a_stalled_request_is_cut_off_at_the_end_of_the_grace() {
     let dir = crate::support::data_dir();
     let server = Server::start_with(
         dir.path(),
-        &["--allow-private-targets", "--shutdown-grace", "2s"],
+        &["--allow-target=loopback", "--shutdown-grace", "2s"],
     );
     let key = server.api_key("sel_stall");
     let address = server.url.trim_start_matches("http://").to_owned();

@@ -152,9 +152,9 @@ pub fn cli(args: &[&str]) -> String {
 }
 
 impl Server {
-    /// Starts a server on `dir` with `--allow-private-targets` (as tests and local grading run it).
+    /// Starts a server on `dir` with `--allow-target=loopback` (as tests and local grading run it).
     pub fn start(dir: &Path) -> Self {
-        Self::start_with(dir, &["--allow-private-targets"])
+        Self::start_with(dir, &["--allow-target=loopback"])
     }
 
     /// Starts a server on `dir` with extra flags.
@@ -171,7 +171,7 @@ impl Server {
             .arg(dir)
             .args(flags)
             .env("RUST_LOG", "info,menon_harness=trace,tower_http=trace")
-            .env_remove("MENON_ALLOW_PRIVATE_TARGETS")
+            .env_remove("MENON_ALLOW_TARGETS")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
