@@ -466,6 +466,13 @@ export interface VerifyOptions {
   now?: number | (() => number);
   /** The largest accepted difference between the v2 timestamp and `now`, in seconds. Default 300. */
   tolerance?: number;
+  /**
+   * Refuse deliveries without `X-Menon-Signature-V2` (`missing_signature`), even when their
+   * `X-Menon-Signature` is valid. Default `false`: the docs' v1 scheme stays valid, but v1
+   * carries no timestamp, so a captured delivery with its v2 header stripped can be
+   * replayed. Turn it on when every sender signs v2 (Menon's server does).
+   */
+  requireV2?: boolean;
 }
 
 export interface SignOptions {
@@ -538,7 +545,8 @@ export type CanonicalizeErrorCode =
   | 'duplicate_key'
   | 'number_out_of_range'
   | 'trailing_data'
-  | 'too_deep';
+  | 'too_deep'
+  | 'too_large';
 
 /**
  * `invalid_envelope`: validly signed JSON that is not an event object (an array, a string, …).

@@ -14,8 +14,10 @@
 //!
 //! Refused, as RFC 8785 and I-JSON (RFC 7493) require: invalid UTF-8, lone surrogates,
 //! duplicate names, numbers beyond the range of a double, anything after the value, and
-//! nesting deeper than [`MAX_DEPTH`]. Memory: the output, plus 24 bytes per member of
-//! each object still open, plus decoded copies of names that contain escapes.
+//! nesting deeper than [`MAX_DEPTH`]. Also refused, as limits of this implementation:
+//! input over 1 GiB, and output over [`MAX_OUTPUT`] bytes (`too_large`). Memory: the
+//! output, plus 24 bytes per member of each object still open, plus decoded copies of
+//! names that contain escapes.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -42,9 +44,22 @@ pub fn canonicalize(json: &[u8]) -> Result<Vec<u8>, CanonicalizeError> {
 
 /// Appends the canonical form of `json` to `out`, reusing its allocation. On error `out`
 /// is left as it was.
+///
+/// `out` as a whole, what it held before included, may not grow past 4 GiB − 1 bytes:
+/// beyond that the call fails with code `too_large`.
 pub fn canonicalize_into(json: &[u8], out: &mut Vec<u8>) -> Result<(), CanonicalizeError> {
+    canonicalize_limited(json, out, MAX_OUTPUT)
+}
+
+/// [`canonicalize_into`] with `out` limited to `max_output` bytes, so that tests can reach
+/// the limit with small inputs.
+fn canonicalize_limited(
+    json: &[u8],
+    out: &mut Vec<u8>,
+    max_output: usize,
+) -> Result<(), CanonicalizeError> {
     let start = out.len();
-    let result = Parser::new(json, out).and_then(|mut parser| parser.document());
+    let result = Parser::new(json, out, max_output).and_then(|mut parser| parser.document());
     if result.is_err() {
         out.truncate(start);
     }
@@ -76,6 +91,8 @@ struct Parser<'a, 'o> {
     names: Vec<u8>,
     /// Room to reorder one object's members.
     scratch: Vec<u8>,
+    /// The most `out.len()` may reach; at most [`MAX_OUTPUT`].
+    max_output: usize,
 }
 
 fn fail<T>(kind: Kind, offset: usize) -> Result<T, CanonicalizeError> {
@@ -86,16 +103,33 @@ fn invalid<T>(reason: &'static str, offset: usize) -> Result<T, CanonicalizeErro
     fail(Kind::InvalidJson { reason }, offset)
 }
 
-/// Offsets are kept as `u32` to keep [`Member`] small; the output can grow to a few
-/// times the input, so inputs are limited to 1 GiB.
+/// The largest input accepted. Strings never grow when canonicalized, but numbers can
+/// (`1e20` is written `100000000000000000000`), so this alone does not bound the output.
 const MAX_INPUT: usize = 1 << 30;
 
+/// The most bytes the output buffer may hold: 4 GiB − 1, what a `u32` offset addresses.
+///
+/// Why bound the output rather than widen the offsets: [`Member`] keeps its offsets as
+/// `u32`, which keeps it at 24 bytes for every member of every open object (32 with
+/// `usize` output offsets, 48 with all five). Only a document of huge numbers written the
+/// short way (`1e20`, 4 bytes in, 21 out) can pass 4 GiB from a 1 GiB input; no webhook
+/// body comes near, and a 32-bit target could not hold such output anyway. So it is
+/// refused, with `too_large`, instead of costing every caller memory.
+const MAX_OUTPUT: usize = u32::MAX as usize;
+
+// Every output offset that passes the size check fits a `u32`.
+const _: () = assert!(MAX_OUTPUT <= u32::MAX as usize);
+
 impl<'a, 'o> Parser<'a, 'o> {
-    fn new(src: &'a [u8], out: &'o mut Vec<u8>) -> Result<Self, CanonicalizeError> {
+    fn new(
+        src: &'a [u8],
+        out: &'o mut Vec<u8>,
+        max_output: usize,
+    ) -> Result<Self, CanonicalizeError> {
         if let Err(e) = core::str::from_utf8(src) {
             return fail(Kind::InvalidUtf8, e.valid_up_to());
         }
-        if src.len() > MAX_INPUT || out.len() > MAX_INPUT {
+        if src.len() > MAX_INPUT {
             return invalid("input larger than 1 GiB", MAX_INPUT);
         }
         Ok(Self {
@@ -105,7 +139,23 @@ impl<'a, 'o> Parser<'a, 'o> {
             members: Vec::new(),
             names: Vec::new(),
             scratch: Vec::new(),
+            max_output: max_output.min(MAX_OUTPUT),
         })
+    }
+
+    /// An offset as stored in a [`Member`]. The input and output limits keep every offset
+    /// within `u32`; were one not, this refuses (at input byte `at`) rather than
+    /// saturating, so that members are never sorted by wrong offsets.
+    fn offset32(&self, offset: usize, at: usize) -> Result<u32, CanonicalizeError> {
+        match u32::try_from(offset) {
+            Ok(offset) => Ok(offset),
+            Err(_) => fail(
+                Kind::TooLarge {
+                    limit: self.max_output,
+                },
+                at,
+            ),
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -131,8 +181,12 @@ impl<'a, 'o> Parser<'a, 'o> {
         Ok(())
     }
 
+    /// Writes one value, then refuses it if the output grew past `max_output`. Every byte
+    /// is written inside some value, so this bounds the whole output; and since it runs
+    /// before a member's end is recorded, every recorded offset is within the limit.
     fn value(&mut self, depth: usize) -> Result<(), CanonicalizeError> {
-        match self.peek() {
+        let start = self.pos;
+        let written = match self.peek() {
             Some(b'{') => self.object(depth + 1),
             Some(b'[') => self.array(depth + 1),
             Some(b'"') => self.string().map(|_| ()),
@@ -145,7 +199,17 @@ impl<'a, 'o> Parser<'a, 'o> {
                 self.pos,
             ),
             None => invalid("unexpected end of input, expected a value", self.pos),
+        };
+        written?;
+        if self.out.len() > self.max_output {
+            return fail(
+                Kind::TooLarge {
+                    limit: self.max_output,
+                },
+                start,
+            );
         }
+        Ok(())
     }
 
     fn literal(
@@ -238,14 +302,15 @@ impl<'a, 'o> Parser<'a, 'o> {
             self.out.push(b':');
             self.skip_ws();
             self.value(depth)?;
-            self.members.push(Member {
-                key_start: offset32(key_start),
-                key_end: offset32(key_end),
+            let member = Member {
+                key_start: self.offset32(key_start, key_pos)?,
+                key_end: self.offset32(key_end, key_pos)?,
                 key_in_src,
-                key_pos: offset32(key_pos),
-                seg_start: offset32(seg_start),
-                seg_end: offset32(self.out.len()),
-            });
+                key_pos: self.offset32(key_pos, key_pos)?,
+                seg_start: self.offset32(seg_start, key_pos)?,
+                seg_end: self.offset32(self.out.len(), key_pos)?,
+            };
+            self.members.push(member);
             self.skip_ws();
             match self.peek() {
                 Some(b',') => {
@@ -488,11 +553,6 @@ impl<'a, 'o> Parser<'a, 'o> {
     }
 }
 
-fn offset32(offset: usize) -> u32 {
-    // Inputs (and so outputs and names) are limited by MAX_INPUT times a small factor.
-    u32::try_from(offset).unwrap_or(u32::MAX)
-}
-
 fn duplicate(name: &[u8], at: u32) -> Result<(), CanonicalizeError> {
     let key: String = String::from_utf8_lossy(name).chars().take(64).collect();
     fail(Kind::DuplicateKey { key }, at as usize)
@@ -596,6 +656,7 @@ fn first_char(s: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     fn canon(s: &str) -> String {
         match canonicalize(s.as_bytes()) {
@@ -655,6 +716,74 @@ mod tests {
         );
         assert_eq!(canon("1e400"), "error number_out_of_range at 0");
         assert_eq!(canon("01"), "error invalid_json at 0");
+    }
+
+    /// With a small output limit: output of exactly the limit is written, members sorted
+    /// (at every depth) as without a limit; any less is refused with `too_large`, at the
+    /// value whose output crossed it, and leaves `out` as it was.
+    #[test]
+    fn output_limit_boundary() {
+        let input = br#"{"b":1e20,"c":[1e20,{"y":1e20,"x":1}],"a":1e20}"#;
+        let big = "100000000000000000000";
+        let expected = alloc::format!(r#"{{"a":{big},"b":{big},"c":[{big},{{"x":1,"y":{big}}}]}}"#);
+        let n = expected.len();
+        assert_eq!(canonicalize(input).as_deref(), Ok(expected.as_bytes()));
+
+        let mut out = Vec::new();
+        assert_eq!(canonicalize_limited(input, &mut out, n), Ok(()));
+        assert_eq!(out, expected.as_bytes());
+
+        for limit in 0..n {
+            let mut out = Vec::new();
+            let err = canonicalize_limited(input, &mut out, limit).unwrap_err();
+            assert_eq!(err.kind(), &Kind::TooLarge { limit }, "limit {limit}");
+            assert_eq!(err.code(), "too_large");
+            assert!(out.is_empty(), "limit {limit}");
+        }
+
+        // Output is written in input order, each object sorted when it closes:
+        // `{"b":<big>,"c":[` is 32 bytes, `<big>,{"y":<big>,"x":1}]` 56 more.
+        let refused_at = |limit| canonicalize_limited(input, &mut Vec::new(), limit).unwrap_err();
+        assert_eq!(refused_at(n - 1).offset(), 0, "the closing brace");
+        assert_eq!(refused_at(32 + 20).offset(), 15, "the number in the array");
+        assert_eq!(
+            refused_at(32 + 21).offset(),
+            25,
+            "the comma and name before 1e20"
+        );
+        assert_eq!(
+            refused_at(32 + 55).offset(),
+            14,
+            "the array's closing bracket"
+        );
+        assert_eq!(
+            refused_at(n - 1).to_string(),
+            alloc::format!(
+                "canonical output would exceed {} bytes, the most canonicalize() writes, at the \
+                 value starting at byte 0: numbers such as 1e20 grow when written out in full; \
+                 canonicalize a smaller document",
+                n - 1
+            )
+        );
+    }
+
+    /// The limit is on the whole buffer: what `canonicalize_into` appends to counts with
+    /// what it already held.
+    #[test]
+    fn output_limit_counts_existing_output() {
+        let input = br#"{"b":1e20,"a":1}"#;
+        let expected: &[u8] = br#"xy{"a":1,"b":100000000000000000000}"#;
+        let mut out = b"xy".to_vec();
+        assert_eq!(
+            canonicalize_limited(input, &mut out, expected.len()),
+            Ok(())
+        );
+        assert_eq!(out, expected);
+
+        let mut out = b"xy".to_vec();
+        let err = canonicalize_limited(input, &mut out, expected.len() - 1).unwrap_err();
+        assert_eq!(err.code(), "too_large");
+        assert_eq!(out, b"xy");
     }
 
     #[test]

@@ -176,6 +176,13 @@ pub enum CanonicalizeErrorKind {
     TrailingData,
     /// Arrays and objects nested deeper than [`MAX_DEPTH`](crate::MAX_DEPTH) (code `too_deep`).
     TooDeep,
+    /// The canonical form would be longer than this implementation writes (code
+    /// `too_large`): the output buffer may not pass 4 GiB − 1 bytes. Only huge numbers
+    /// written short, like millions of `1e20`, grow that much from an input under 1 GiB.
+    TooLarge {
+        /// The most bytes the output buffer may hold.
+        limit: usize,
+    },
 }
 
 /// Why and where [`canonicalize`](crate::canonicalize) refused its input.
@@ -207,6 +214,7 @@ impl CanonicalizeError {
             CanonicalizeErrorKind::NumberOutOfRange => "number_out_of_range",
             CanonicalizeErrorKind::TrailingData => "trailing_data",
             CanonicalizeErrorKind::TooDeep => "too_deep",
+            CanonicalizeErrorKind::TooLarge { .. } => "too_large",
         }
     }
 }
@@ -247,6 +255,12 @@ impl fmt::Display for CanonicalizeError {
                 f,
                 "arrays and objects nested deeper than {} levels at byte {at}",
                 crate::MAX_DEPTH
+            ),
+            CanonicalizeErrorKind::TooLarge { limit } => write!(
+                f,
+                "canonical output would exceed {limit} bytes, the most canonicalize() writes, \
+                 at the value starting at byte {at}: numbers such as 1e20 grow when written \
+                 out in full; canonicalize a smaller document"
             ),
         }
     }

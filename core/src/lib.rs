@@ -60,8 +60,8 @@ pub use data::{check_event_data, is_array_index, DataError, MAX_ARRAY_INDEX, MAX
 pub use error::{CanonicalizeError, CanonicalizeErrorKind, EnvelopeError, Scheme, VerifyError};
 pub use event::{format_rfc3339, Envelope, EventGroup, EventType, UnknownEventType};
 pub use signature::{
-    sign, sign_v2, verify, verify_v2, Verified, Verifier, DEFAULT_TOLERANCE, SIGNATURE_HEADER,
-    SIGNATURE_V2_HEADER,
+    sign, sign_v2, verify, verify_v2, Verified, Verifier, VerifyOptions, DEFAULT_TOLERANCE,
+    SIGNATURE_HEADER, SIGNATURE_V2_HEADER,
 };
 
 /// Names of the delivery headers of PROTOCOL §2, spelled as the server sends them.

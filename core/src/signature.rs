@@ -160,6 +160,11 @@ impl Verifier {
     /// Verifies a delivery from its two signature headers, as a receiver should:
     /// the v2 header when it is present (replay protection and rotation), else the v1
     /// header. A header that is absent or empty counts as not present.
+    ///
+    /// The v1 fallback keeps the docs' scheme valid, and so accepts a delivery that carries
+    /// v1 alone: no timestamp, no replay protection. A receiver that wants replay
+    /// protection refuses those with [`Verifier::verify_delivery_with`] and
+    /// [`VerifyOptions::require_v2`].
     pub fn verify_delivery(
         &self,
         body: &[u8],
@@ -168,10 +173,53 @@ impl Verifier {
         now: u64,
         tolerance: u64,
     ) -> Result<Verified, VerifyError> {
+        let options = VerifyOptions {
+            tolerance,
+            require_v2: false,
+        };
+        self.verify_delivery_with(body, v1, v2, now, options)
+    }
+
+    /// [`Verifier::verify_delivery`] with its options. With `require_v2`, a delivery
+    /// without the v2 header is refused with [`VerifyError::MissingSignature`] for v2,
+    /// whatever its v1 header says: an attacker who strips v2 from a captured delivery
+    /// cannot downgrade it to the scheme that has no timestamp.
+    pub fn verify_delivery_with(
+        &self,
+        body: &[u8],
+        v1: Option<&str>,
+        v2: Option<&str>,
+        now: u64,
+        options: VerifyOptions,
+    ) -> Result<Verified, VerifyError> {
         match (present(v2), present(v1)) {
-            (Some(v2), _) => self.verify_v2(body, v2, now, tolerance),
+            (Some(v2), _) => self.verify_v2(body, v2, now, options.tolerance),
+            (None, _) if options.require_v2 => {
+                Err(VerifyError::MissingSignature { scheme: Scheme::V2 })
+            }
             (None, Some(v1)) => self.verify(body, v1),
             (None, None) => Err(VerifyError::MissingSignature { scheme: Scheme::V1 }),
+        }
+    }
+}
+
+/// How [`Verifier::verify_delivery_with`] checks a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// How far the v2 timestamp may be from now, either way, in seconds
+    /// ([`DEFAULT_TOLERANCE`] by default).
+    pub tolerance: u64,
+    /// Refuse deliveries that carry no v2 header (default `false`: the docs' v1 scheme
+    /// stays valid). Turn it on when every sender you receive from signs v2, as Menon's
+    /// server does: then a captured delivery cannot be replayed by stripping its v2 header.
+    pub require_v2: bool,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        Self {
+            tolerance: DEFAULT_TOLERANCE,
+            require_v2: false,
         }
     }
 }

@@ -94,12 +94,13 @@ export function createApi(backend, name) {
     const [v1, v2] = signatureHeaders(headers);
     const now = resolveNow(options?.now ?? defaults?.now);
     const tolerance = seconds('tolerance', options?.tolerance ?? defaults?.tolerance ?? DEFAULT_TOLERANCE);
+    const requireV2 = flag('requireV2', options?.requireV2 ?? defaults?.requireV2);
     if (input.text !== undefined) {
       const onMismatch = input.parsed === undefined ? undefined : parsedMismatch;
-      call(() => verifier.verifyDeliveryStr(input.text, v1, v2, now, tolerance), onMismatch);
+      call(() => verifier.verifyDeliveryStr(input.text, v1, v2, now, tolerance, requireV2), onMismatch);
       return eventObject(input.parsed === undefined ? parseEvent(input.text) : input.parsed);
     }
-    call(() => verifier.verifyDelivery(input.bytes, v1, v2, now, tolerance));
+    call(() => verifier.verifyDelivery(input.bytes, v1, v2, now, tolerance, requireV2));
     return eventObject(parseEvent(decodeUtf8(input.bytes)));
   }
 
@@ -152,13 +153,14 @@ export function createApi(backend, name) {
     /**
      * @param {string | string[]} secret the webhook's secret (whsec_…), or several during
      *   a rotation, the newest first
-     * @param {{ tolerance?: number, now?: number | (() => number) }} [options]
+     * @param {{ tolerance?: number, now?: number | (() => number), requireV2?: boolean }} [options]
      */
     constructor(secret, options = {}) {
       this.#verifier = newVerifier(secret);
       this.#defaults = {
         tolerance: options.tolerance == null ? undefined : seconds('tolerance', options.tolerance),
         now: options.now,
+        requireV2: flag('requireV2', options.requireV2),
       };
     }
 
@@ -335,6 +337,14 @@ function secretList(secret) {
 function seconds(name, value) {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw new TypeError(`${name} must be a whole, non-negative number of seconds, got ${describe(value)} ${String(value)}`);
+  }
+  return value;
+}
+
+function flag(name, value) {
+  if (value == null) return false;
+  if (typeof value !== 'boolean') {
+    throw new TypeError(`${name} must be true or false, got ${describe(value)} ${String(value)}`);
   }
   return value;
 }

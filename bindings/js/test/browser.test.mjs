@@ -56,7 +56,7 @@ test('the browser entry verifies every shared vector in headless Chromium', { ti
   assert.equal(result.error, undefined, result.error);
   assert.equal(result.backend, 'wasm');
   assert.match(result.userAgent, /Chrome\//);
-  assert.deepEqual(result.counts, { sign: SIG.sign.length, verify: SIG.verify.length, canonicalize: CANON.cases.length });
+  assert.deepEqual(result.counts, { sign: SIG.sign.length, verify: SIG.verify.length, deliveries: SIG.deliveries.length, canonicalize: CANON.cases.length });
   assert.deepEqual(result.failures, []);
   const status = await page.textContent('#status');
   assert.match(status, /0 failures$/);

@@ -31,6 +31,8 @@ test('the vector files are the size the core promises', () => {
   assert.ok(SIG.sign.length >= 19, `${SIG.sign.length} sign vectors`);
   assert.ok(SIG.verify.length >= 120, `${SIG.verify.length} verify vectors`);
   assert.ok(CANON.cases.length >= 290, `${CANON.cases.length} canonicalize cases`);
+  assert.ok(SIG.deliveries.length >= 15, `${SIG.deliveries.length} delivery vectors`);
+  assert.ok(SIG.deliveries.some((v) => v.require_v2), 'delivery vectors with require_v2');
 });
 
 for (const { name, raw, api } of BACKENDS) {
@@ -126,6 +128,38 @@ for (const { name, raw, api } of BACKENDS) {
         }
       }
     }
+  });
+
+  test(`${name}: every delivery vector (both headers, one, none; requireV2 on and off)`, () => {
+    for (const v of SIG.deliveries) {
+      const body = bodyOf(v);
+      const tolerance = v.tolerance ?? DEFAULT_TOLERANCE;
+      const v1 = v.headers['X-Menon-Signature'];
+      const v2 = v.headers['X-Menon-Signature-V2'];
+      // The low level: requireV2 as the vector says, and left out when false (the default).
+      const verifier = new raw.Verifier(v.secrets);
+      const low = v.require_v2
+        ? outcome(() => verifier.verifyDelivery(body, v1, v2, v.now, tolerance, true))
+        : outcome(() => verifier.verifyDelivery(body, v1, v2, v.now, tolerance));
+      // The public API: per call, and as the Webhook's default.
+      const options = { now: v.now, tolerance, ...(v.require_v2 ? { requireV2: true } : {}) };
+      const api1 = outcome(() => (api.verify(body, v.headers, v.secrets, options), v.secret_index));
+      const api2 = outcome(() => (new api.Webhook(v.secrets, options).verify(body, v.headers), v.secret_index));
+      for (const got of [low, api1, api2]) {
+        if (v.valid) assert.deepEqual(got, { index: v.secret_index }, show(v));
+        else assert.deepEqual(got, { error: v.error }, show(v));
+      }
+    }
+  });
+
+  test(`${name}: requireV2 must be a boolean, and a per-call false overrides the Webhook's true`, () => {
+    const v = SIG.deliveries.find((x) => x.name === 'delivery/default/v1-only');
+    const body = bodyOf(v);
+    assert.throws(() => api.verify(body, v.headers, v.secrets, { requireV2: 'yes' }), /requireV2 must be true or false/);
+    assert.throws(() => new api.Webhook(v.secrets, { requireV2: 1 }), TypeError);
+    const strict = new api.Webhook(v.secrets, { requireV2: true });
+    assert.throws(() => strict.verify(body, v.headers), (e) => e.code === 'missing_signature' && e.status === 401);
+    assert.doesNotThrow(() => strict.verify(body, v.headers, { requireV2: false }));
   });
 
   test(`${name}: every canonicalize case, as text and as bytes`, () => {

@@ -8,7 +8,7 @@
 //! | export | core call |
 //! |---|---|
 //! | `new Verifier(secrets)` | [`menon_webhooks::Verifier::new`] |
-//! | `verifier.verifyDelivery(body, v1?, v2?, now, tolerance)` → secret index | [`menon_webhooks::Verifier::verify_delivery`] |
+//! | `verifier.verifyDelivery(body, v1?, v2?, now, tolerance, requireV2?)` → secret index | [`menon_webhooks::Verifier::verify_delivery_with`] |
 //! | `verifier.sign(body)`, `verifier.signV2(timestamp, body)` | [`menon_webhooks::Verifier::sign`], [`menon_webhooks::Verifier::sign_v2`] |
 //! | `verifier.deliveryHeaders(body, timestamp, eventType?, eventId?, deliveryId?, test?)` → `[name, value, …]` | [`menon_webhooks::Verifier::delivery_headers`] |
 //! | `verifySignature(secret, body, header)` → boolean | [`menon_webhooks::verify`] |
@@ -57,8 +57,9 @@ impl Verifier {
             .map_err(verify_error)
     }
 
-    /// Verifies a delivery (v2 when that header is present, else v1) and returns the
-    /// index of the secret that matched. `undefined` stands for an absent header.
+    /// Verifies a delivery (v2 when that header is present, else v1 unless `require_v2`)
+    /// and returns the index of the secret that matched. `undefined` stands for an absent
+    /// header, and for `false`.
     #[napi]
     pub fn verify_delivery(
         &self,
@@ -67,8 +68,9 @@ impl Verifier {
         v2: Option<String>,
         now: f64,
         tolerance: f64,
+        require_v2: Option<bool>,
     ) -> Result<u32, Coded> {
-        self.deliver(body, v1, v2, now, tolerance)
+        self.deliver(body, v1, v2, now, tolerance, require_v2)
     }
 
     /// [`Verifier::verify_delivery`] over the UTF-8 bytes of a string body.
@@ -80,8 +82,9 @@ impl Verifier {
         v2: Option<String>,
         now: f64,
         tolerance: f64,
+        require_v2: Option<bool>,
     ) -> Result<u32, Coded> {
-        self.deliver(body.as_bytes(), v1, v2, now, tolerance)
+        self.deliver(body.as_bytes(), v1, v2, now, tolerance, require_v2)
     }
 
     /// The `X-Menon-Signature` value of `body`, signed with the first (newest) secret.
@@ -175,15 +178,14 @@ impl Verifier {
         v2: Option<String>,
         now: f64,
         tolerance: f64,
+        require_v2: Option<bool>,
     ) -> Result<u32, Coded> {
+        let options = core_api::VerifyOptions {
+            tolerance: seconds(tolerance),
+            require_v2: require_v2.unwrap_or(false),
+        };
         self.inner
-            .verify_delivery(
-                body,
-                v1.as_deref(),
-                v2.as_deref(),
-                seconds(now),
-                seconds(tolerance),
-            )
+            .verify_delivery_with(body, v1.as_deref(), v2.as_deref(), seconds(now), options)
             .map(|verified| u32::try_from(verified.secret_index).unwrap_or(u32::MAX))
             .map_err(verify_error)
     }

@@ -12,7 +12,7 @@
 
 use std::borrow::Cow;
 
-use menon_webhooks::{EventType, Scheme, Verifier, DEFAULT_TOLERANCE};
+use menon_webhooks::{EventType, Scheme, Verifier, VerifyOptions, DEFAULT_TOLERANCE};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -125,28 +125,30 @@ impl Webhook {
     }
 
     /// Verifies a delivery and returns the event (the parsed body).
-    #[pyo3(signature = (body, headers, *, tolerance = 300, now = None))]
+    #[pyo3(signature = (body, headers, *, tolerance = 300, now = None, require_v2 = false))]
     fn verify<'py>(
         &self,
         body: &Bound<'py, PyAny>,
         headers: &Bound<'py, PyAny>,
         tolerance: i64,
         now: Option<i64>,
+        require_v2: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        verify_event(&self.verifier, body, headers, tolerance, now)
+        verify_event(&self.verifier, body, headers, tolerance, now, require_v2)
     }
 
     /// Verifies a delivery without parsing the body; says which scheme and secret matched.
-    #[pyo3(signature = (body, headers, *, tolerance = 300, now = None))]
+    #[pyo3(signature = (body, headers, *, tolerance = 300, now = None, require_v2 = false))]
     fn verify_delivery(
         &self,
         body: &Bound<'_, PyAny>,
         headers: &Bound<'_, PyAny>,
         tolerance: i64,
         now: Option<i64>,
+        require_v2: bool,
     ) -> PyResult<Verified> {
         let input = convert::body(body)?;
-        verify_input(&self.verifier, &input, headers, tolerance, now)
+        verify_input(&self.verifier, &input, headers, tolerance, now, require_v2)
     }
 
     /// The headers to send with `body`.
@@ -174,17 +176,25 @@ impl Webhook {
     }
 }
 
-/// `verify(body, headers, secret, *, tolerance=300, now=None) -> dict`.
+/// `verify(body, headers, secret, *, tolerance=300, now=None, require_v2=False) -> dict`.
 #[pyfunction]
-#[pyo3(signature = (body, headers, secret, *, tolerance = 300, now = None))]
+#[pyo3(signature = (body, headers, secret, *, tolerance = 300, now = None, require_v2 = false))]
 fn verify<'py>(
     body: &Bound<'py, PyAny>,
     headers: &Bound<'py, PyAny>,
     secret: &Bound<'py, PyAny>,
     tolerance: i64,
     now: Option<i64>,
+    require_v2: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    verify_event(&convert::verifier(secret)?, body, headers, tolerance, now)
+    verify_event(
+        &convert::verifier(secret)?,
+        body,
+        headers,
+        tolerance,
+        now,
+        require_v2,
+    )
 }
 
 /// `sign(body, secret, *, timestamp=None, event_type=None, event_id=None,
@@ -230,19 +240,23 @@ fn verify_input(
     headers: &Bound<'_, PyAny>,
     tolerance: i64,
     now: Option<i64>,
+    require_v2: bool,
 ) -> PyResult<Verified> {
     let py = headers.py();
-    let tolerance = convert::seconds(tolerance, "tolerance")?;
+    let options = VerifyOptions {
+        tolerance: convert::seconds(tolerance, "tolerance")?,
+        require_v2,
+    };
     let now = convert::now_or_clock(now, "now")?;
     let signatures = convert::signatures(headers)?;
     let body = input.body.as_slice();
     let check = || {
-        verifier.verify_delivery(
+        verifier.verify_delivery_with(
             body,
             signatures.v1.as_deref(),
             signatures.v2.as_deref(),
             now,
-            tolerance,
+            options,
         )
     };
     let result = if body.len() >= DETACH_AT {
@@ -274,10 +288,11 @@ fn verify_event<'py>(
     headers: &Bound<'py, PyAny>,
     tolerance: i64,
     now: Option<i64>,
+    require_v2: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = body.py();
     let input = convert::body(body)?;
-    verify_input(verifier, &input, headers, tolerance, now)?;
+    verify_input(verifier, &input, headers, tolerance, now, require_v2)?;
     if let Some(parsed) = input.parsed {
         return Ok(parsed);
     }

@@ -63,10 +63,17 @@ _fastapi_app = FastAPI()
 _fastapi_received: list[dict[str, Any]] = []
 # At module level, as in an application: FastAPI resolves the annotation by name.
 MenonEvent = Annotated[dict[str, Any], Depends(fastapi_verified_event(SECRETS))]
+StrictEvent = Annotated[dict[str, Any], Depends(fastapi_verified_event(SECRETS, require_v2=True))]
 
 
 @_fastapi_app.post("/hook")
 async def _fastapi_hook(event: MenonEvent) -> dict[str, bool]:
+    _fastapi_received.append(event)
+    return {"received": True}
+
+
+@_fastapi_app.post("/strict")
+async def _fastapi_strict(event: StrictEvent) -> dict[str, bool]:
     _fastapi_received.append(event)
     return {"received": True}
 
@@ -108,6 +115,12 @@ def flask_receiver() -> Receiver:
         received.append(event)
         return {"tenant": tenant}
 
+    @app.post("/strict")
+    @verified_event(SECRETS, require_v2=True)
+    def strict_hook(event: dict[str, Any]) -> tuple[str, int]:
+        received.append(event)
+        return "", 204
+
     client = app.test_client()
 
     def post(path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
@@ -140,7 +153,12 @@ def _django_urls() -> list[Any]:
         _django_received.append(event)
         return JsonResponse({"tenant": tenant})
 
-    return [path("hook", hook), path("async/<str:tenant>", async_hook)]
+    @verified_event(SECRETS, require_v2=True)
+    def strict_hook(request: HttpRequest, event: dict[str, Any]) -> HttpResponse:
+        _django_received.append(event)
+        return HttpResponse(status=204)
+
+    return [path("hook", hook), path("async/<str:tenant>", async_hook), path("strict", strict_hook)]
 
 
 urlpatterns = _django_urls()
@@ -188,6 +206,16 @@ def test_signed_with_the_older_secret_v1_only(receiver: Receiver) -> None:
     headers = {"X-Menon-Signature": sign(raw, OTHER_SECRET)["X-Menon-Signature"]}
     status, _ = receiver.post("/hook", raw, headers)
     assert ok(status)
+
+
+def test_require_v2_refuses_v1_only_deliveries(receiver: Receiver) -> None:
+    raw = EVENT_FILES[0].read_bytes()
+    signed = sign(raw, SECRETS)
+    v1_only = {"X-Menon-Signature": signed["X-Menon-Signature"]}
+    status, body = receiver.post("/strict", raw, v1_only)
+    assert (status, receiver.code_of(body)) == (401, "missing_signature")
+    assert ok(receiver.post("/hook", raw, v1_only)[0]), "the default still accepts the docs' v1"
+    assert ok(receiver.post("/strict", raw, signed)[0])
 
 
 def test_large_body_is_accepted(receiver: Receiver) -> None:

@@ -14,6 +14,7 @@ from menon_webhooks import Webhook, WebhookVerificationError
 
 SIGN = SIGNATURES["sign"]
 VERIFY = SIGNATURES["verify"]
+DELIVERIES = SIGNATURES["deliveries"]
 
 
 def shown(vector: dict[str, Any]) -> str:
@@ -24,6 +25,7 @@ def shown(vector: dict[str, Any]) -> str:
 def test_vector_files_are_all_here() -> None:
     # Guards against a silently empty parametrization.
     assert len(SIGN) >= 10 and len(VERIFY) >= 70 and len(CANONICAL["cases"]) >= 150
+    assert len(DELIVERIES) >= 15 and any(v["require_v2"] for v in DELIVERIES)
     assert CANONICAL["max_depth"] == menon_webhooks.MAX_DEPTH == 128
     assert menon_webhooks.DEFAULT_TOLERANCE == 300
 
@@ -111,6 +113,28 @@ def test_verify(v: dict[str, Any]) -> None:
 
 
 V1 = [v for v in VERIFY if v["scheme"] == "v1" and len(v["secrets"]) == 1]
+
+
+@pytest.mark.parametrize("v", DELIVERIES, ids=lambda v: v["name"])
+def test_delivery(v: dict[str, Any]) -> None:
+    """Whole deliveries through Webhook.verify_delivery and the module's verify, with
+    require_v2 as the vector says (and left out when it is false: the default)."""
+    body = body_of(v)
+    kwargs: dict[str, Any] = {"now": v["now"], "tolerance": v.get("tolerance", 300)}
+    if v["require_v2"]:
+        kwargs["require_v2"] = True
+    if v["valid"]:
+        got = Webhook(v["secrets"]).verify_delivery(body, v["headers"], **kwargs)
+        assert (got.scheme, got.secret_index) == (v["scheme"], v["secret_index"]), shown(v)
+        assert menon_webhooks.verify(body, v["headers"], v["secrets"], **kwargs) == json.loads(body)
+    else:
+        for check in (
+            lambda: Webhook(v["secrets"]).verify_delivery(body, v["headers"], **kwargs),
+            lambda: menon_webhooks.verify(body, v["headers"], v["secrets"], **kwargs),
+        ):
+            with pytest.raises(WebhookVerificationError) as caught:
+                check()
+            assert caught.value.code == v["error"], f"{caught.value}: {shown(v)}"
 
 
 @pytest.mark.parametrize("v", V1, ids=lambda v: v["name"])

@@ -1,7 +1,10 @@
 //! Every vector of `fixtures/vectors`, the files every binding runs byte for byte.
 //! A failure prints the whole vector.
 
-use menon_webhooks::{canonicalize, headers, sign, sign_v2, verify, Verifier, DEFAULT_TOLERANCE};
+use menon_webhooks::{
+    canonicalize, headers, sign, sign_v2, verify, Scheme, Verifier, VerifyOptions,
+    DEFAULT_TOLERANCE,
+};
 use serde_json::Value;
 
 fn load(name: &str) -> Value {
@@ -157,6 +160,61 @@ fn verify_vectors() {
         v1 > 0 && v2 > 0 && refused > 0,
         "v1 {v1}, v2 {v2}, refused {refused}"
     );
+}
+
+/// Whole deliveries: which header decides, and `require_v2` refusing v1-only ones.
+#[test]
+fn delivery_vectors() {
+    let file = load("signatures.json");
+    let cases = file["deliveries"].as_array().unwrap();
+    assert!(cases.len() >= 15, "only {} delivery vectors", cases.len());
+    let mut required = 0;
+    for v in cases {
+        let header = |name: &str| v["headers"][name].as_str();
+        let options = VerifyOptions {
+            tolerance: v["tolerance"].as_u64().unwrap_or(DEFAULT_TOLERANCE),
+            require_v2: v["require_v2"].as_bool().unwrap(),
+        };
+        required += usize::from(options.require_v2);
+        let verifier = Verifier::new(&secrets(v)).unwrap();
+        let got = verifier.verify_delivery_with(
+            &body(v),
+            header(headers::SIGNATURE),
+            header(headers::SIGNATURE_V2),
+            v["now"].as_u64().unwrap(),
+            options,
+        );
+        if !options.require_v2 {
+            // The default entry point is the same check.
+            let default = verifier.verify_delivery(
+                &body(v),
+                header(headers::SIGNATURE),
+                header(headers::SIGNATURE_V2),
+                v["now"].as_u64().unwrap(),
+                options.tolerance,
+            );
+            assert_eq!(default, got, "{v:#}");
+        }
+        if v["valid"] == Value::Bool(true) {
+            let ok = got.unwrap_or_else(|e| panic!("refused ({e}) a valid vector: {v:#}"));
+            let scheme = match text(v, "scheme") {
+                "v1" => Scheme::V1,
+                _ => Scheme::V2,
+            };
+            assert_eq!(ok.scheme, scheme, "{v:#}");
+            assert_eq!(
+                Some(ok.secret_index as u64),
+                v["secret_index"].as_u64(),
+                "{v:#}"
+            );
+        } else {
+            let err = got
+                .err()
+                .unwrap_or_else(|| panic!("accepted an invalid vector: {v:#}"));
+            assert_eq!(err.code(), text(v, "error"), "error code ({err}) of {v:#}");
+        }
+    }
+    assert!(required > 0 && required < cases.len());
 }
 
 #[test]

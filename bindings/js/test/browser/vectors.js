@@ -30,7 +30,7 @@ async function run() {
     ['signatures', 'canonicalize'].map((f) => fetch(`/fixtures/vectors/${f}.json`).then((r) => r.json())),
   );
   const failures = [];
-  const counts = { sign: 0, verify: 0, canonicalize: 0 };
+  const counts = { sign: 0, verify: 0, deliveries: 0, canonicalize: 0 };
   const check = (ok, what, v) => ok || failures.push(`${what}: ${JSON.stringify(v).slice(0, 300)}`);
 
   for (const v of sig.sign) {
@@ -54,6 +54,13 @@ async function run() {
     }
     counts.verify++;
   }
+  for (const v of sig.deliveries) {
+    const options = { now: v.now, tolerance: v.tolerance ?? 300, ...(v.require_v2 ? { requireV2: true } : {}) };
+    const got = outcome(() => (api.verify(bodyOf(v), v.headers, v.secrets, options), v.secret_index));
+    if (v.valid) check(got.value === v.secret_index, `delivery (valid, got ${JSON.stringify(got)})`, v);
+    else check(got.error === v.error, `delivery (expected ${v.error}, got ${JSON.stringify(got)})`, v);
+    counts.deliveries++;
+  }
   for (const v of canon.cases) {
     const got = typeof v.input === 'string'
       ? outcome(() => api.canonicalize(v.input))
@@ -70,6 +77,7 @@ run().then(
     window.menonResult = result;
     document.getElementById('status').textContent =
       `${result.backend}: ${result.counts.sign} sign, ${result.counts.verify} verify, ` +
+      `${result.counts.deliveries} delivery, ` +
       `${result.counts.canonicalize} canonicalize vectors; ${result.failures.length} failures`;
     document.getElementById('failures').textContent = result.failures.join('\n');
   },

@@ -148,13 +148,16 @@ def verify(
     *,
     tolerance: int = 300,
     now: int | None = None,
+    require_v2: bool = False,
 ) -> dict[str, Any]:
     """Verify a delivery and return the event (the parsed body).
 
     ``headers`` is the request's header mapping (``request.headers`` in FastAPI/Starlette,
     Flask and Django, or a dict); names are compared case-insensitively. The
     ``X-Menon-Signature-V2`` header is checked when present (timestamp within ``tolerance``
-    seconds of ``now``, default the system clock), else ``X-Menon-Signature``.
+    seconds of ``now``, default the system clock), else ``X-Menon-Signature``, unless
+    ``require_v2``: then a delivery without the v2 header is refused (``missing_signature``),
+    so a captured delivery cannot be replayed by stripping its timestamped header.
 
     Raises ``WebhookVerificationError`` with a stable ``.code`` on refusal.
     """
@@ -217,6 +220,7 @@ class Webhook:
         *,
         tolerance: int = 300,
         now: int | None = None,
+        require_v2: bool = False,
     ) -> dict[str, Any]:
         """Like the module's ``verify``, with this webhook's secrets."""
     def verify_delivery(
@@ -226,6 +230,7 @@ class Webhook:
         *,
         tolerance: int = 300,
         now: int | None = None,
+        require_v2: bool = False,
     ) -> Verified:
         """Verify without parsing the body (any bytes); says which scheme and secret matched."""
     def sign(

@@ -28,6 +28,7 @@ STATUS: Final[Mapping[str, int]] = MappingProxyType({
     "number_out_of_range": 400,
     "trailing_data": 400,
     "too_deep": 400,
+    "too_large": 400,
     "invalid_body": 400,
     "invalid_header": 400,
 })
@@ -43,7 +44,7 @@ class WebhookVerificationError(ValueError):
     ``no_secret``, ``missing_signature``, ``unsupported_scheme``, ``malformed_signature``,
     ``signature_mismatch``, ``timestamp_too_old``, ``timestamp_in_future``; the RFC 8785 codes
     ``invalid_json``, ``invalid_utf8``, ``lone_surrogate``, ``duplicate_key``,
-    ``number_out_of_range``, ``trailing_data``, ``too_deep``; ``invalid_envelope``; and
+    ``number_out_of_range``, ``trailing_data``, ``too_deep``, ``too_large``; ``invalid_envelope``; and
     ``invalid_body`` / ``invalid_header`` for Python values that cannot be a body or a header.
     ``str(error)`` says what was wrong and what to do about it.
 
@@ -56,7 +57,7 @@ class WebhookVerificationError(ValueError):
     - 500 for ``no_secret``: the receiver has no secret configured;
     - 400 for everything else, a validly signed body that is not an event: ``invalid_envelope``,
       ``invalid_json``, ``invalid_utf8``, ``lone_surrogate``, ``duplicate_key``,
-      ``number_out_of_range``, ``trailing_data``, ``too_deep``, ``invalid_body``,
+      ``number_out_of_range``, ``trailing_data``, ``too_deep``, ``too_large``, ``invalid_body``,
       ``invalid_header`` (and any other code).
 
     (The JS middleware also answers 413 for a body over its size limit; the Python helpers

@@ -33,7 +33,10 @@ __all__ = ["verified_event"]
 
 
 def verified_event(
-    secret: Union[str, Sequence[str], Webhook], *, tolerance: int = DEFAULT_TOLERANCE
+    secret: Union[str, Sequence[str], Webhook],
+    *,
+    tolerance: int = DEFAULT_TOLERANCE,
+    require_v2: bool = False,
 ) -> Callable[[Request], Awaitable[dict[str, Any]]]:
     """A FastAPI dependency: the verified event of the request, or the refusal's status and code.
 
@@ -44,7 +47,7 @@ def verified_event(
     async def menon_event(request: Request) -> dict[str, Any]:
         body = await request.body()
         try:
-            return webhook.verify(body, request.headers, tolerance=tolerance)
+            return webhook.verify(body, request.headers, tolerance=tolerance, require_v2=require_v2)
         except WebhookVerificationError as error:
             raise HTTPException(
                 status_code=error.status, detail={"code": error.code, "message": str(error)}

@@ -47,13 +47,14 @@ Event = dict[str, Any]
 class _Decorator:
     """What ``verified_event(secret)`` returns: apply it to a view."""
 
-    def __init__(self, webhook: Webhook, tolerance: int) -> None:
+    def __init__(self, webhook: Webhook, tolerance: int, require_v2: bool) -> None:
         self._webhook = webhook
         self._tolerance = tolerance
+        self._require_v2 = require_v2
 
     def _event(self) -> Event | Refusal:
         try:
-            return self._webhook.verify(request.get_data(), request.headers, tolerance=self._tolerance)
+            return self._webhook.verify(request.get_data(), request.headers, tolerance=self._tolerance, require_v2=self._require_v2)
         except WebhookVerificationError as error:
             return jsonify(success=False, error={"code": error.code, "message": str(error)}), error.status
 
@@ -86,7 +87,10 @@ class _Decorator:
 
 
 def verified_event(
-    secret: Union[str, Sequence[str], Webhook], *, tolerance: int = DEFAULT_TOLERANCE
+    secret: Union[str, Sequence[str], Webhook],
+    *,
+    tolerance: int = DEFAULT_TOLERANCE,
+    require_v2: bool = False,
 ) -> _Decorator:
     """Decorate a Flask view that takes the verified event as its first argument.
 
@@ -94,4 +98,4 @@ def verified_event(
     it is checked now, so a missing secret fails at start-up (``no_secret``), not per request.
     """
     webhook = secret if isinstance(secret, Webhook) else Webhook(secret)
-    return _Decorator(webhook, tolerance)
+    return _Decorator(webhook, tolerance, require_v2)
