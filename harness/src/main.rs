@@ -19,7 +19,7 @@ use clap::{Args, Parser, Subcommand};
 use menon_grader::{grade, replay};
 
 use crate::clock::{Clock, ScaledClock, SharedClock, SystemClock};
-use crate::config::{parse_duration, DataArgs, ServeArgs};
+use crate::config::{DataArgs, ServeArgs};
 use crate::store::SellerId;
 
 /// The reference Menon webhook server, and the conformance grader for webhook receivers.
@@ -48,7 +48,8 @@ struct Cli {
 enum Command {
     /// Run the webhook server (management API on http://127.0.0.1:8787 by default).
     Serve(ServeArgs),
-    /// Print a seller JWT (HS256, signed with the data folder's key) for /api/seller.
+    /// Print a seller JWT (HS256, signed with the data folder's key) for /api/seller;
+    /// `token revoke` revokes one.
     Token(TokenArgs),
     /// Manage API keys for the /v1 routes.
     ApiKey {
@@ -79,15 +80,30 @@ enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 struct TokenArgs {
+    #[command(subcommand)]
+    command: Option<TokenCommand>,
     /// The seller the token speaks for (its `sub`), e.g. sel_123.
-    #[arg(long, value_parser = seller_arg)]
-    seller: SellerId,
-    /// How long the token is valid (e.g. 24h, 30m).
-    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    #[arg(long, value_parser = seller_arg, required = true)]
+    seller: Option<SellerId>,
+    /// How long the token is valid (e.g. 24h, 30m); at most 720h (30 days).
+    #[arg(long, default_value = "24h", value_parser = auth::parse_token_ttl)]
     ttl: Duration,
     #[command(flatten)]
     data: DataArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Revoke a seller token: the server refuses it from its next request on, and ends
+    /// the dashboard sessions it started. Prints its `jti`.
+    Revoke {
+        /// The token's `jti` (tok_…), or the whole token.
+        token: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -158,10 +174,23 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             };
             runtime.block_on(server::run(args, clock, server::shutdown_signal()))
         }
+        Command::Token(TokenArgs {
+            command: Some(TokenCommand::Revoke { token, data }),
+            ..
+        }) => {
+            data.ensure_data_dir()?;
+            let key = auth::JwtKey::load_or_create(&data.jwt_key_path())?;
+            let store = store::open(&data.database())?;
+            let revoked =
+                service::access::revoke(store.as_ref(), &key, &token, SystemClock.now_unix())?;
+            println!("{}", revoked.jti);
+            Ok(())
+        }
         Command::Token(args) => {
+            let seller = args.seller.ok_or("give --seller <id>")?;
             args.data.ensure_data_dir()?;
             let key = auth::JwtKey::load_or_create(&args.data.jwt_key_path())?;
-            let token = key.issue(&args.seller, SystemClock.now_unix(), args.ttl.as_secs())?;
+            let token = key.issue(&seller, SystemClock.now_unix(), args.ttl.as_secs())?;
             println!("{token}");
             Ok(())
         }

@@ -1,7 +1,7 @@
 //! Random identifiers and secrets, all drawn from the OS RNG and written in URL-safe
 //! base64 without padding: webhook ids `wh_…`, secrets `whsec_…` (PROTOCOL §1: at least
 //! 24 random bytes, so at least 32 characters after the prefix), event ids `evt_…`,
-//! attempt ids `log_…` and API keys `mk_…`.
+//! attempt ids `log_…`, seller token ids (`jti`) `tok_…` and API keys `mk_…`.
 
 use std::fmt;
 
@@ -49,6 +49,12 @@ pub fn event_id() -> Result<String, RngError> {
 /// A delivery-attempt id, `log_` + 16 random bytes.
 pub fn log_id() -> Result<String, RngError> {
     token::<16>("log_")
+}
+
+/// A seller token's unique id (its `jti`, which `token revoke` names), `tok_` + 16
+/// random bytes.
+pub fn token_id() -> Result<String, RngError> {
+    token::<16>("tok_")
 }
 
 /// `n` delivery-attempt ids, as [`log_id`] makes them, from one read of the OS RNG (a
@@ -110,6 +116,8 @@ mod tests {
         assert!(webhook_id()?.starts_with("wh_"));
         assert!(event_id()?.starts_with("evt_"));
         assert!(log_id()?.starts_with("log_"));
+        assert!(token_id()?.starts_with("tok_"));
+        assert_ne!(token_id()?, token_id()?);
         assert!(api_key()?.expose().starts_with("mk_"));
         assert_ne!(webhook_id()?, webhook_id()?);
         let batch = log_ids(3)?;

@@ -2,8 +2,14 @@
 //! `/api/seller` family and API keys (`mk_…`, stored as SHA-256 hashes) for `/v1`.
 //!
 //! Only HS256 is accepted: a token whose header names another algorithm, `none`
-//! included, is refused before its signature is looked at. Expiry is checked against the
-//! harness [`Clock`](crate::clock::Clock), not the library's own reading of the time.
+//! included, is refused before its signature is looked at. `exp` and `nbf` are checked
+//! against the harness [`Clock`](crate::clock::Clock)'s wall time, not the library's own
+//! reading of the time, with no leeway: a token is refused from its `exp` on, and before
+//! its `nbf`. A token lives at most [`MAX_TOKEN_TTL_SECS`] (30 days), whoever signed it:
+//! `exp` may be at most that far from `iat` (from now, when there is no `iat` or it is
+//! later than now). Tokens from `menon-harness token` carry `iat`, `nbf` and a unique
+//! `jti` (`tok_…`); whether a `jti` was revoked is the store's to say
+//! (`service::access`).
 //!
 //! The same key signs the dashboard's sign-in links: short-lived tokens with the audience
 //! [`SIGN_IN_AUDIENCE`] and a `jti`. A seller token has no `aud`, and a token with an
@@ -22,6 +28,26 @@ use sha2::{Digest, Sha256};
 
 use crate::store::SellerId;
 use menon_harness_common::ids::{self, RngError, Secret};
+use menon_harness_common::parse_duration;
+
+/// The longest a seller token may live, in seconds: 30 days. `menon-harness token --ttl`
+/// refuses more, and the server refuses a token whose `exp` is further than this from its
+/// `iat` (or from now, when it has no `iat` or one later than now).
+pub const MAX_TOKEN_TTL_SECS: u64 = 30 * 24 * 60 * 60;
+
+/// `token --ttl`: a duration (`24h`, `30m`, …) of at most [`MAX_TOKEN_TTL_SECS`].
+pub fn parse_token_ttl(text: &str) -> Result<std::time::Duration, String> {
+    let ttl = parse_duration(text)?;
+    if ttl.as_secs() > MAX_TOKEN_TTL_SECS
+        || (ttl.as_secs() == MAX_TOKEN_TTL_SECS && ttl.subsec_nanos() > 0)
+    {
+        return Err(format!(
+            "{text:?} is longer than a seller token may live: give at most {}h (30 days)",
+            MAX_TOKEN_TTL_SECS / 3600
+        ));
+    }
+    Ok(ttl)
+}
 
 /// The longest seller id accepted, in bytes.
 const MAX_SELLER_ID_LEN: usize = 128;
@@ -44,7 +70,49 @@ struct Claims {
     exp: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     iat: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jti: Option<String>,
 }
+
+/// A checked seller token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SellerToken {
+    /// The seller it speaks for.
+    pub seller: SellerId,
+    /// Unix seconds when it stops working.
+    pub expires_at: u64,
+    /// Its unique id, when it has one: what `menon-harness token revoke` names.
+    pub jti: Option<String>,
+}
+
+/// Why a seller token could not be made.
+#[derive(Debug)]
+pub enum IssueError {
+    /// The lifetime asked for (seconds) is longer than [`MAX_TOKEN_TTL_SECS`].
+    TooLong(u64),
+    /// No randomness for the token's `jti`.
+    Rng(RngError),
+    /// The token could not be signed.
+    Sign(jsonwebtoken::errors::Error),
+}
+
+impl fmt::Display for IssueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IssueError::TooLong(secs) => write!(
+                f,
+                "a seller token lives at most {}h (30 days), not {secs}s",
+                MAX_TOKEN_TTL_SECS / 3600
+            ),
+            IssueError::Rng(e) => write!(f, "cannot draw a token id: {e}"),
+            IssueError::Sign(e) => write!(f, "cannot sign the token: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for IssueError {}
 
 /// The `aud` of a dashboard sign-in link token.
 pub const SIGN_IN_AUDIENCE: &str = "menon-dashboard-sign-in";
@@ -148,25 +216,29 @@ impl JwtKey {
         }
     }
 
-    /// A token for `seller`, valid from `now` for `ttl_secs` seconds.
-    pub fn issue(
-        &self,
-        seller: &SellerId,
-        now: u64,
-        ttl_secs: u64,
-    ) -> Result<String, jsonwebtoken::errors::Error> {
+    /// A token for `seller`, valid from `now` (its `iat` and `nbf`) for `ttl_secs`
+    /// seconds (at most [`MAX_TOKEN_TTL_SECS`]), with a new unique `jti`.
+    pub fn issue(&self, seller: &SellerId, now: u64, ttl_secs: u64) -> Result<String, IssueError> {
+        if ttl_secs > MAX_TOKEN_TTL_SECS {
+            return Err(IssueError::TooLong(ttl_secs));
+        }
         let claims = Claims {
             sub: Some(seller.0.clone()),
             exp: Some(now.saturating_add(ttl_secs)),
             iat: Some(now),
+            nbf: Some(now),
+            jti: Some(ids::token_id().map_err(IssueError::Rng)?),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        self.sign(&claims).map_err(IssueError::Sign)
     }
 
-    /// The seller a token speaks for, if it is an HS256 token signed with this key whose
-    /// `exp` is after `now`.
+    fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+    }
+
+    /// The seller a token speaks for, if it holds at `now` (see [`JwtKey::verify_token`]).
     pub fn verify(&self, token: &str, now: u64) -> Result<SellerId, AuthError> {
-        self.verify_until(token, now).map(|(seller, _)| seller)
+        self.verify_token(token, now).map(|checked| checked.seller)
     }
 
     /// A dashboard sign-in link token for `seller`, valid from `now` for `ttl_secs`
@@ -222,9 +294,50 @@ impl JwtKey {
         })
     }
 
-    /// Like [`JwtKey::verify`], with the token's `exp` (unix seconds): a dashboard
-    /// session made from a token ends no later than the token.
-    pub fn verify_until(&self, token: &str, now: u64) -> Result<(SellerId, u64), AuthError> {
+    /// Checks a seller token at `now` (wall-clock unix seconds): an HS256 token signed
+    /// with this key, with no `aud`, a usable `sub`, an `exp` after `now`, an `nbf` (when
+    /// present) not after `now`, and a lifetime of at most [`MAX_TOKEN_TTL_SECS`].
+    /// (Whether its `jti` was revoked is the store's to say.) Its `exp` comes back too: a
+    /// dashboard session made from a token ends no later than the token.
+    pub fn verify_token(&self, token: &str, now: u64) -> Result<SellerToken, AuthError> {
+        let claims = self.decode_seller(token)?;
+        let (Some(exp), Some(sub)) = (claims.exp, claims.sub) else {
+            return Err(AuthError::MissingClaims);
+        };
+        if exp <= now {
+            return Err(AuthError::Expired);
+        }
+        if claims.nbf.is_some_and(|nbf| nbf > now) {
+            return Err(AuthError::NotYetValid);
+        }
+        // Counted from `iat`, but never from later than now: a token claiming to be issued
+        // in the future cannot stretch its life that way.
+        let start = claims.iat.map_or(now, |iat| iat.min(now));
+        if exp.saturating_sub(start) > MAX_TOKEN_TTL_SECS {
+            return Err(AuthError::LifetimeTooLong);
+        }
+        if claims.jti.as_deref().is_some_and(str::is_empty) {
+            return Err(AuthError::MissingClaims);
+        }
+        let seller = parse_seller_id(&sub).ok_or(AuthError::MissingClaims)?;
+        Ok(SellerToken {
+            seller,
+            expires_at: exp,
+            jti: claims.jti,
+        })
+    }
+
+    /// The `jti` (when it has one) and `exp` of a seller token signed with this key,
+    /// whatever the time: what `menon-harness token revoke` records when given a whole
+    /// token.
+    pub fn revocation_id(&self, token: &str) -> Result<(Option<String>, u64), AuthError> {
+        let claims = self.decode_seller(token)?;
+        let exp = claims.exp.ok_or(AuthError::MissingClaims)?;
+        Ok((claims.jti.filter(|jti| !jti.is_empty()), exp))
+    }
+
+    /// A seller token's claims, its algorithm and signature checked (its times are not).
+    fn decode_seller(&self, token: &str) -> Result<Claims, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| header_error(token))?;
         if header.alg != Algorithm::HS256 {
             return Err(AuthError::WrongAlgorithm);
@@ -243,14 +356,7 @@ impl JwtKey {
                 _ => AuthError::MalformedToken,
             },
         )?;
-        let (Some(exp), Some(sub)) = (data.claims.exp, data.claims.sub) else {
-            return Err(AuthError::MissingClaims);
-        };
-        if exp <= now {
-            return Err(AuthError::Expired);
-        }
-        let seller = parse_seller_id(&sub).ok_or(AuthError::MissingClaims)?;
-        Ok((seller, exp))
+        Ok(data.claims)
     }
 }
 
@@ -301,7 +407,13 @@ pub enum AuthError {
     BadSignature,
     /// `exp` is not after now.
     Expired,
-    /// `sub` or `exp` missing or unusable.
+    /// `nbf` is after now.
+    NotYetValid,
+    /// `exp` is more than [`MAX_TOKEN_TTL_SECS`] after `iat` (or now).
+    LifetimeTooLong,
+    /// Its `jti` was revoked (`menon-harness token revoke`).
+    Revoked,
+    /// `sub` or `exp` missing or unusable, or an empty `jti`.
     MissingClaims,
     /// No such API key (or it was revoked).
     UnknownApiKey,
@@ -316,6 +428,9 @@ impl AuthError {
             AuthError::WrongAlgorithm => "unsupported_token_algorithm",
             AuthError::BadSignature => "invalid_token_signature",
             AuthError::Expired => "token_expired",
+            AuthError::NotYetValid => "token_not_yet_valid",
+            AuthError::LifetimeTooLong => "token_lifetime_too_long",
+            AuthError::Revoked => "token_revoked",
             AuthError::MissingClaims => "invalid_token_claims",
             AuthError::UnknownApiKey => "invalid_api_key",
         }
@@ -335,8 +450,23 @@ impl AuthError {
                  `menon-harness token --seller <id>`"
             }
             AuthError::Expired => "the token has expired: get a new one",
+            AuthError::NotYetValid => {
+                "the token is not valid yet: its `nbf` is later than the server's clock (no \
+                 leeway is allowed); wait until then, or check the clock of the machine that \
+                 made it"
+            }
+            AuthError::LifetimeTooLong => {
+                "the token lives longer than the 30-day (720h) maximum: its `exp` is more than \
+                 30 days after its `iat` (or after now, without `iat`); get a shorter one from \
+                 `menon-harness token --seller <id> --ttl <at most 720h>`"
+            }
+            AuthError::Revoked => {
+                "the token has been revoked (`menon-harness token revoke`): get a new one from \
+                 `menon-harness token --seller <id>`"
+            }
             AuthError::MissingClaims => {
-                "the token needs `sub` (the seller id, 1 to 128 characters) and `exp`"
+                "the token needs `sub` (the seller id, 1 to 128 characters) and `exp`; its \
+                 `jti`, when present, must not be empty"
             }
             AuthError::UnknownApiKey => {
                 "unknown API key: create one with `menon-harness api-key create --seller <id>`"
@@ -344,6 +474,14 @@ impl AuthError {
         }
     }
 }
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message(), self.code())
+    }
+}
+
+impl std::error::Error for AuthError {}
 
 #[cfg(test)]
 mod tests {
@@ -355,13 +493,134 @@ mod tests {
         JwtKey::from_bytes(b"0123456789abcdef0123456789abcdef")
     }
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    /// A token with exactly these claims, signed with [`key`].
+    fn signed(claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
+        key().sign(claims)
+    }
+
+    fn claims(exp: u64) -> Claims {
+        Claims {
+            sub: Some("sel_1".into()),
+            exp: Some(exp),
+            iat: None,
+            nbf: None,
+            jti: None,
+        }
+    }
+
     #[test]
-    fn round_trip_and_expiry() -> Result<(), jsonwebtoken::errors::Error> {
+    fn round_trip_and_expiry() -> TestResult {
         let token = key().issue(&SellerId("sel_1".into()), NOW, 60)?;
         assert_eq!(key().verify(&token, NOW + 59), Ok(SellerId("sel_1".into())));
         assert_eq!(key().verify(&token, NOW + 60), Err(AuthError::Expired));
         let other = JwtKey::from_bytes(b"another key, also 32 bytes long!!");
         assert_eq!(other.verify(&token, NOW), Err(AuthError::BadSignature));
+        Ok(())
+    }
+
+    #[test]
+    fn issued_tokens_carry_iat_nbf_and_a_unique_jti() -> TestResult {
+        let seller = SellerId("sel_1".into());
+        let token = key().issue(&seller, NOW, 60)?;
+        let checked = key().verify_token(&token, NOW)?;
+        let jti = checked.jti.clone().ok_or("no jti")?;
+        assert!(jti.starts_with("tok_"), "{jti}");
+        assert_eq!(checked.expires_at, NOW + 60);
+        let claims = key().decode_seller(&token)?;
+        assert_eq!((claims.iat, claims.nbf), (Some(NOW), Some(NOW)));
+        // Valid from the second it was made, not before.
+        assert_eq!(key().verify(&token, NOW - 1), Err(AuthError::NotYetValid));
+        let again = key().verify_token(&key().issue(&seller, NOW, 60)?, NOW)?;
+        assert_ne!(again.jti, checked.jti);
+        assert_eq!(key().revocation_id(&token)?, (Some(jti), NOW + 60));
+        Ok(())
+    }
+
+    #[test]
+    fn nbf_must_not_be_after_now_with_no_leeway() -> TestResult {
+        let token = signed(&Claims {
+            nbf: Some(NOW + 10),
+            ..claims(NOW + 60)
+        })?;
+        assert_eq!(key().verify(&token, NOW), Err(AuthError::NotYetValid));
+        assert_eq!(key().verify(&token, NOW + 9), Err(AuthError::NotYetValid));
+        assert_eq!(key().verify(&token, NOW + 10), Ok(SellerId("sel_1".into())));
+        assert_eq!(key().verify(&token, NOW + 60), Err(AuthError::Expired));
+        // Without `nbf` a token holds as soon as it is signed.
+        assert!(key().verify(&signed(&claims(NOW + 60))?, NOW).is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn lifetime_is_capped_from_iat_or_now() -> TestResult {
+        let max = MAX_TOKEN_TTL_SECS;
+        let with_iat = |iat, exp| {
+            signed(&Claims {
+                iat: Some(iat),
+                ..claims(exp)
+            })
+        };
+        // From `iat`: exactly the maximum holds, one second more does not, even later on.
+        let longest = with_iat(NOW, NOW + max)?;
+        assert!(key().verify(&longest, NOW).is_ok());
+        assert!(key().verify(&longest, NOW + max - 1).is_ok());
+        let too_long = with_iat(NOW, NOW + max + 1)?;
+        assert_eq!(
+            key().verify(&too_long, NOW),
+            Err(AuthError::LifetimeTooLong)
+        );
+        assert_eq!(
+            key().verify(&too_long, NOW + max),
+            Err(AuthError::LifetimeTooLong)
+        );
+        // Without `iat`, from now.
+        let bare = signed(&claims(NOW + max + 10))?;
+        assert_eq!(key().verify(&bare, NOW), Err(AuthError::LifetimeTooLong));
+        assert!(key().verify(&bare, NOW + 10).is_ok());
+        // An `iat` in the future does not stretch it.
+        let future = with_iat(NOW + 365 * 86_400, NOW + 366 * 86_400)?;
+        assert_eq!(key().verify(&future, NOW), Err(AuthError::LifetimeTooLong));
+        // `issue` and `--ttl` refuse more than the maximum.
+        let seller = SellerId("sel_1".into());
+        assert!(matches!(
+            key().issue(&seller, NOW, max + 1),
+            Err(IssueError::TooLong(_))
+        ));
+        assert!(key().issue(&seller, NOW, max).is_ok());
+        assert_eq!(
+            parse_token_ttl("720h").map(|d| d.as_secs()),
+            Ok(MAX_TOKEN_TTL_SECS)
+        );
+        let refused = parse_token_ttl("721h").err().ok_or("721h accepted")?;
+        assert!(refused.contains("at most 720h"), "{refused}");
+        assert!(parse_token_ttl("ten").is_err());
+        // The message names the same maximum as the constant.
+        let hours = format!("{}h", MAX_TOKEN_TTL_SECS / 3600);
+        assert!(AuthError::LifetimeTooLong.message().contains(&hours));
+        Ok(())
+    }
+
+    #[test]
+    fn empty_jti_is_refused_and_revocation_ids_need_the_key() -> TestResult {
+        let empty = signed(&Claims {
+            jti: Some(String::new()),
+            ..claims(NOW + 60)
+        })?;
+        assert_eq!(key().verify(&empty, NOW), Err(AuthError::MissingClaims));
+        assert_eq!(key().revocation_id(&empty)?, (None, NOW + 60));
+        // Expired tokens can still be named; another key's cannot.
+        let named = signed(&Claims {
+            jti: Some("tok_x".into()),
+            ..claims(NOW - 10)
+        })?;
+        assert_eq!(
+            key().revocation_id(&named)?,
+            (Some("tok_x".into()), NOW - 10)
+        );
+        let other = JwtKey::from_bytes(b"another key, also 32 bytes long!!");
+        assert_eq!(other.revocation_id(&named), Err(AuthError::BadSignature));
         Ok(())
     }
 
@@ -378,7 +637,7 @@ mod tests {
     }
 
     #[test]
-    fn sign_in_tokens_and_seller_tokens_do_not_mix() -> Result<(), jsonwebtoken::errors::Error> {
+    fn sign_in_tokens_and_seller_tokens_do_not_mix() -> TestResult {
         let seller = SellerId("sel_1".into());
         let link = key().issue_sign_in(&seller, NOW, 60, "jti_1")?;
         let checked = key().verify_sign_in(&link, NOW + 59);

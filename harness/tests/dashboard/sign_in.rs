@@ -104,6 +104,51 @@ async fn token_sign_in_sets_a_hardened_cookie_and_sign_out_ends_it() {
     assert!(page.body.contains("Sign in again"));
 }
 
+#[tokio::test]
+async fn a_revoked_token_ends_its_sessions_and_cannot_sign_in_again() {
+    let dir = crate::support::data_dir();
+    let server = Server::start(dir.path());
+    let token = server.token("sel_revoke");
+    let mut revoked = Browser::new(&server.url);
+    let page = revoked
+        .post("/dashboard/sign-in", &[("token", &token)])
+        .await;
+    page.expect(303);
+    revoked.keep_cookie(&page);
+    let kept = Browser::signed_in(&server, "sel_revoke").await;
+    revoked.get("/dashboard").await.expect(200);
+    let csrf = kept.get("/dashboard").await.expect(200).csrf();
+
+    cli(&[
+        "token",
+        "revoke",
+        &token,
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+
+    // The session the revoked token started is over on its next request; the one another
+    // token of the same seller started is not.
+    let page = revoked.get("/dashboard").await;
+    page.expect(303);
+    assert_eq!(page.location(), "/dashboard/sign-in");
+    let page = kept.get("/dashboard").await;
+    page.expect(200);
+    assert!(page.body.contains("sel_revoke"));
+    // Its forms still pass the CSRF check (the same session token as before).
+    let page = kept.post("/dashboard/sign-out", &[("csrf", &csrf)]).await;
+    page.expect(303);
+
+    // The revoked token cannot start a session again, and the page says why.
+    let page = Browser::new(&server.url)
+        .post("/dashboard/sign-in", &[("token", &token)])
+        .await;
+    page.expect(401);
+    let error = page.testid("sign-in-error").unwrap();
+    assert!(error.contains("revoked"), "{error}");
+    assert!(page.header("set-cookie").is_empty());
+}
+
 /// `serve` with `--dev-sign-in`, reading the first two lines it prints and logging at
 /// `info` (as a server is run) to a buffer.
 struct DevServer {

@@ -45,6 +45,7 @@ impl FromRequestParts<AppState> for SellerAuth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
         access::seller_for_token(state, token)
+            .await?
             .map(SellerAuth)
             .map_err(ApiError::Unauthorized)
     }

@@ -27,13 +27,14 @@ use axum::http::header::{CONTENT_TYPE, COOKIE, HOST, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq as _;
 use url::Url;
 
 use super::form::Form;
 use super::templates::SignInPage;
 use super::views::{Layout, Notice};
 use super::{render, see_other, PageError};
-use crate::auth::AuthError;
+use crate::auth::{AuthError, SellerToken};
 use crate::service::access::{self, SIGN_IN_LINK_TTL_SECS};
 use crate::service::AppState;
 use crate::store::SellerId;
@@ -199,14 +200,10 @@ fn sign_in_from_this_origin(parts: &Parts) -> Result<(), &'static str> {
     same_origin(parts)
 }
 
-/// Compares two tokens in time that depends only on their length.
+/// Compares two tokens in time that depends only on their length (`subtle`'s
+/// constant-time equality, which is false for slices of different lengths).
 fn same_token(given: &str, expected: &str) -> bool {
-    given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-            == 0
+    bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
 }
 
 /// Reads an `application/x-www-form-urlencoded` body within the server's size limit.
@@ -236,9 +233,9 @@ async fn start_session(
     state: &AppState,
     headers: &HeaderMap,
     seller: SellerId,
-    token_expires: Option<u64>,
+    token: Option<SellerToken>,
 ) -> Result<Response, PageError> {
-    let started = access::start_session(state, seller, token_expires).await?;
+    let started = access::start_session(state, seller, token).await?;
     // Behind a TLS-terminating proxy the cookie is marked Secure as well.
     let secure = via_https(headers);
     let cookie = format!(
@@ -366,11 +363,17 @@ pub async fn sign_in(State(state): State<AppState>, req: Request) -> Response {
             "Paste a seller token first: `menon-harness token --seller <id>` prints one.",
         );
     }
-    match access::check_seller_token(&state, token) {
-        Ok((seller, expires)) => start_session(&state, &parts.headers, seller, Some(expires))
-            .await
-            .unwrap_or_else(IntoResponse::into_response),
-        Err(e) => refuse(StatusCode::UNAUTHORIZED, e.message()),
+    match access::check_seller_token(&state, token).await {
+        Ok(Ok(checked)) => start_session(
+            &state,
+            &parts.headers,
+            checked.seller.clone(),
+            Some(checked),
+        )
+        .await
+        .unwrap_or_else(IntoResponse::into_response),
+        Ok(Err(e)) => refuse(StatusCode::UNAUTHORIZED, e.message()),
+        Err(e) => PageError::Service(e).into_response(),
     }
 }
 
@@ -452,6 +455,8 @@ mod tests {
         assert!(same_token("abc", "abc"));
         assert!(!same_token("abd", "abc"));
         assert!(!same_token("ab", "abc"));
+        assert!(!same_token("abcd", "abc"));
+        assert!(!same_token("", "abc"));
         let mut headers = HeaderMap::new();
         headers.insert(
             COOKIE,

@@ -1,5 +1,5 @@
 //! The storage interface of the harness, split by concern: [`WebhookStore`] (webhooks
-//! and their secrets), [`CredentialStore`] (API keys), [`QueueStore`] (events, publish,
+//! and their secrets), [`CredentialStore`] (API keys, revoked seller tokens), [`QueueStore`] (events, publish,
 //! claims and leases, recording attempts, the due-time walk), [`LogStore`] (the delivery
 //! logs) and [`SessionStore`] (dashboard sessions and sign-in links). [`Store`] is all
 //! of them: handlers and the dispatcher hold an `Arc<dyn Store>`. SQL lives in the
@@ -171,7 +171,7 @@ pub trait WebhookStore {
     fn signing_secrets(&self, webhook_id: &str, now: u64) -> Result<Vec<Secret>, StoreError>;
 }
 
-/// API keys, kept as SHA-256 hashes only.
+/// API keys, kept as SHA-256 hashes only, and the deny-list of revoked seller tokens.
 pub trait CredentialStore {
     /// Records an API key by its SHA-256 hash.
     fn insert_api_key(
@@ -183,6 +183,15 @@ pub trait CredentialStore {
     ) -> Result<(), StoreError>;
     /// The seller owning the (unrevoked) API key with this hash.
     fn seller_for_api_key(&self, key_hash: &[u8; 32]) -> Result<Option<SellerId>, StoreError>;
+    /// Revokes the seller token `jti`, which expires at `expires_at` at the latest (unix
+    /// seconds): from now on [`is_token_revoked`](Self::is_token_revoked) says so, and
+    /// dashboard sessions started with it are no longer found. In the same transaction,
+    /// forgets revocations of tokens that expired at or before `now` (they are refused as
+    /// expired anyway), so the list stays bounded. Revoking a token again keeps the later
+    /// of the two expiries and returns `false`.
+    fn revoke_token(&self, jti: &str, expires_at: u64, now: u64) -> Result<bool, StoreError>;
+    /// Whether the seller token `jti` was revoked (and not yet forgotten).
+    fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;
 }
 
 /// Events and the durable delivery queue: publishing, claims (leases), recording what an
@@ -277,7 +286,8 @@ pub trait SessionStore {
     /// Stores a new dashboard session, and forgets sessions and used sign-in links that
     /// expired before its `created_at`.
     fn create_session(&self, session: &DashboardSession) -> Result<(), StoreError>;
-    /// The session whose cookie hashes to `id_hash`, if it has not expired at `now`.
+    /// The session whose cookie hashes to `id_hash`, if it has not expired at `now` and
+    /// the token that started it (its `token_jti`) has not been revoked.
     fn find_session(
         &self,
         id_hash: &[u8; 32],

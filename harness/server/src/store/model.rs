@@ -377,6 +377,9 @@ pub struct DashboardSession {
     pub created_at: u64,
     /// Unix seconds (wall clock) when the session ends.
     pub expires_at: u64,
+    /// The `jti` of the seller token pasted to start it, if it had one: the session ends
+    /// when that token is revoked. `None` for a session a sign-in link started.
+    pub token_jti: Option<String>,
 }
 
 impl std::fmt::Debug for DashboardSession {

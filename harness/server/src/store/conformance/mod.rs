@@ -104,6 +104,7 @@ macro_rules! __store_conformance_cases {
             attempt_event_finds_the_event_and_counts_its_attempts,
             sessions_are_found_until_they_expire_or_end,
             sign_in_links_work_once_until_swept,
+            revoked_tokens_end_their_sessions_until_they_expire,
         }
     };
 }

@@ -47,6 +47,7 @@ use super::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_due_order.sql"),
+    include_str!("../../../migrations/postgres/0003_revoked_tokens.sql"),
 ];
 
 /// Connections each instance's pool opens at most: the dispatcher's claims and results

@@ -17,14 +17,16 @@ impl SessionStore for PostgresStore {
                 &[&now],
             )?;
             tx.execute(
-                "INSERT INTO dashboard_sessions (id_hash, seller_id, csrf_token, created_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO dashboard_sessions
+                     (id_hash, seller_id, csrf_token, created_at, expires_at, token_jti)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
                 &[
                     &&session.id_hash[..],
                     &session.seller_id.0,
                     &session.csrf_token,
                     &now,
                     &secs(session.expires_at),
+                    &session.token_jti,
                 ],
             )?;
             Ok(())
@@ -38,8 +40,11 @@ impl SessionStore for PostgresStore {
     ) -> Result<Option<DashboardSession>, StoreError> {
         self.conn()?
             .query_opt(
-                "SELECT seller_id, csrf_token, created_at, expires_at FROM dashboard_sessions
-                 WHERE id_hash = $1 AND expires_at > $2",
+                // A session whose token was revoked is not found.
+                "SELECT s.seller_id, s.csrf_token, s.created_at, s.expires_at, s.token_jti
+                 FROM dashboard_sessions s
+                 WHERE s.id_hash = $1 AND s.expires_at > $2
+                   AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = s.token_jti)",
                 &[&&id_hash[..], &secs(now)],
             )?
             .map(|row| {
@@ -49,6 +54,7 @@ impl SessionStore for PostgresStore {
                     csrf_token: row.try_get(1)?,
                     created_at: unsigned(row.try_get(2)?),
                     expires_at: unsigned(row.try_get(3)?),
+                    token_jti: row.try_get(4)?,
                 })
             })
             .transpose()

@@ -1,4 +1,5 @@
-//! API keys on SQLite ([`CredentialStore`]), kept as SHA-256 hashes only.
+//! API keys on SQLite ([`CredentialStore`]), kept as SHA-256 hashes only, and the
+//! revoked seller tokens.
 
 use rusqlite::{params, OptionalExtension};
 
@@ -32,5 +33,41 @@ impl CredentialStore for SqliteStore {
             )
             .optional()?;
         Ok(seller.map(SellerId))
+    }
+
+    fn revoke_token(&self, jti: &str, expires_at: u64, now: u64) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "DELETE FROM revoked_tokens WHERE expires_at <= ?1",
+            params![secs(now)],
+        )?;
+        let known = tx
+            .query_row(
+                "SELECT 1 FROM revoked_tokens WHERE jti = ?1",
+                params![jti],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        tx.execute(
+            "INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
+            params![jti, secs(expires_at), secs(now)],
+        )?;
+        tx.commit()?;
+        Ok(!known)
+    }
+
+    fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        let found = self
+            .conn()
+            .query_row(
+                "SELECT 1 FROM revoked_tokens WHERE jti = ?1",
+                params![jti],
+                |_| Ok(()),
+            )
+            .optional()?;
+        Ok(found.is_some())
     }
 }

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0006_fair.sql"),
     include_str!("../../../migrations/0007_depth.sql"),
     include_str!("../../../migrations/0008_pending_per_webhook.sql"),
+    include_str!("../../../migrations/0009_revoked_tokens.sql"),
 ];
 
 /// When a commit reaches the disk (SQLite's `PRAGMA synchronous`, in WAL mode).

@@ -19,14 +19,16 @@ impl SessionStore for SqliteStore {
             params![now],
         )?;
         tx.execute(
-            "INSERT INTO dashboard_sessions (id_hash, seller_id, csrf_token, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO dashboard_sessions
+                 (id_hash, seller_id, csrf_token, created_at, expires_at, token_jti)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 &session.id_hash[..],
                 session.seller_id.0,
                 session.csrf_token,
                 now,
-                secs(session.expires_at)
+                secs(session.expires_at),
+                session.token_jti,
             ],
         )?;
         tx.commit()?;
@@ -38,12 +40,15 @@ impl SessionStore for SqliteStore {
         id_hash: &[u8; 32],
         now: u64,
     ) -> Result<Option<DashboardSession>, StoreError> {
-        // As for API keys: an index search on a hash, not a comparison of the secret.
+        // As for API keys: an index search on a hash, not a comparison of the secret. A
+        // session whose token was revoked is not found.
         let found = self
             .conn()
             .query_row(
-                "SELECT seller_id, csrf_token, created_at, expires_at FROM dashboard_sessions
-                 WHERE id_hash = ?1 AND expires_at > ?2",
+                "SELECT s.seller_id, s.csrf_token, s.created_at, s.expires_at, s.token_jti
+                 FROM dashboard_sessions s
+                 WHERE s.id_hash = ?1 AND s.expires_at > ?2
+                   AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = s.token_jti)",
                 params![&id_hash[..], secs(now)],
                 |row| {
                     let created_at: i64 = row.get(2)?;
@@ -54,6 +59,7 @@ impl SessionStore for SqliteStore {
                         csrf_token: row.get(1)?,
                         created_at: unsigned(created_at),
                         expires_at: unsigned(expires_at),
+                        token_jti: row.get(4)?,
                     })
                 },
             )
