@@ -84,6 +84,8 @@ async function startDocsReceiver() {
 async function startServer(dataDir) {
   const child = spawn(BIN, [
     'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--allow-target=loopback',
+    // Far past a seller's default publish rate: every case publishes at once.
+    '--publish-rate', '1000000', '--publish-burst', '1000000',
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
   let stderr = '';
   child.stderr.on('data', (chunk) => { stderr += chunk; });

@@ -8,7 +8,7 @@ mod demo;
 // in the binary's own modules.
 use menon_harness_common::{ids, samples};
 use menon_harness_server::{
-    api, auth, clock, config, dashboard, dispatch, metrics, server, service, store, target,
+    api, auth, clock, config, dashboard, dispatch, metrics, seal, server, service, store, target,
 };
 
 use std::process::ExitCode;
@@ -55,6 +55,12 @@ enum Command {
     ApiKey {
         #[command(subcommand)]
         command: ApiKeyCommand,
+    },
+    /// The key that seals webhook secrets in the database (`secret.key` in the data
+    /// folder, or MENON_SECRET_KEY).
+    SecretKey {
+        #[command(subcommand)]
+        command: SecretKeyCommand,
     },
     /// Publish an event straight into the data folder's queue (no server needed; a
     /// running `serve` on the same folder picks it up within a second). Prints the event
@@ -141,6 +147,17 @@ enum ApiKeyCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum SecretKeyCommand {
+    /// Seal every webhook secret again under a new key, in one transaction. Stop every
+    /// `serve` on the database first. With MENON_SECRET_KEY set, prints the new key to set
+    /// in its place; else replaces the key file.
+    Rotate {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
 fn main() -> ExitCode {
     let code = match Cli::parse().command {
         Command::Grade(args) => grade::main(args),
@@ -203,6 +220,29 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let prefix = auth::api_key_prefix(key.expose());
             store.insert_api_key(&hash, &prefix, &seller, SystemClock.now_unix())?;
             println!("{}", key.expose());
+            Ok(())
+        }
+        Command::SecretKey {
+            command: SecretKeyCommand::Rotate { data },
+        } => {
+            data.ensure_data_dir()?;
+            let store = store::open(&data.database())?;
+            if std::env::var_os("MENON_SECRET_KEY").is_some() {
+                let old = seal::Sealer::new(&data.secret_key()?);
+                let new = seal::SecretKey::generate()?;
+                let resealed = seal::reseal_all(store.as_ref(), &old, &seal::Sealer::new(&new))?;
+                eprintln!(
+                    "sealed {resealed} secrets under a new key: set MENON_SECRET_KEY to the \
+                     line below before starting serve"
+                );
+                println!("{}", new.to_text());
+            } else {
+                let resealed = seal::rotate_key_file(store.as_ref(), &data.secret_key_path())?;
+                eprintln!(
+                    "sealed {resealed} secrets under a new key in {}",
+                    data.secret_key_path().display()
+                );
+            }
             Ok(())
         }
         Command::Emit(args) => emit(args),

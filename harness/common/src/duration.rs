@@ -1,8 +1,9 @@
-//! Durations on the command line: `10s`, `500ms`, `2m`, `24h` or a bare number of seconds.
+//! Durations on the command line: `10s`, `500ms`, `2m`, `24h`, `30d` or a bare number of
+//! seconds.
 
 use std::time::Duration;
 
-/// Parses `10s`, `500ms`, `2m`, `24h` or a bare number of seconds.
+/// Parses `10s`, `500ms`, `2m`, `24h`, `30d` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -17,8 +18,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => Ok(Duration::from_millis(number)),
         "m" => Ok(Duration::from_secs(number.saturating_mul(60))),
         "h" => Ok(Duration::from_secs(number.saturating_mul(3600))),
+        "d" => Ok(Duration::from_secs(number.saturating_mul(86_400))),
         other => Err(format!(
-            "unknown unit {other:?} in {text:?}: use ms, s, m or h"
+            "unknown unit {other:?} in {text:?}: use ms, s, m, h or d"
         )),
     }
 }
@@ -34,6 +36,7 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("5d").is_err());
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(2_592_000)));
+        assert!(parse_duration("5w").is_err());
     }
 }

@@ -6,7 +6,7 @@
 //! so a person (or a test) can watch the 26.6-hour retry schedule in minutes (or seconds).
 //! Two readings stay on the wall clock even then, through [`Clock::wall_unix`]: the
 //! signing timestamp (`X-Menon-Timestamp`, so receivers' replay windows still hold) and
-//! JWT expiry (tokens are issued on the wall clock).
+//! JWT expiry (tokens are issued on the wall clock), and so do rates ([`Clock::wall_millis`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,6 +20,13 @@ pub trait Clock: Send + Sync + 'static {
     /// Seconds since the unix epoch on the wall clock: signing timestamps and JWT expiry.
     fn wall_unix(&self) -> u64 {
         self.now_unix()
+    }
+
+    /// Milliseconds since the unix epoch on the wall clock: rates (the publish limit).
+    fn wall_millis(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 
     /// Clock seconds per real second: how the dispatcher turns a wait on this clock into
@@ -124,6 +131,10 @@ impl TestClock {
 impl Clock for TestClock {
     fn now_unix(&self) -> u64 {
         self.now.load(Ordering::SeqCst)
+    }
+
+    fn wall_millis(&self) -> u64 {
+        self.now_unix().saturating_mul(1_000)
     }
 }
 

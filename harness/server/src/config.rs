@@ -60,6 +60,19 @@ impl DataArgs {
             .unwrap_or_else(|| self.data_dir.join("jwt.key"))
     }
 
+    /// The key file that seals webhook secrets when `MENON_SECRET_KEY` is not set
+    /// (`secret.key` in the data folder; see `seal.rs`).
+    pub fn secret_key_path(&self) -> PathBuf {
+        self.data_dir.join("secret.key")
+    }
+
+    /// The key that seals webhook secrets: `MENON_SECRET_KEY`, else the key file
+    /// (created on first use).
+    pub fn secret_key(&self) -> Result<crate::seal::SecretKey, crate::seal::SealError> {
+        let env = std::env::var("MENON_SECRET_KEY").ok();
+        crate::seal::SecretKey::resolve(env.as_deref(), &self.secret_key_path())
+    }
+
     /// Creates the data folder (mode 0700 on unix) if it does not exist.
     pub fn ensure_data_dir(&self) -> std::io::Result<()> {
         let mut builder = std::fs::DirBuilder::new();
@@ -86,6 +99,25 @@ pub struct ServeArgs {
     /// interrupted and retried on the schedule; then the process exits.
     #[arg(long, env = "MENON_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// HTTP connections open at once. At the cap the server stops accepting: new clients
+    /// wait in the listen backlog and are served as soon as a connection ends (a client
+    /// that sends no complete request head for 30 s, or sits idle that long, is cut off).
+    #[arg(long, env = "MENON_MAX_CONNECTIONS",
+          default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// How long a client may take to send a request's head (request line and headers),
+    /// which is also how long a keep-alive connection may sit idle [default: 30s]. For
+    /// tests.
+    #[arg(long, hide = true, value_parser = parse_deadline)]
+    pub header_read_timeout: Option<Duration>,
+
+    /// How long a client may take to send a request's whole body once its head is in
+    /// [default: 30s]. For tests.
+    #[arg(long, hide = true, value_parser = parse_deadline)]
+    pub body_read_timeout: Option<Duration>,
 
     /// Deliveries in flight at once.
     #[arg(long, env = "MENON_WORKERS", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
@@ -115,6 +147,28 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "MENON_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+
+    /// The most webhooks one seller may have; creating one more answers 409
+    /// `webhook_limit_reached`.
+    #[arg(long, env = "MENON_MAX_WEBHOOKS", default_value_t = crate::service::limits::DEFAULT_MAX_WEBHOOKS,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_webhooks: u32,
+
+    /// Events one seller may publish per second, sustained (a token bucket per seller,
+    /// per instance); beyond it `POST …/events` answers 429 with `Retry-After`.
+    #[arg(long, env = "MENON_PUBLISH_RATE", default_value_t = crate::service::limits::DEFAULT_PUBLISH_RATE,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub publish_rate: u32,
+
+    /// Events one seller may publish at once, above the rate (the bucket's size).
+    #[arg(long, env = "MENON_PUBLISH_BURST", default_value_t = crate::service::limits::DEFAULT_PUBLISH_BURST,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub publish_burst: u32,
+
+    /// How long to keep events once none of their deliveries is pending: then they are
+    /// forgotten with their delivery logs (`30d`, `12h`, …; `off` keeps them for ever).
+    #[arg(long, env = "MENON_RETENTION", default_value = "30d")]
+    pub retention: crate::service::retention::Retention,
 
     /// Run the server's clock N times faster than the wall clock, to watch the 26.6-hour
     /// retry schedule go by: 3600 makes an hour pass in a second (the whole schedule in
@@ -147,6 +201,17 @@ pub struct ServeArgs {
     pub data: DataArgs,
 }
 
+impl ServeArgs {
+    /// The per-seller limits the flags set.
+    pub fn limits(&self) -> crate::service::limits::Limits {
+        crate::service::limits::Limits {
+            max_webhooks: self.max_webhooks,
+            publish_rate: self.publish_rate,
+            publish_burst: self.publish_burst,
+        }
+    }
+}
+
 fn parse_seller(text: &str) -> Result<String, String> {
     crate::auth::parse_seller_id(text)
         .map(|seller| seller.0)
@@ -167,6 +232,16 @@ fn parse_scale(text: &str) -> Result<f64, String> {
 }
 
 pub use menon_harness_common::parse_duration;
+
+/// A duration that must not be zero (a zero deadline would cut off every client).
+fn parse_deadline(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err(format!(
+            "{text:?} is no deadline: give more than 0, e.g. 30s"
+        )),
+        deadline => Ok(deadline),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod dispatch;
 pub mod metrics;
 pub mod query;
+pub mod seal;
 pub mod server;
 pub mod service;
 pub mod store;

@@ -250,6 +250,7 @@ async fn measure(
                     events: vec![menon_webhooks::EventType::ListingCreated],
                     secret: ids::webhook_secret()?,
                     now,
+                    seller_limit: u32::MAX,
                 })?;
             }
             for n in 0..idle {
@@ -260,6 +261,7 @@ async fn measure(
                     events: vec![menon_webhooks::EventType::ListingCreated],
                     secret: ids::webhook_secret()?,
                     now,
+                    seller_limit: u32::MAX,
                 })?;
             }
             Ok(())

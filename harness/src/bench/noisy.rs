@@ -107,14 +107,19 @@ pub(super) async fn noisy_neighbour(
     let quiet = SellerId("sel_quiet".into());
     let mut hooks = Vec::new();
     for (seller, url) in [(&noisy, &noisy_url), (&quiet, &quiet_url)] {
-        hooks.push(store.create_webhook(NewWebhook {
-            id: ids::webhook_id()?,
-            seller_id: seller.clone(),
-            url: format!("{url}/hook"),
-            events: vec![menon_webhooks::EventType::ListingCreated],
-            secret: ids::webhook_secret()?,
-            now: clock.now_unix(),
-        })?);
+        hooks.push(
+            store
+                .create_webhook(NewWebhook {
+                    id: ids::webhook_id()?,
+                    seller_id: seller.clone(),
+                    url: format!("{url}/hook"),
+                    events: vec![menon_webhooks::EventType::ListingCreated],
+                    secret: ids::webhook_secret()?,
+                    now: clock.now_unix(),
+                    seller_limit: u32::MAX,
+                })?
+                .ok_or("no limit was set, yet the webhook was not created")?,
+        );
     }
     let noisy_hook = hooks.swap_remove(0);
 

@@ -19,14 +19,17 @@ pub(super) async fn pending(
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let webhook = store.create_webhook(NewWebhook {
-        id: ids::webhook_id()?,
-        seller_id: seller.clone(),
-        url: format!("http://127.0.0.1:{port}/down"),
-        events: vec![menon_webhooks::EventType::ListingCreated],
-        secret: ids::webhook_secret()?,
-        now: SystemClock.now_unix(),
-    })?;
+    let webhook = store
+        .create_webhook(NewWebhook {
+            id: ids::webhook_id()?,
+            seller_id: seller.clone(),
+            url: format!("http://127.0.0.1:{port}/down"),
+            events: vec![menon_webhooks::EventType::ListingCreated],
+            secret: ids::webhook_secret()?,
+            now: SystemClock.now_unix(),
+            seller_limit: u32::MAX,
+        })?
+        .ok_or("no limit was set, yet the webhook was not created")?;
 
     let mut child = std::process::Command::new(std::env::current_exe()?)
         .args([

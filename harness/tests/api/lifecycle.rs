@@ -216,7 +216,15 @@ async fn openapi_document_is_committed_and_served() {
 #[test]
 fn help_names_every_command_and_setting() {
     let help = cli(&["--help"]);
-    for word in ["serve", "token", "api-key", "emit", "bench", "openapi"] {
+    for word in [
+        "serve",
+        "token",
+        "api-key",
+        "secret-key",
+        "emit",
+        "bench",
+        "openapi",
+    ] {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");
     }
     let serve = cli(&["serve", "--help"]);
@@ -235,6 +243,16 @@ fn help_names_every_command_and_setting() {
         "MENON_ALLOW_TARGETS",
         "--time-scale",
         "MENON_TIME_SCALE",
+        "--max-connections",
+        "MENON_MAX_CONNECTIONS",
+        "--max-webhooks",
+        "MENON_MAX_WEBHOOKS",
+        "--publish-rate",
+        "MENON_PUBLISH_RATE",
+        "--publish-burst",
+        "MENON_PUBLISH_BURST",
+        "--retention",
+        "MENON_RETENTION",
         "127.0.0.1:8787",
         "./menon-data",
     ] {

@@ -12,6 +12,9 @@ mod dispatch;
 mod event_data;
 mod guard;
 mod lifecycle;
+mod limits;
+mod secrets_at_rest;
+mod slow_clients;
 mod validation;
 mod webhooks;
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::AuthError;
+use crate::service::limits::RateStatus;
 use crate::service::ServiceError;
 
 /// Why a request was refused.
@@ -23,6 +24,8 @@ pub enum ApiError {
     NoRoute,
     /// 405: the path exists, the method does not.
     MethodNotAllowed,
+    /// 408: the body did not arrive whole within the deadline after its head.
+    RequestTimeout(std::time::Duration),
     /// 413: the body is larger than the limit (bytes).
     PayloadTooLarge(usize),
     /// 415: the body is not declared as `application/json`.
@@ -45,6 +48,14 @@ pub enum ApiError {
     },
     /// 422: well-formed JSON whose fields have the wrong type or are missing.
     InvalidField(String),
+    /// 429: the seller's publish rate is spent (the response carries `Retry-After` and
+    /// the `RateLimit-*` headers).
+    RateLimited {
+        /// Where the seller stands.
+        status: RateStatus,
+        /// What to do.
+        message: String,
+    },
     /// 500: a failure on our side; the detail goes to the log only.
     Internal(String),
 }
@@ -87,6 +98,14 @@ impl ApiError {
                 "method_not_allowed",
                 "this route does not accept this method: see /openapi.json".into(),
             ),
+            ApiError::RequestTimeout(limit) => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request body did not arrive within {limit:?} of its headers: send it \
+                     whole, without pauses"
+                ),
+            ),
             ApiError::PayloadTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
@@ -111,6 +130,11 @@ impl ApiError {
                 "invalid_field",
                 message.clone(),
             ),
+            ApiError::RateLimited { message, .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                message.clone(),
+            ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
@@ -133,6 +157,10 @@ impl From<ServiceError> for ApiError {
                 }
             }
             ServiceError::Conflict { code, message } => ApiError::Conflict { code, message },
+            e @ ServiceError::RateLimited(status) => ApiError::RateLimited {
+                message: e.to_string(),
+                status,
+            },
             ServiceError::Internal(detail) => ApiError::Internal(detail),
         }
     }
@@ -151,6 +179,23 @@ impl IntoResponse for ApiError {
                 message,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::RateLimited { status, .. } = &self {
+            let headers = response.headers_mut();
+            rate_limit_headers(headers, status);
+            headers.insert(
+                axum::http::header::RETRY_AFTER,
+                status.retry_after_secs.max(1).into(),
+            );
+        }
+        response
     }
+}
+
+/// Writes where a seller stands with its publish rate as `RateLimit-Limit`,
+/// `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the bucket is full).
+pub fn rate_limit_headers(headers: &mut axum::http::HeaderMap, status: &RateStatus) {
+    headers.insert("ratelimit-limit", status.limit.into());
+    headers.insert("ratelimit-remaining", status.remaining.into());
+    headers.insert("ratelimit-reset", status.reset_secs.into());
 }

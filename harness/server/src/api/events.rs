@@ -3,15 +3,16 @@
 //! are durable.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::{Json, Router};
 use menon_webhooks::format_rfc3339;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ErrorEnvelope};
-use super::extract::{ApiKeyAuth, JsonBody, SellerAuth};
+use super::error::{rate_limit_headers, ApiError, ErrorEnvelope};
+use super::extract::{ApiKeyAuth, JsonBody, QueryParams, SellerAuth};
+use super::webhooks::PageQuery;
 use crate::service::events as service;
 use crate::service::AppState;
 use crate::store::SellerId;
@@ -19,8 +20,11 @@ use crate::store::SellerId;
 /// The routes of both families.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/events", axum::routing::post(publish_v1))
-        .route("/api/seller/events", axum::routing::post(publish_seller))
+        .route("/v1/events", axum::routing::post(publish_v1).get(list_v1))
+        .route(
+            "/api/seller/events",
+            axum::routing::post(publish_seller).get(list_seller),
+        )
 }
 
 /// Body of a publish request.
@@ -73,10 +77,13 @@ async fn publish(
     state: &AppState,
     seller: SellerId,
     body: PublishEvent,
-) -> Result<(StatusCode, Json<PublishedEnvelope>), ApiError> {
+) -> Result<(StatusCode, HeaderMap, Json<PublishedEnvelope>), ApiError> {
     let published = service::publish(state, seller, &body.kind, body.data).await?;
+    let mut headers = HeaderMap::new();
+    rate_limit_headers(&mut headers, &published.rate);
     Ok((
         StatusCode::ACCEPTED,
+        headers,
         Json(PublishedEnvelope {
             success: true,
             data: Published {
@@ -100,15 +107,24 @@ async fn publish(
 /// the path, e.g. `data.items[2].id`.
 #[utoipa::path(post, path = "/v1/events", tag = "v1", operation_id = "v1_publish_event",
     security(("api_key" = [])), request_body = PublishEvent,
-    responses((status = 202, body = PublishedEnvelope),
+    responses((status = 202, body = PublishedEnvelope,
+            headers(("RateLimit-Limit" = u32, description = "Events a seller may publish at once"),
+                ("RateLimit-Remaining" = u32, description = "Events it may publish now"),
+                ("RateLimit-Reset" = u64, description = "Seconds until it may publish the limit again"))),
         (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
         (status = 413, body = ErrorEnvelope), (status = 415, body = ErrorEnvelope),
-        (status = 422, body = ErrorEnvelope)))]
+        (status = 422, body = ErrorEnvelope),
+        (status = 429, body = ErrorEnvelope,
+            description = "The seller's publish rate is spent (`rate_limited`)",
+            headers(("Retry-After" = u64, description = "Seconds until an event is admitted"),
+                ("RateLimit-Limit" = u32, description = "Events a seller may publish at once"),
+                ("RateLimit-Remaining" = u32, description = "Events it may publish now"),
+                ("RateLimit-Reset" = u64, description = "Seconds until it may publish the limit again")))))]
 pub(super) async fn publish_v1(
     State(state): State<AppState>,
     ApiKeyAuth(seller): ApiKeyAuth,
     JsonBody(body): JsonBody<PublishEvent>,
-) -> Result<(StatusCode, Json<PublishedEnvelope>), ApiError> {
+) -> Result<(StatusCode, HeaderMap, Json<PublishedEnvelope>), ApiError> {
     publish(&state, seller, body).await
 }
 
@@ -120,14 +136,111 @@ pub(super) async fn publish_v1(
 /// the path, e.g. `data.items[2].id`.
 #[utoipa::path(post, path = "/api/seller/events", tag = "seller", operation_id = "seller_publish_event",
     security(("seller_jwt" = [])), request_body = PublishEvent,
-    responses((status = 202, body = PublishedEnvelope),
+    responses((status = 202, body = PublishedEnvelope,
+            headers(("RateLimit-Limit" = u32, description = "Events a seller may publish at once"),
+                ("RateLimit-Remaining" = u32, description = "Events it may publish now"),
+                ("RateLimit-Reset" = u64, description = "Seconds until it may publish the limit again"))),
         (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
         (status = 413, body = ErrorEnvelope), (status = 415, body = ErrorEnvelope),
-        (status = 422, body = ErrorEnvelope)))]
+        (status = 422, body = ErrorEnvelope),
+        (status = 429, body = ErrorEnvelope,
+            description = "The seller's publish rate is spent (`rate_limited`)",
+            headers(("Retry-After" = u64, description = "Seconds until an event is admitted"),
+                ("RateLimit-Limit" = u32, description = "Events a seller may publish at once"),
+                ("RateLimit-Remaining" = u32, description = "Events it may publish now"),
+                ("RateLimit-Reset" = u64, description = "Seconds until it may publish the limit again")))))]
 pub(super) async fn publish_seller(
     State(state): State<AppState>,
     SellerAuth(seller): SellerAuth,
     JsonBody(body): JsonBody<PublishEvent>,
-) -> Result<(StatusCode, Json<PublishedEnvelope>), ApiError> {
+) -> Result<(StatusCode, HeaderMap, Json<PublishedEnvelope>), ApiError> {
     publish(&state, seller, body).await
+}
+
+/// `{"success": true, "data": {"events": [...], "next_cursor": ...}}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventListEnvelope {
+    /// Always `true`.
+    pub success: bool,
+    /// The payload.
+    pub data: EventList,
+}
+
+/// `data` of an event listing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventList {
+    /// A page of the caller's events, newest first.
+    pub events: Vec<ListedEvent>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// An event the server keeps (until the retention window lets it go).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListedEvent {
+    /// `evt_…`
+    #[schema(example = "evt_01HQ3K9V7X2Y4Z6A8B0C2D4E6F")]
+    pub id: String,
+    /// The event type.
+    #[serde(rename = "type")]
+    #[schema(example = "listing.created")]
+    pub kind: String,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// `true` for an event sent by Send Test (`POST …/test`).
+    pub test: bool,
+}
+
+async fn list(
+    state: &AppState,
+    seller: SellerId,
+    query: PageQuery,
+) -> Result<Json<EventListEnvelope>, ApiError> {
+    let paging = crate::service::webhooks::Paging {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    let page = service::list(state, &seller, paging).await?;
+    Ok(Json(EventListEnvelope {
+        success: true,
+        data: EventList {
+            events: page
+                .events
+                .into_iter()
+                .map(|e| ListedEvent {
+                    created_at: format_rfc3339(e.created_at),
+                    id: e.id,
+                    kind: e.event_type,
+                    test: e.is_test,
+                })
+                .collect(),
+            next_cursor: page.next_cursor,
+        },
+    }))
+}
+
+/// List your events, newest first, a page at a time.
+#[utoipa::path(get, path = "/v1/events", tag = "v1", operation_id = "v1_list_events",
+    security(("api_key" = [])), params(PageQuery),
+    responses((status = 200, body = EventListEnvelope), (status = 400, body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope)))]
+pub(super) async fn list_v1(
+    State(state): State<AppState>,
+    ApiKeyAuth(seller): ApiKeyAuth,
+    QueryParams(query): QueryParams<PageQuery>,
+) -> Result<Json<EventListEnvelope>, ApiError> {
+    list(&state, seller, query).await
+}
+
+/// List your events, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/seller/events", tag = "seller", operation_id = "seller_list_events",
+    security(("seller_jwt" = [])), params(PageQuery),
+    responses((status = 200, body = EventListEnvelope), (status = 400, body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope)))]
+pub(super) async fn list_seller(
+    State(state): State<AppState>,
+    SellerAuth(seller): SellerAuth,
+    QueryParams(query): QueryParams<PageQuery>,
+) -> Result<Json<EventListEnvelope>, ApiError> {
+    list(&state, seller, query).await
 }

@@ -10,7 +10,10 @@ use super::deliveries::{
     DeliveryLog, LogList, LogListEnvelope, TestDelivery, TestDeliveryEnvelope, TestRequest,
 };
 use super::error::{ErrorBody, ErrorEnvelope};
-use super::events::{self, PublishEvent, Published, PublishedEnvelope, PublishedEvent};
+use super::events::{
+    self, EventList, EventListEnvelope, ListedEvent, PublishEvent, Published, PublishedEnvelope,
+    PublishedEvent,
+};
 use super::webhooks::{
     CreateWebhook, CreatedWebhook, CreatedWebhookEnvelope, Deleted, DeletedEnvelope, RotatedSecret,
     RotatedSecretEnvelope, UpdateWebhook, WebhookData, WebhookEnvelope, WebhookList,
@@ -33,7 +36,7 @@ use crate::store::{AttemptStatus, WebhookStatus};
         seller::rotate_secret, seller::send_test, seller::list_logs, seller::retry,
         v1::list, v1::create, v1::show, v1::update, v1::delete, v1::rotate_secret,
         v1::send_test, v1::list_logs, v1::retry,
-        events::publish_v1, events::publish_seller,
+        events::publish_v1, events::publish_seller, events::list_v1, events::list_seller,
     ),
     components(schemas(
         ErrorEnvelope, ErrorBody, CreateWebhook, UpdateWebhook, WebhookView,
@@ -41,7 +44,8 @@ use crate::store::{AttemptStatus, WebhookStatus};
         CreatedWebhookEnvelope, CreatedWebhook, RotatedSecretEnvelope, RotatedSecret,
         DeletedEnvelope, Deleted, WebhookStatus, HealthEnvelope, Health, TestRequest,
         TestDeliveryEnvelope, TestDelivery, DeliveryLog, LogListEnvelope, LogList, AttemptStatus,
-        PublishEvent, PublishedEnvelope, Published, PublishedEvent,
+        PublishEvent, PublishedEnvelope, Published, PublishedEvent, EventListEnvelope, EventList,
+        ListedEvent,
     )),
     modifiers(&Security),
     tags(

@@ -11,7 +11,7 @@ use super::deliveries::{self, LogListEnvelope, LogQuery, TestDeliveryEnvelope, T
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{JsonBody, OptionalJsonBody, PathParams, QueryParams, SellerAuth};
 use super::webhooks::{
-    self, CreateWebhook, CreatedWebhookEnvelope, DeletedEnvelope, RotatedSecretEnvelope,
+    self, CreateWebhook, CreatedWebhookEnvelope, DeletedEnvelope, PageQuery, RotatedSecretEnvelope,
     UpdateWebhook, WebhookEnvelope, WebhookListEnvelope,
 };
 use crate::service::AppState;
@@ -33,15 +33,18 @@ pub fn router() -> Router<AppState> {
         .route("/api/seller/webhooks/{id}/logs/{log_id}/retry", post(retry))
 }
 
-/// List your webhooks.
+/// List your webhooks, oldest first, a page at a time.
 #[utoipa::path(get, path = "/api/seller/webhooks", tag = "seller", operation_id = "seller_list",
     security(("seller_jwt" = [])),
-    responses((status = 200, body = WebhookListEnvelope), (status = 401, body = ErrorEnvelope)))]
+    params(PageQuery),
+    responses((status = 200, body = WebhookListEnvelope), (status = 400, body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope)))]
 pub(super) async fn list(
     State(state): State<AppState>,
     SellerAuth(seller): SellerAuth,
+    QueryParams(query): QueryParams<PageQuery>,
 ) -> Result<Json<WebhookListEnvelope>, ApiError> {
-    webhooks::list(&state, seller).await
+    webhooks::list(&state, seller, query).await
 }
 
 /// Create a webhook. The response holds its secret, shown this once.
@@ -49,6 +52,8 @@ pub(super) async fn list(
     security(("seller_jwt" = [])), request_body = CreateWebhook,
     responses((status = 201, body = CreatedWebhookEnvelope),
         (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope,
+            description = "The seller has as many webhooks as it may (`webhook_limit_reached`)"),
         (status = 413, body = ErrorEnvelope), (status = 415, body = ErrorEnvelope),
         (status = 422, body = ErrorEnvelope)))]
 pub(super) async fn create(

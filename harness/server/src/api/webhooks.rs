@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use menon_webhooks::format_rfc3339;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
 use crate::service::webhooks::{self as service, event_names, WebhookInput, WebhookPatch};
@@ -89,8 +89,21 @@ pub struct WebhookListEnvelope {
 /// `data` of a list response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookList {
-    /// The caller's webhooks, oldest first.
+    /// A page of the caller's webhooks, oldest first.
     pub webhooks: Vec<WebhookView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Paging of a listing.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1 to 100 [default: 20].
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// `{"success": true, "data": {"webhook": {...}}}`
@@ -187,16 +200,22 @@ fn with_secret(w: Webhook, secret: &Secret) -> WebhookWithSecret {
     }
 }
 
-/// Lists the caller's webhooks.
+/// Lists a page of the caller's webhooks.
 pub async fn list(
     state: &AppState,
     seller: SellerId,
+    query: PageQuery,
 ) -> Result<Json<WebhookListEnvelope>, ApiError> {
-    let webhooks = service::list(state, &seller).await?;
+    let paging = service::Paging {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    let page = service::list(state, &seller, paging).await?;
     Ok(Json(WebhookListEnvelope {
         success: true,
         data: WebhookList {
-            webhooks: webhooks.into_iter().map(WebhookView::from).collect(),
+            webhooks: page.webhooks.into_iter().map(WebhookView::from).collect(),
+            next_cursor: page.next_cursor,
         },
     }))
 }

@@ -230,6 +230,12 @@ impl IntoResponse for PageError {
             PageError::Service(ServiceError::Conflict { message, .. }) => {
                 (StatusCode::CONFLICT, "That did not work", message, false)
             }
+            PageError::Service(e @ ServiceError::RateLimited(_)) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests",
+                e.to_string(),
+                false,
+            ),
             PageError::Service(ServiceError::Internal(detail)) => {
                 tracing::error!(error = %detail, "dashboard request failed");
                 (

@@ -55,7 +55,7 @@ pub async fn list(
 ) -> Page {
     let query = Form::from_query(query.as_deref());
     let seller = session.seller.clone();
-    let mut all = webhooks::list(&state, &seller).await?;
+    let mut all = webhooks::list_all(&state, &seller).await?;
     all.reverse();
     let total = all.len();
     let pages = total.div_ceil(PAGE_SIZE).max(1);

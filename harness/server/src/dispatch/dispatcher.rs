@@ -41,6 +41,7 @@ use super::policy::{self, Decision, Facts};
 use super::{AttemptOutcome, Delivery, Sender};
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
+use crate::seal::Sealer;
 use crate::store::{
     blocking, Attempt, AttemptResult, AttemptStatus, Claim, ClaimRequest, Claimed, Finished,
     Settle, Store, StoreError,
@@ -70,6 +71,7 @@ pub struct Dispatcher {
     per_endpoint: usize,
     timeout: Duration,
     grace: Duration,
+    sealer: Arc<Sealer>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -106,7 +108,15 @@ impl Dispatcher {
             per_endpoint: usize::from(DEFAULT_PER_ENDPOINT),
             timeout,
             grace: timeout + LEASE_MARGIN,
+            sealer: Arc::new(Sealer::unkeyed()),
         }
+    }
+
+    /// Opens the webhooks' sealed secrets with `sealer` (without one, only secrets stored
+    /// unsealed sign, as `bench` stores them).
+    pub fn with_sealer(mut self, sealer: Arc<Sealer>) -> Self {
+        self.sealer = sealer;
+        self
     }
 
     /// How many attempts one endpoint may have in flight at once (at least one; one
@@ -301,8 +311,27 @@ impl Dispatcher {
         }
     }
 
-    /// Sends one claimed delivery, signed with the secrets read at its claim.
+    /// Sends one claimed delivery, signed with the secrets read at its claim; a failed
+    /// attempt, sending nothing, when they do not open (the server has the wrong key).
     async fn send(&self, claim: &Claim) -> AttemptOutcome {
+        let secrets: Result<Vec<_>, _> = claim
+            .secrets
+            .iter()
+            .map(|stored| self.sealer.open(&claim.webhook_id, stored))
+            .collect();
+        let secrets = match secrets {
+            Ok(secrets) => secrets,
+            Err(e) => {
+                tracing::error!(webhook = %claim.webhook_id, error = %e, "cannot sign a delivery");
+                return AttemptOutcome::Failed {
+                    status: None,
+                    elapsed_ms: 0,
+                    error: "the webhook's signing secret does not open with this server's key"
+                        .into(),
+                    retry_after: None,
+                };
+            }
+        };
         self.sender
             .send(&Delivery {
                 url: &claim.url,
@@ -310,7 +339,7 @@ impl Dispatcher {
                 event_id: &claim.event.id,
                 log_id: &claim.log_id,
                 body: &claim.event.body,
-                secrets: &claim.secrets,
+                secrets: &secrets,
                 timestamp: self.clock.wall_unix(),
                 test: claim.event.is_test,
             })
@@ -509,6 +538,7 @@ mod tests {
             events: vec![EventType::ListingCreated],
             secret: Secret::new("whsec_test".into()),
             now: START,
+            seller_limit: u32::MAX,
         })?;
         let queued = store.publish_event(&StoredEvent {
             id: "evt_t".into(),
@@ -608,6 +638,7 @@ mod tests {
             events: vec![EventType::ListingCreated],
             secret: Secret::new("whsec_test".into()),
             now: START,
+            seller_limit: u32::MAX,
         })?;
         store.publish_event(&StoredEvent {
             id: "evt_d".into(),

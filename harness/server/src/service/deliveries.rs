@@ -5,7 +5,10 @@
 
 use menon_webhooks::{Envelope, EventType};
 
-use super::{blocking, AppState, Field, FieldError, Invalid, ServiceError};
+use super::{
+    blocking, next_cursor, page_size, AppState, Field, FieldError, Invalid, ServiceError,
+    DEFAULT_LIMIT,
+};
 use crate::dispatch::{AttemptOutcome, BodyExcerpt, Delivery};
 use crate::store::{
     Attempt, AttemptFilter, AttemptStatus, SellerId, StoredEvent, Webhook, WebhookStatus,
@@ -15,10 +18,6 @@ use menon_harness_common::samples;
 
 /// How much of the receiver's answer a test or retry keeps, in bytes.
 pub const RESPONSE_EXCERPT_BYTES: usize = 2048;
-/// Default page size of a log listing.
-pub const DEFAULT_LIMIT: u32 = 20;
-/// Largest page size of a log listing.
-pub const MAX_LIMIT: u32 = 100;
 
 /// An attempt made on demand (a test or a retry): what was sent and what came back.
 #[derive(Debug)]
@@ -38,7 +37,8 @@ pub struct LogFilter {
     pub status: Option<AttemptStatus>,
     /// Only attempts of this event type (one of the 21).
     pub event_type: Option<String>,
-    /// Page size, 1 to [`MAX_LIMIT`] [default: [`DEFAULT_LIMIT`]].
+    /// Page size, 1 to [`MAX_LIMIT`](super::MAX_LIMIT) [default:
+    /// [`DEFAULT_LIMIT`](super::DEFAULT_LIMIT)].
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -134,7 +134,12 @@ async fn deliver_now(
     let now = state.clock.now_unix();
     let log_id = ids::log_id().map_err(ServiceError::internal)?;
     let webhook_id = webhook.id.clone();
-    let secrets = blocking(state, move |store| store.signing_secrets(&webhook_id, now)).await?;
+    let stored = blocking(state, move |store| store.signing_secrets(&webhook_id, now)).await?;
+    let secrets = stored
+        .iter()
+        .map(|sealed| state.sealer.open(&webhook.id, sealed))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ServiceError::internal)?;
     let (outcome, excerpt) = state
         .sender
         .send_with_excerpt(
@@ -203,15 +208,10 @@ pub async fn list_logs(
     id: &str,
     filter: LogFilter,
 ) -> Result<LogPage, ServiceError> {
-    let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
     let mut refused = Vec::new();
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        refused.push(FieldError {
-            field: Field::Limit,
-            code: "invalid_query",
-            message: format!("limit must be between 1 and {MAX_LIMIT}, not {limit}"),
-        });
-    }
+    let limit = page_size(filter.limit)
+        .map_err(|e| refused.push(e))
+        .unwrap_or(DEFAULT_LIMIT);
     if let Some(Err(e)) = filter.event_type.as_deref().map(event_type) {
         refused.push(e);
     }
@@ -230,10 +230,7 @@ pub async fn list_logs(
     })
     .await?
     .ok_or(ServiceError::NotFound("webhook"))?;
-    let full_page = u32::try_from(logs.len()).is_ok_and(|n| n == limit);
-    let next_cursor = full_page
-        .then(|| logs.last().map(|a| a.id.clone()))
-        .flatten();
+    let next_cursor = next_cursor(&logs, limit, |a| &a.id);
     Ok(LogPage { logs, next_cursor })
 }
 

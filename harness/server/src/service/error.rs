@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use super::limits::RateStatus;
 use crate::store::StoreError;
 
 /// Why an operation did not happen.
@@ -21,6 +22,8 @@ pub enum ServiceError {
         /// What is wrong and what to do.
         message: String,
     },
+    /// The seller publishes faster than its limit allows; says when to try again.
+    RateLimited(RateStatus),
     /// A failure on our side (the database, the OS's randomness); for the log only.
     Internal(String),
 }
@@ -117,6 +120,12 @@ impl fmt::Display for ServiceError {
             ServiceError::NotFound(what) => write!(f, "no such {what} for this account"),
             ServiceError::Invalid(invalid) => f.write_str(&invalid.first.message),
             ServiceError::Conflict { message, .. } => f.write_str(message),
+            ServiceError::RateLimited(status) => write!(
+                f,
+                "this account publishes faster than its limit of {} events at once; \
+                 try again in {} s",
+                status.limit, status.retry_after_secs
+            ),
             ServiceError::Internal(detail) => write!(f, "internal error: {detail}"),
         }
     }

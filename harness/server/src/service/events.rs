@@ -11,8 +11,11 @@
 use menon_webhooks::{check_event_data, DataError, Envelope, EventType};
 use serde_json::{Map, Value};
 
+use super::limits::RateStatus;
+use super::webhooks::Paging;
 use super::{blocking, AppState, Field, ServiceError};
-use crate::store::{SellerId, StoredEvent};
+use super::{next_cursor, page_size};
+use crate::store::{EventPage, SellerId, StoredEvent};
 use menon_harness_common::ids;
 
 /// Why an event could not be built.
@@ -93,15 +96,23 @@ pub struct Published {
     pub created_at: u64,
     /// Deliveries queued: one per active webhook of the seller subscribed to the type.
     pub deliveries_queued: usize,
+    /// Where the seller stands with its publish rate now.
+    pub rate: RateStatus,
 }
 
-/// Builds, stores and queues an event for `seller`; wakes the dispatcher.
+/// Builds, stores and queues an event for `seller`; wakes the dispatcher. Every attempt
+/// counts for the seller's publish rate, a refused one too: past the rate, nothing is
+/// checked or stored and the answer is [`ServiceError::RateLimited`].
 pub async fn publish(
     state: &AppState,
     seller: SellerId,
     kind: &str,
     data: Map<String, Value>,
 ) -> Result<Published, ServiceError> {
+    let rate = state
+        .publish_limiter
+        .admit(&seller, state.clock.wall_millis())
+        .map_err(ServiceError::RateLimited)?;
     let now = state.clock.now_unix();
     let event = build(seller, kind, data, now)?;
     let (id, event_type) = (event.id.clone(), event.event_type.clone());
@@ -116,5 +127,36 @@ pub async fn publish(
         event_type,
         created_at: now,
         deliveries_queued: queued,
+        rate,
+    })
+}
+
+/// One page of a seller's events.
+#[derive(Debug)]
+pub struct EventList {
+    /// Newest first.
+    pub events: Vec<StoredEvent>,
+    /// The cursor of the next (older) page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of the seller's events (published, and Send Test's), newest first: what the
+/// retention window still keeps.
+pub async fn list(
+    state: &AppState,
+    seller: &SellerId,
+    paging: Paging,
+) -> Result<EventList, ServiceError> {
+    let limit = page_size(paging.limit)?;
+    let seller = seller.clone();
+    let page = EventPage {
+        limit,
+        before: paging.cursor,
+    };
+    let events = blocking(state, move |store| store.list_events(&seller, &page)).await?;
+    let next_cursor = next_cursor(&events, limit, |e| &e.id);
+    Ok(EventList {
+        events,
+        next_cursor,
     })
 }

@@ -11,8 +11,10 @@
 use menon_webhooks::EventType;
 use url::Url;
 
-use super::{blocking, AppState, Field, FieldError, Invalid, ServiceError};
-use crate::store::{NewWebhook, SellerId, StatusChange, Webhook, WebhookChanges, WebhookStatus};
+use super::{blocking, next_cursor, page_size, AppState, Field, FieldError, Invalid, ServiceError};
+use crate::store::{
+    NewWebhook, SellerId, StatusChange, Webhook, WebhookChanges, WebhookPage, WebhookStatus,
+};
 use crate::target::{self, AllowedTargets, TargetError};
 use menon_harness_common::ids::{self, Secret};
 
@@ -200,10 +202,54 @@ async fn check_fields(
     }
 }
 
-/// The seller's webhooks, oldest first.
-pub async fn list(state: &AppState, seller: &SellerId) -> Result<Vec<Webhook>, ServiceError> {
+/// Which page of a listing: its size (1 to [`MAX_LIMIT`](super::MAX_LIMIT) [default:
+/// [`DEFAULT_LIMIT`](super::DEFAULT_LIMIT)]) and the `next_cursor` of the page before.
+#[derive(Debug, Clone, Default)]
+pub struct Paging {
+    /// Page size.
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of a seller's webhooks.
+#[derive(Debug)]
+pub struct WebhookList {
+    /// Oldest first.
+    pub webhooks: Vec<Webhook>,
+    /// The cursor of the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of the seller's webhooks, oldest first.
+pub async fn list(
+    state: &AppState,
+    seller: &SellerId,
+    paging: Paging,
+) -> Result<WebhookList, ServiceError> {
+    let limit = page_size(paging.limit)?;
     let seller = seller.clone();
-    blocking(state, move |store| store.list_webhooks(&seller)).await
+    let page = WebhookPage {
+        limit,
+        after: paging.cursor,
+    };
+    let webhooks = blocking(state, move |store| store.list_webhooks(&seller, &page)).await?;
+    let next_cursor = next_cursor(&webhooks, limit, |w| &w.id);
+    Ok(WebhookList {
+        webhooks,
+        next_cursor,
+    })
+}
+
+/// All of the seller's webhooks, oldest first (at most the webhook limit of a seller:
+/// the dashboard numbers its pages).
+pub async fn list_all(state: &AppState, seller: &SellerId) -> Result<Vec<Webhook>, ServiceError> {
+    let seller = seller.clone();
+    let page = WebhookPage {
+        limit: state.settings.limits.max_webhooks,
+        after: None,
+    };
+    blocking(state, move |store| store.list_webhooks(&seller, &page)).await
 }
 
 /// One of the seller's webhooks.
@@ -226,15 +272,28 @@ pub async fn create(
     };
     let id = ids::webhook_id().map_err(ServiceError::internal)?;
     let secret = ids::webhook_secret().map_err(ServiceError::internal)?;
+    let sealed = state
+        .sealer
+        .seal(&id, &secret)
+        .map_err(ServiceError::internal)?;
     let new = NewWebhook {
         id,
         seller_id: seller.clone(),
         url,
         events,
-        secret: secret.clone(),
+        secret: sealed,
         now: state.clock.now_unix(),
+        seller_limit: state.settings.limits.max_webhooks,
     };
-    let webhook = blocking(state, move |store| store.create_webhook(new)).await?;
+    let limit = new.seller_limit;
+    let webhook = blocking(state, move |store| store.create_webhook(new))
+        .await?
+        .ok_or_else(|| ServiceError::Conflict {
+            code: "webhook_limit_reached",
+            message: format!(
+                "this account has {limit} webhooks, the most it may have: delete one first"
+            ),
+        })?;
     tracing::info!(webhook = %webhook.id, seller = %webhook.seller_id.0, "webhook created");
     Ok(Created { webhook, secret })
 }
@@ -322,7 +381,11 @@ pub async fn rotate_secret(
     let secret = ids::webhook_secret().map_err(ServiceError::internal)?;
     let now = state.clock.now_unix();
     let until = now.saturating_add(ROTATION_OVERLAP_SECS);
-    let (seller, id, stored) = (seller.clone(), id.to_owned(), secret.clone());
+    let stored = state
+        .sealer
+        .seal(id, &secret)
+        .map_err(ServiceError::internal)?;
+    let (seller, id) = (seller.clone(), id.to_owned());
     let webhook = blocking(state, move |store| {
         store.rotate_secret(&seller, &id, stored, now, until)
     })

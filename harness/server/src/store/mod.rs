@@ -28,8 +28,8 @@ use menon_harness_common::ids::Secret;
 
 pub use model::{
     Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, ClaimRequest, Claimed,
-    DashboardSession, Disable, Finished, NewWebhook, SellerId, Settle, StatusChange, StoredEvent,
-    Webhook, WebhookChanges, WebhookStatus,
+    DashboardSession, Disable, EventPage, Finished, NewWebhook, SellerId, Settle, StatusChange,
+    StoredEvent, Webhook, WebhookChanges, WebhookPage, WebhookStatus,
 };
 pub use postgres::{testdb, PostgresStore};
 pub use sqlite::{SqliteStore, Synchronous};
@@ -132,13 +132,25 @@ impl<T> Store for T where
 {
 }
 
+/// What [`WebhookStore::reseal_secrets`] calls with each stored secret and its webhook's
+/// id: `Some` secret to store in its place, `None` to keep it, an error to stop.
+pub type Reseal<'a> = dyn Fn(&str, &Secret) -> Result<Option<Secret>, StoreError> + 'a;
+
 /// Webhooks and their signing secrets. Methods taking a `seller` only see that seller's
 /// webhooks: another seller's webhook is simply not found.
 pub trait WebhookStore {
-    /// Inserts a webhook and its first secret.
-    fn create_webhook(&self, new: NewWebhook) -> Result<Webhook, StoreError>;
-    /// The seller's webhooks, oldest first.
-    fn list_webhooks(&self, seller: &SellerId) -> Result<Vec<Webhook>, StoreError>;
+    /// Inserts a webhook and its first secret; `None`, with nothing written, when its
+    /// seller has `new.seller_limit` webhooks already. The count and the insert are
+    /// atomic: sellers creating webhooks at once, on any instance, never pass the limit.
+    fn create_webhook(&self, new: NewWebhook) -> Result<Option<Webhook>, StoreError>;
+    /// A page of the seller's webhooks, oldest first (ties in creation time by insertion
+    /// order). An `after` cursor that names none of the seller's webhooks yields an
+    /// empty page.
+    fn list_webhooks(
+        &self,
+        seller: &SellerId,
+        page: &WebhookPage,
+    ) -> Result<Vec<Webhook>, StoreError>;
     /// One of the seller's webhooks.
     fn get_webhook(&self, seller: &SellerId, id: &str) -> Result<Option<Webhook>, StoreError>;
     /// Updates one of the seller's webhooks in one transaction: reads it, calls `changes`
@@ -157,8 +169,9 @@ pub trait WebhookStore {
     ) -> Result<Option<Webhook>, StoreError>;
     /// Deletes the webhook with its secrets, deliveries and logs; `false` when not found.
     fn delete_webhook(&self, seller: &SellerId, id: &str) -> Result<bool, StoreError>;
-    /// Makes `secret` the current secret; the previous ones stay valid for signing until
-    /// `previous_until` (unix seconds). `None` when the seller has no such webhook.
+    /// Makes `secret` the current secret; the one it replaces stays valid for signing
+    /// until `previous_until` (unix seconds), and any older one is forgotten at once: a
+    /// webhook has at most two live secrets. `None` when the seller has no such webhook.
     fn rotate_secret(
         &self,
         seller: &SellerId,
@@ -167,8 +180,14 @@ pub trait WebhookStore {
         now: u64,
         previous_until: u64,
     ) -> Result<Option<Webhook>, StoreError>;
-    /// The secrets to sign with at `now`, newest first.
+    /// The secrets to sign with at `now`, newest first, as stored (sealed, see
+    /// `seal.rs`).
     fn signing_secrets(&self, webhook_id: &str, now: u64) -> Result<Vec<Secret>, StoreError>;
+    /// Calls `reseal` with every stored secret (and its webhook's id), in one
+    /// transaction, storing what it returns in place of the secret when `Some`. An error
+    /// rolls everything back. Returns how many secrets were replaced. (Sealing secrets
+    /// stored unsealed, and sealing all again under a new key.)
+    fn reseal_secrets(&self, reseal: &Reseal<'_>) -> Result<u64, StoreError>;
 }
 
 /// API keys, kept as SHA-256 hashes only, and the deny-list of revoked seller tokens.
@@ -242,6 +261,18 @@ pub trait QueueStore {
     /// changes ([`Finished::Stale`]): a late result never overwrites a newer claim's,
     /// and a give-up never overwrites a delivered delivery.
     fn finish_attempt(&self, result: &AttemptResult) -> Result<Finished, StoreError>;
+    /// A page of the seller's events, newest first (ties by insertion order). A `before`
+    /// cursor that names none of the seller's events yields an empty page.
+    fn list_events(
+        &self,
+        seller: &SellerId,
+        page: &EventPage,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Retention: forgets up to `batch` events created before `before` (unix seconds)
+    /// none of whose deliveries is pending, the oldest first, with their deliveries and
+    /// delivery logs, in one transaction. Returns how many events were forgotten (fewer
+    /// than `batch`: nothing older is left to forget).
+    fn purge_settled(&self, before: u64, batch: u32) -> Result<u32, StoreError>;
     /// The earliest time (unix seconds) a pending delivery of an active webhook becomes
     /// claimable, if there is one.
     fn next_due(&self) -> Result<Option<u64>, StoreError>;

@@ -91,6 +91,9 @@ pub struct NewWebhook {
     pub secret: Secret,
     /// Unix seconds.
     pub now: u64,
+    /// The most webhooks its seller may have: the webhook is not created when the seller
+    /// has this many already.
+    pub seller_limit: u32,
 }
 
 /// An update of a webhook, as decided from the webhook as stored (see
@@ -221,6 +224,26 @@ pub struct Attempt {
     pub next_retry: Option<u64>,
     /// Unix seconds, when the attempt started.
     pub created_at: u64,
+}
+
+/// Which of a seller's webhooks a listing shows, oldest first (see
+/// [`WebhookStore::list_webhooks`](super::WebhookStore::list_webhooks)).
+#[derive(Debug, Clone, Default)]
+pub struct WebhookPage {
+    /// At most this many.
+    pub limit: u32,
+    /// Only webhooks created after the webhook with this id (the previous page's last).
+    pub after: Option<String>,
+}
+
+/// Which of a seller's events a listing shows, newest first (see
+/// [`QueueStore::list_events`](super::QueueStore::list_events)).
+#[derive(Debug, Clone, Default)]
+pub struct EventPage {
+    /// At most this many.
+    pub limit: u32,
+    /// Only events published before the event with this id (the previous page's last).
+    pub before: Option<String>,
 }
 
 /// Which attempts a log listing shows, newest first.

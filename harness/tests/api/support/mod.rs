@@ -172,6 +172,10 @@ impl Server {
             .args(flags)
             .env("RUST_LOG", "info,menon_harness=trace,tower_http=trace")
             .env_remove("MENON_ALLOW_TARGETS")
+            // The fault and dispatch tests publish thousands of events at once, far past
+            // a seller's default publish rate; the rate's own tests set it by flag.
+            .env("MENON_PUBLISH_RATE", "1000000")
+            .env("MENON_PUBLISH_BURST", "1000000")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -31,6 +31,7 @@
 //! in as an argument: nothing reads the wall clock.
 
 mod fairness;
+mod history;
 mod logs;
 mod queue;
 mod sessions;
@@ -43,6 +44,7 @@ use std::sync::Arc;
 use menon_webhooks::EventType;
 
 pub use fairness::*;
+pub use history::*;
 pub use logs::*;
 pub use queue::*;
 pub use sessions::*;
@@ -69,10 +71,13 @@ macro_rules! __store_conformance_cases {
         $($callback)*! {
             [$($args)*]
             webhooks_are_created_read_and_listed_oldest_first,
+            webhooks_are_paged_after_a_cursor,
+            a_seller_at_its_webhook_limit_creates_no_more,
             webhook_updates_apply_only_what_changes,
             disabling_stores_the_given_time_and_reason,
             deleting_a_webhook_removes_its_secrets_deliveries_and_logs,
-            rotation_keeps_previous_secrets_until_their_window_ends,
+            rotation_keeps_the_previous_secret_until_its_window_ends,
+            secrets_are_resealed_in_place_or_not_at_all,
             another_sellers_resources_are_not_found,
             reenabling_resets_failures_and_requeues_kept_deliveries,
             enabling_requeues_failed_deliveries_from_the_given_time_only,
@@ -95,6 +100,8 @@ macro_rules! __store_conformance_cases {
             finishing_with_disable_disables_active_webhooks_only,
             disable_unless_success_since_is_a_compare_and_set,
             queue_depth_counts_pending_deliveries,
+            events_are_paged_newest_first,
+            retention_forgets_old_settled_events_with_their_logs,
             a_late_result_after_a_reclaim_is_stale_and_changes_nothing,
             a_result_settles_while_its_claim_is_current,
             a_give_up_after_delivered_is_refused,
@@ -162,12 +169,16 @@ fn new_webhook(id: &str, owner: &str, events: &[EventType], now: u64) -> NewWebh
         events: events.to_vec(),
         secret: Secret::new(format!("whsec_{id}")),
         now,
+        seller_limit: u32::MAX,
     }
 }
 
 /// A webhook of `owner` subscribed to `listing.created`, created at 1 000.
 pub(crate) fn webhook(store: &dyn Store, id: &str, owner: &str) -> Result<Webhook, StoreError> {
-    store.create_webhook(new_webhook(id, owner, &[EventType::ListingCreated], 1_000))
+    found(
+        store.create_webhook(new_webhook(id, owner, &[EventType::ListingCreated], 1_000))?,
+        id,
+    )
 }
 
 pub(crate) fn event(id: &str, owner: &str, created_at: u64) -> StoredEvent {

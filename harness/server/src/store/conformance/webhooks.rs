@@ -9,8 +9,8 @@ use super::{
     update, webhook, DISABLED,
 };
 use crate::store::{
-    AttemptFilter, Disable, Settle, StatusChange, Store, StoreError, Webhook, WebhookChanges,
-    WebhookStatus,
+    AttemptFilter, Disable, NewWebhook, Settle, StatusChange, Store, StoreError, Webhook,
+    WebhookChanges, WebhookPage, WebhookStatus,
 };
 use menon_harness_common::ids::Secret;
 
@@ -20,7 +20,10 @@ pub fn webhooks_are_created_read_and_listed_oldest_first(
     store: &dyn Store,
 ) -> Result<(), StoreError> {
     let events = [EventType::MessageReceived, EventType::ListingCreated];
-    let created = store.create_webhook(new_webhook("wh_b", "sel_a", &events, 2_000))?;
+    let created = found(
+        store.create_webhook(new_webhook("wh_b", "sel_a", &events, 2_000))?,
+        "wh_b",
+    )?;
     assert_eq!(created.id, "wh_b");
     assert_eq!(created.seller_id, seller("sel_a"));
     assert_eq!(created.url, "https://example.com/wh_b");
@@ -31,15 +34,73 @@ pub fn webhooks_are_created_read_and_listed_oldest_first(
     assert_eq!(get(store, "sel_a", "wh_b")?, created);
     store.create_webhook(new_webhook("wh_c", "sel_a", &events, 2_000))?;
     store.create_webhook(new_webhook("wh_a", "sel_a", &events, 1_000))?;
-    let listed: Vec<String> = store
-        .list_webhooks(&seller("sel_a"))?
-        .into_iter()
-        .map(|w| w.id)
-        .collect();
-    assert_eq!(listed, ["wh_a", "wh_b", "wh_c"]);
-    assert!(store.list_webhooks(&seller("sel_none"))?.is_empty());
+    assert_eq!(listed(store, "sel_a", None, 10)?, ["wh_a", "wh_b", "wh_c"]);
+    assert!(listed(store, "sel_none", None, 10)?.is_empty());
     assert_eq!(store.get_webhook(&seller("sel_a"), "wh_none")?, None);
     assert_eq!(secrets(store, "wh_b", 2_000)?, ["whsec_wh_b"]);
+    Ok(())
+}
+
+/// The ids of a page of `owner`'s webhooks.
+fn listed(
+    store: &dyn Store,
+    owner: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<String>, StoreError> {
+    let page = WebhookPage {
+        limit,
+        after: after.map(str::to_owned),
+    };
+    Ok(store
+        .list_webhooks(&seller(owner), &page)?
+        .into_iter()
+        .map(|w| w.id)
+        .collect())
+}
+
+/// Webhooks come a page at a time: each page starts after the previous page's last
+/// webhook, and a cursor naming no webhook of the seller (unknown, or another seller's)
+/// yields an empty page, never someone else's list.
+pub fn webhooks_are_paged_after_a_cursor(store: &dyn Store) -> Result<(), StoreError> {
+    let events = [EventType::ListingCreated];
+    for (id, at) in [
+        ("wh_d", 3),
+        ("wh_b", 1),
+        ("wh_e", 3),
+        ("wh_a", 1),
+        ("wh_c", 2),
+    ] {
+        store.create_webhook(new_webhook(id, "sel_a", &events, at * 1_000))?;
+    }
+    webhook(store, "wh_other", "sel_b")?;
+    // Equal times keep insertion order: wh_b before wh_a, wh_d before wh_e.
+    assert_eq!(listed(store, "sel_a", None, 2)?, ["wh_b", "wh_a"]);
+    assert_eq!(listed(store, "sel_a", Some("wh_a"), 2)?, ["wh_c", "wh_d"]);
+    assert_eq!(listed(store, "sel_a", Some("wh_d"), 2)?, ["wh_e"]);
+    assert!(listed(store, "sel_a", Some("wh_e"), 2)?.is_empty());
+    assert!(listed(store, "sel_a", Some("wh_none"), 2)?.is_empty());
+    assert!(listed(store, "sel_a", Some("wh_other"), 2)?.is_empty());
+    assert!(listed(store, "sel_b", Some("wh_a"), 2)?.is_empty());
+    assert_eq!(listed(store, "sel_b", None, 2)?, ["wh_other"]);
+    Ok(())
+}
+
+/// A seller at its limit creates nothing more (and nothing is written); other sellers
+/// are not held back, and deleting one makes room again.
+pub fn a_seller_at_its_webhook_limit_creates_no_more(store: &dyn Store) -> Result<(), StoreError> {
+    let limited = |id: &str, owner: &str| NewWebhook {
+        seller_limit: 2,
+        ..new_webhook(id, owner, &[EventType::ListingCreated], 1_000)
+    };
+    assert!(store.create_webhook(limited("wh_1", "sel_a"))?.is_some());
+    assert!(store.create_webhook(limited("wh_2", "sel_a"))?.is_some());
+    assert_eq!(store.create_webhook(limited("wh_3", "sel_a"))?, None);
+    assert_eq!(store.get_webhook(&seller("sel_a"), "wh_3")?, None);
+    assert!(store.create_webhook(limited("wh_4", "sel_b"))?.is_some());
+    assert!(store.delete_webhook(&seller("sel_a"), "wh_1")?);
+    assert!(store.create_webhook(limited("wh_3", "sel_a"))?.is_some());
+    assert_eq!(listed(store, "sel_a", None, 10)?, ["wh_2", "wh_3"]);
     Ok(())
 }
 
@@ -156,9 +217,10 @@ pub fn deleting_a_webhook_removes_its_secrets_deliveries_and_logs(
     Ok(())
 }
 
-/// A rotation makes the new secret current; the previous ones sign too until
-/// `previous_until`; a later rotation never extends an earlier window.
-pub fn rotation_keeps_previous_secrets_until_their_window_ends(
+/// A rotation makes the new secret current; the one it replaces signs too until
+/// `previous_until`; rotating again within that window forgets the oldest at once (at
+/// most two live secrets).
+pub fn rotation_keeps_the_previous_secret_until_its_window_ends(
     store: &dyn Store,
 ) -> Result<(), StoreError> {
     webhook(store, "wh_a", "sel_a")?;
@@ -176,24 +238,31 @@ pub fn rotation_keeps_previous_secrets_until_their_window_ends(
         ["whsec_2", "whsec_wh_a"]
     );
     assert_eq!(secrets(store, "wh_a", 2_000 + 86_400)?, ["whsec_2"]);
-    // Rotating again within the window: newest first, and the oldest keeps its earlier end.
+    // Rotating again within the window: the first secret goes at once; the second signs
+    // beside the third for the new window.
     store.rotate_secret(
         &seller("sel_a"),
         "wh_a",
         Secret::new("whsec_3".into()),
         3_000,
-        3_000 + 172_800,
+        3_000 + 86_400,
     )?;
+    assert_eq!(secrets(store, "wh_a", 3_001)?, ["whsec_3", "whsec_2"]);
     assert_eq!(
-        secrets(store, "wh_a", 3_001)?,
-        ["whsec_3", "whsec_2", "whsec_wh_a"]
-    );
-    assert_eq!(
-        secrets(store, "wh_a", 2_000 + 86_400)?,
+        secrets(store, "wh_a", 3_000 + 86_399)?,
         ["whsec_3", "whsec_2"]
     );
-    assert_eq!(secrets(store, "wh_a", 3_000 + 172_800)?, ["whsec_3"]);
-    assert_eq!(get(store, "sel_a", "wh_a")?.updated_at, 3_000);
+    assert_eq!(secrets(store, "wh_a", 3_000 + 86_400)?, ["whsec_3"]);
+    // And after the window: one secret, then two again.
+    store.rotate_secret(
+        &seller("sel_a"),
+        "wh_a",
+        Secret::new("whsec_4".into()),
+        100_000,
+        100_000 + 86_400,
+    )?;
+    assert_eq!(secrets(store, "wh_a", 100_001)?, ["whsec_4", "whsec_3"]);
+    assert_eq!(get(store, "sel_a", "wh_a")?.updated_at, 100_000);
     Ok(())
 }
 
@@ -204,7 +273,7 @@ pub fn another_sellers_resources_are_not_found(store: &dyn Store) -> Result<(), 
     store.publish_event(&event("evt_1", "sel_a", 2_000))?;
     let claimed = claim_one(store, 2_000)?;
     let thief = seller("sel_b");
-    assert!(store.list_webhooks(&thief)?.is_empty());
+    assert!(listed(store, "sel_b", None, 10)?.is_empty());
     assert_eq!(store.get_webhook(&thief, "wh_a")?, None);
     assert_eq!(
         store.update_webhook(
@@ -353,5 +422,48 @@ pub fn api_keys_are_found_by_hash(store: &dyn Store) -> Result<(), StoreError> {
     assert_eq!(store.seller_for_api_key(&[7; 32])?, Some(seller("sel_a")));
     assert_eq!(store.seller_for_api_key(&[9; 32])?, Some(seller("sel_b")));
     assert_eq!(store.seller_for_api_key(&[8; 32])?, None);
+    Ok(())
+}
+
+/// Resealing offers every stored secret with its webhook's id and stores what comes back
+/// in its place (signing order unchanged); an error rolls all of it back.
+pub fn secrets_are_resealed_in_place_or_not_at_all(store: &dyn Store) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    webhook(store, "wh_b", "sel_b")?;
+    store.rotate_secret(
+        &seller("sel_a"),
+        "wh_a",
+        Secret::new("whsec_2".into()),
+        2_000,
+        2_000 + 86_400,
+    )?;
+    let seen = RefCell::new(Vec::new());
+    let replaced = store.reseal_secrets(&|webhook_id, stored| {
+        seen.borrow_mut()
+            .push(format!("{webhook_id}:{}", stored.expose()));
+        Ok((webhook_id == "wh_a").then(|| Secret::new(format!("sealed:{}", stored.expose()))))
+    })?;
+    assert_eq!(replaced, 2);
+    let mut seen = seen.into_inner();
+    seen.sort();
+    assert_eq!(seen, ["wh_a:whsec_2", "wh_a:whsec_wh_a", "wh_b:whsec_wh_b"]);
+    assert_eq!(
+        secrets(store, "wh_a", 2_001)?,
+        ["sealed:whsec_2", "sealed:whsec_wh_a"]
+    );
+    assert_eq!(secrets(store, "wh_b", 2_001)?, ["whsec_wh_b"]);
+    // A failure half-way changes nothing.
+    let failed = store.reseal_secrets(&|webhook_id, _| {
+        if webhook_id == "wh_b" {
+            Err(StoreError::Corrupt("does not open".into()))
+        } else {
+            Ok(Some(Secret::new("whsec_lost".into())))
+        }
+    });
+    assert!(failed.is_err());
+    assert_eq!(
+        secrets(store, "wh_a", 2_001)?,
+        ["sealed:whsec_2", "sealed:whsec_wh_a"]
+    );
     Ok(())
 }

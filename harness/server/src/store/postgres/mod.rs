@@ -22,6 +22,7 @@
 //! [`QueueStore::watch_publishes`](super::QueueStore::watch_publishes)).
 
 mod credentials;
+mod events;
 mod logs;
 mod queue;
 mod sessions;
@@ -48,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_due_order.sql"),
     include_str!("../../../migrations/postgres/0003_revoked_tokens.sql"),
+    include_str!("../../../migrations/postgres/0004_retention.sql"),
 ];
 
 /// Connections each instance's pool opens at most: the dispatcher's claims and results

@@ -8,11 +8,12 @@ use postgres::types::ToSql;
 use postgres::Row;
 use tokio::sync::Notify;
 
+use super::events;
 use super::logs::ATTEMPT_COLUMNS;
 use super::{count, secs, unsigned, Conn, PostgresStore};
 use crate::store::turns::{claim_in_turns, next_due, EndpointQueue, Turn};
 use crate::store::{
-    AttemptResult, Claim, ClaimRequest, Claimed, Finished, QueueStore, SellerId, Settle,
+    AttemptResult, Claim, ClaimRequest, Claimed, EventPage, Finished, QueueStore, SellerId, Settle,
     StoreError, StoredEvent,
 };
 use menon_harness_common::ids::Secret;
@@ -466,6 +467,18 @@ impl QueueStore for PostgresStore {
         } else {
             super::retrying(|| settle(&self.conn()?, r))
         }
+    }
+
+    fn list_events(
+        &self,
+        seller: &SellerId,
+        page: &EventPage,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        events::list_events(&self.conn()?, seller, page)
+    }
+
+    fn purge_settled(&self, before: u64, batch: u32) -> Result<u32, StoreError> {
+        events::purge_settled(&self.conn()?, before, batch)
     }
 
     fn next_due(&self) -> Result<Option<u64>, StoreError> {

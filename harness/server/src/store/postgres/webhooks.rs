@@ -5,7 +5,8 @@ use postgres::Row;
 use super::{count, secs, unsigned, Conn, PostgresStore};
 use crate::store::model::{events_from_json, events_to_json};
 use crate::store::{
-    NewWebhook, SellerId, StatusChange, StoreError, Webhook, WebhookChanges, WebhookStore,
+    NewWebhook, Reseal, SellerId, StatusChange, StoreError, Webhook, WebhookChanges, WebhookPage,
+    WebhookStore,
 };
 use menon_harness_common::ids::Secret;
 
@@ -46,8 +47,23 @@ pub(super) fn select_webhook(
 }
 
 impl WebhookStore for PostgresStore {
-    fn create_webhook(&self, new: NewWebhook) -> Result<Webhook, StoreError> {
+    fn create_webhook(&self, new: NewWebhook) -> Result<Option<Webhook>, StoreError> {
         self.transaction(|tx| {
+            // Creations for one seller take turns (on every instance), so the count below
+            // is still true when the insert lands.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended('menon.webhooks:' || $1::TEXT, 0))",
+                &[&new.seller_id.0],
+            )?;
+            let has: i64 = tx
+                .query_one(
+                    "SELECT COUNT(*) FROM webhooks WHERE seller_id = $1",
+                    &[&new.seller_id.0],
+                )?
+                .try_get(0)?;
+            if unsigned(has) >= u64::from(new.seller_limit) {
+                return Ok(None);
+            }
             tx.execute(
                 "INSERT INTO webhooks (id, seller_id, url, events, status, created_at, updated_at)
                  VALUES ($1, $2, $3, CAST($4::TEXT AS JSONB), 'active', $5, $5)",
@@ -64,18 +80,27 @@ impl WebhookStore for PostgresStore {
                 &[&new.id, &new.secret.expose(), &secs(new.now)],
             )?;
             select_webhook(tx, &new.seller_id, &new.id, false)?
+                .map(Some)
                 .ok_or_else(|| StoreError::Corrupt("the new webhook was not read back".into()))
         })
     }
 
-    fn list_webhooks(&self, seller: &SellerId) -> Result<Vec<Webhook>, StoreError> {
+    fn list_webhooks(
+        &self,
+        seller: &SellerId,
+        page: &WebhookPage,
+    ) -> Result<Vec<Webhook>, StoreError> {
         self.conn()?
             .query(
                 &format!(
-                    "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE seller_id = $1
-                     ORDER BY created_at, seq"
+                    "SELECT {WEBHOOK_COLUMNS} FROM webhooks
+                     WHERE seller_id = $1
+                       AND ($2::TEXT IS NULL OR (created_at, seq) > (
+                            SELECT created_at, seq FROM webhooks WHERE id = $2 AND seller_id = $1))
+                     ORDER BY created_at, seq
+                     LIMIT $3"
                 ),
-                &[&seller.0],
+                &[&seller.0, &page.after, &i64::from(page.limit)],
             )?
             .iter()
             .map(webhook_from_row)
@@ -169,13 +194,13 @@ impl WebhookStore for PostgresStore {
             let Some(webhook) = select_webhook(tx, seller, id, true)? else {
                 return Ok(None);
             };
+            // At most two live secrets: the new one, and the one it replaces for its grace.
             tx.execute(
-                "DELETE FROM webhook_secrets WHERE webhook_id = $1 AND expires_at <= $2",
-                &[&id, &secs(now)],
+                "DELETE FROM webhook_secrets WHERE webhook_id = $1 AND expires_at IS NOT NULL",
+                &[&id],
             )?;
             tx.execute(
-                "UPDATE webhook_secrets SET expires_at = LEAST(COALESCE(expires_at, $2), $2)
-                 WHERE webhook_id = $1",
+                "UPDATE webhook_secrets SET expires_at = $2 WHERE webhook_id = $1",
                 &[&id, &secs(previous_until)],
             )?;
             tx.execute(
@@ -192,6 +217,28 @@ impl WebhookStore for PostgresStore {
 
     fn signing_secrets(&self, webhook_id: &str, now: u64) -> Result<Vec<Secret>, StoreError> {
         signing_secrets(&self.conn()?, webhook_id, now)
+    }
+
+    fn reseal_secrets(&self, reseal: &Reseal<'_>) -> Result<u64, StoreError> {
+        self.transaction(|tx| {
+            // Locked: an instance sealing at start and a rotation never both rewrite a row.
+            let rows = tx.query(
+                "SELECT webhook_id, secret FROM webhook_secrets FOR UPDATE",
+                &[],
+            )?;
+            let mut replaced = 0;
+            for row in rows {
+                let (webhook_id, stored): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+                if let Some(new) = reseal(&webhook_id, &Secret::new(stored.clone()))? {
+                    tx.execute(
+                        "UPDATE webhook_secrets SET secret = $1 WHERE webhook_id = $2 AND secret = $3",
+                        &[&new.expose(), &webhook_id, &stored],
+                    )?;
+                    replaced += 1;
+                }
+            }
+            Ok(replaced)
+        })
     }
 }
 

@@ -8,6 +8,7 @@
 //! blocking pool), so an async mutex would buy nothing.
 
 mod credentials;
+mod events;
 mod group;
 mod logs;
 mod queue;
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0007_depth.sql"),
     include_str!("../../../migrations/0008_pending_per_webhook.sql"),
     include_str!("../../../migrations/0009_revoked_tokens.sql"),
+    include_str!("../../../migrations/0010_retention.sql"),
 ];
 
 /// When a commit reaches the disk (SQLite's `PRAGMA synchronous`, in WAL mode).
@@ -72,15 +74,42 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// Creates the database file at `path` with mode 0600 when it does not exist, and takes
+/// group and other access away when it does.
+fn owner_only(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let io = |e: std::io::Error| StoreError::Database(format!("{}: {e}", path.display()));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        let mode = std::fs::metadata(path).map_err(io)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))
+                .map_err(io)?;
+        }
+    }
+    let _ = path;
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, switches it to WAL with
-    /// `synchronous = FULL` and brings its schema up to date.
+    /// `synchronous = FULL` and brings its schema up to date. The file is made readable
+    /// and writable by its owner only (0600; SQLite gives its WAL and shared-memory
+    /// files the database's mode).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Self::open_with(path, Synchronous::Full)
     }
 
     /// [`open`](Self::open), with the given durability (`bench --synchronous` compares them).
     pub fn open_with(path: &Path, synchronous: Synchronous) -> Result<Self, StoreError> {
+        owner_only(path)?;
         let conn = Connection::open(path)?;
         Self::prepare(conn, synchronous)
     }
@@ -166,9 +195,14 @@ mod tests {
             events: vec![EventType::ListingCreated],
             secret: Secret::new("whsec_1".into()),
             now: 1_000,
+            seller_limit: u32::MAX,
         })?;
         let reopened = SqliteStore::open(&path)?;
-        assert_eq!(reopened.list_webhooks(&seller)?.len(), 1);
+        let page = crate::store::WebhookPage {
+            limit: 10,
+            after: None,
+        };
+        assert_eq!(reopened.list_webhooks(&seller, &page)?.len(), 1);
         let conn = reopened.conn();
         let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
         assert_eq!(mode, "wal");
@@ -212,6 +246,7 @@ mod tests {
             events: vec![EventType::ListingCreated],
             secret: Secret::new("whsec_g".into()),
             now: 1_000,
+            seller_limit: u32::MAX,
         })?;
         let event = move |id: String| StoredEvent {
             id,

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::events;
 use super::group::{Write, Written};
 use super::logs::ATTEMPT_COLUMNS;
 use super::webhooks::signing_secrets;
@@ -12,7 +13,7 @@ use super::{secs, unsigned, SqliteStore};
 use crate::store::model::events_from_json;
 use crate::store::turns::{claim_in_turns, next_due, EndpointQueue};
 use crate::store::{
-    AttemptResult, Claim, ClaimRequest, Claimed, Finished, QueueStore, SellerId, Settle,
+    AttemptResult, Claim, ClaimRequest, Claimed, EventPage, Finished, QueueStore, SellerId, Settle,
     StoreError, StoredEvent,
 };
 
@@ -433,6 +434,18 @@ impl QueueStore for SqliteStore {
                 "a finish came back as another write".into(),
             )),
         }
+    }
+
+    fn list_events(
+        &self,
+        seller: &SellerId,
+        page: &EventPage,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        events::list_events(&self.conn(), seller, page)
+    }
+
+    fn purge_settled(&self, before: u64, batch: u32) -> Result<u32, StoreError> {
+        events::purge_settled(&mut self.conn(), before, batch)
     }
 
     fn next_due(&self) -> Result<Option<u64>, StoreError> {

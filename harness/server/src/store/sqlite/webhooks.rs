@@ -5,7 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::{secs, unsigned, SqliteStore};
 use crate::store::model::{events_from_json, events_to_json};
 use crate::store::{
-    NewWebhook, SellerId, StatusChange, StoreError, Webhook, WebhookChanges, WebhookStore,
+    NewWebhook, Reseal, SellerId, StatusChange, StoreError, Webhook, WebhookChanges, WebhookPage,
+    WebhookStore,
 };
 use menon_harness_common::ids::Secret;
 
@@ -54,9 +55,18 @@ pub(super) fn select_webhook(
 }
 
 impl WebhookStore for SqliteStore {
-    fn create_webhook(&self, new: NewWebhook) -> Result<Webhook, StoreError> {
+    fn create_webhook(&self, new: NewWebhook) -> Result<Option<Webhook>, StoreError> {
+        // One connection, one writer: the count and the insert see the same rows.
         let mut conn = self.conn();
         let tx = conn.transaction()?;
+        let has: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM webhooks WHERE seller_id = ?1",
+            params![new.seller_id.0],
+            |row| row.get(0),
+        )?;
+        if unsigned(has) >= u64::from(new.seller_limit) {
+            return Ok(None);
+        }
         tx.execute(
             "INSERT INTO webhooks (id, seller_id, url, events, status, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?5)",
@@ -74,15 +84,26 @@ impl WebhookStore for SqliteStore {
         )?;
         let created = select_webhook(&tx, &new.seller_id, &new.id)?;
         tx.commit()?;
-        created.ok_or_else(|| StoreError::Corrupt("the new webhook was not read back".into()))
+        created
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt("the new webhook was not read back".into()))
     }
 
-    fn list_webhooks(&self, seller: &SellerId) -> Result<Vec<Webhook>, StoreError> {
+    fn list_webhooks(
+        &self,
+        seller: &SellerId,
+        page: &WebhookPage,
+    ) -> Result<Vec<Webhook>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE seller_id = ?1 ORDER BY created_at, rowid"
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks
+             WHERE seller_id = ?1
+               AND (?2 IS NULL OR (created_at, rowid) > (SELECT created_at, rowid FROM webhooks
+                                                         WHERE id = ?2 AND seller_id = ?1))
+             ORDER BY created_at, rowid
+             LIMIT ?3"
         ))?;
-        let rows = stmt.query_map(params![seller.0], webhook_from_row)?;
+        let rows = stmt.query_map(params![seller.0, page.after, page.limit], webhook_from_row)?;
         rows.map(|row| row?).collect()
     }
 
@@ -174,13 +195,13 @@ impl WebhookStore for SqliteStore {
         let Some(webhook) = select_webhook(&tx, seller, id)? else {
             return Ok(None);
         };
+        // At most two live secrets: the new one, and the one it replaces for its grace.
         tx.execute(
-            "DELETE FROM webhook_secrets WHERE webhook_id = ?1 AND expires_at <= ?2",
-            params![id, secs(now)],
+            "DELETE FROM webhook_secrets WHERE webhook_id = ?1 AND expires_at IS NOT NULL",
+            params![id],
         )?;
         tx.execute(
-            "UPDATE webhook_secrets SET expires_at = MIN(COALESCE(expires_at, ?2), ?2)
-             WHERE webhook_id = ?1",
+            "UPDATE webhook_secrets SET expires_at = ?2 WHERE webhook_id = ?1",
             params![id, secs(previous_until)],
         )?;
         tx.execute(
@@ -197,6 +218,28 @@ impl WebhookStore for SqliteStore {
 
     fn signing_secrets(&self, webhook_id: &str, now: u64) -> Result<Vec<Secret>, StoreError> {
         signing_secrets(&self.conn(), webhook_id, now)
+    }
+
+    fn reseal_secrets(&self, reseal: &Reseal<'_>) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let rows: Vec<(i64, String, String)> = {
+            let mut stmt = tx.prepare("SELECT rowid, webhook_id, secret FROM webhook_secrets")?;
+            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut replaced = 0;
+        for (rowid, webhook_id, stored) in rows {
+            if let Some(new) = reseal(&webhook_id, &Secret::new(stored))? {
+                tx.execute(
+                    "UPDATE webhook_secrets SET secret = ?1 WHERE rowid = ?2",
+                    params![new.expose(), rowid],
+                )?;
+                replaced += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(replaced)
     }
 }
 
