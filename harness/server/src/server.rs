@@ -561,3 +561,49 @@ pub fn raise_open_file_limit(wanted: u64) -> Option<u64> {
 }
 
 pub use menon_harness_common::shutdown_signal;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seal::SecretKey;
+    use crate::store::{NewWebhook, SellerId, SqliteStore, Store};
+    use menon_harness_common::ids::Secret;
+
+    #[tokio::test]
+    async fn secrets_stored_unsealed_are_sealed_at_start_and_a_wrong_key_refuses() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+        store
+            .create_webhook(NewWebhook {
+                id: "wh_old".into(),
+                seller_id: SellerId("sel_a".into()),
+                url: "https://example.com/hook".into(),
+                events: vec![menon_webhooks::EventType::ListingCreated],
+                secret: Secret::new("whsec_from_before_sealing".into()),
+                now: 1_000,
+                seller_limit: 10,
+            })
+            .unwrap();
+        let sealer = Arc::new(Sealer::new(&SecretKey::generate().unwrap()));
+        seal_stored_secrets(&store, &sealer).await.unwrap();
+        let stored = store.signing_secrets("wh_old", 1_000).unwrap();
+        assert!(Sealer::is_sealed(&stored[0]), "{}", stored[0].expose());
+        assert_eq!(
+            sealer.open("wh_old", &stored[0]).unwrap().expose(),
+            "whsec_from_before_sealing"
+        );
+        // Again: nothing left to seal, nothing changes.
+        seal_stored_secrets(&store, &sealer).await.unwrap();
+        assert_eq!(
+            store.signing_secrets("wh_old", 1_000).unwrap()[0].expose(),
+            stored[0].expose()
+        );
+        let other = Arc::new(Sealer::new(&SecretKey::generate().unwrap()));
+        let refused = seal_stored_secrets(&store, &other).await.unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("does not open with this server's secret key"),
+            "{refused}"
+        );
+    }
+}
