@@ -15,6 +15,9 @@ pub enum Scheme {
     V1,
     /// `X-Menon-Signature-V2: t=<unix>,v2=<hex>…` over `"<t>." + body`.
     V2,
+    /// Standard Webhooks `webhook-signature: v1,<base64>…`: HMAC-SHA256 over
+    /// `"<webhook-id>.<webhook-timestamp>." + body` (see [`crate::standard`]).
+    StandardV1,
 }
 
 impl Scheme {
@@ -23,6 +26,7 @@ impl Scheme {
         match self {
             Scheme::V1 => crate::SIGNATURE_HEADER,
             Scheme::V2 => crate::SIGNATURE_V2_HEADER,
+            Scheme::StandardV1 => crate::standard::SIGNATURE_HEADER,
         }
     }
 }
@@ -57,6 +61,20 @@ pub enum VerifyError {
         /// The header concerned.
         scheme: Scheme,
     },
+    /// A Standard Webhooks secret is not `whsec_` and base64 of 1 to 64 bytes (code
+    /// `invalid_secret`).
+    InvalidSecret {
+        /// What is wrong with it, in a few words.
+        reason: &'static str,
+    },
+    /// A header the scheme needs is absent or empty (code `missing_header`): Standard
+    /// Webhooks' `webhook-id` or `webhook-timestamp`.
+    MissingHeader {
+        /// The header's name.
+        name: &'static str,
+    },
+    /// `webhook-timestamp` is not unix seconds (code `invalid_timestamp`).
+    InvalidTimestamp,
     /// The v2 timestamp is older than the tolerance allows (code `timestamp_too_old`).
     TimestampTooOld {
         /// `now - t`, in seconds.
@@ -84,6 +102,9 @@ impl VerifyError {
             VerifyError::UnsupportedScheme { .. } => "unsupported_scheme",
             VerifyError::MalformedSignature { .. } => "malformed_signature",
             VerifyError::SignatureMismatch { .. } => "signature_mismatch",
+            VerifyError::InvalidSecret { .. } => "invalid_secret",
+            VerifyError::MissingHeader { .. } => "missing_header",
+            VerifyError::InvalidTimestamp => "invalid_timestamp",
             VerifyError::TimestampTooOld { .. } => "timestamp_too_old",
             VerifyError::TimestampInFuture { .. } => "timestamp_in_future",
         }
@@ -126,6 +147,30 @@ impl fmt::Display for VerifyError {
                 "the {} header is malformed ({reason}): expected `t=<unix seconds>,v2=<64 hex \
                  digits>`, with one v2 entry per signing secret",
                 crate::SIGNATURE_V2_HEADER
+            ),
+            VerifyError::MalformedSignature {
+                scheme: Scheme::StandardV1,
+                reason,
+            } => write!(
+                f,
+                "the {} header is malformed ({reason}): expected space-separated \
+                 `v1,<base64 signature>` entries",
+                crate::standard::SIGNATURE_HEADER
+            ),
+            VerifyError::InvalidSecret { reason } => write!(
+                f,
+                "the Standard Webhooks secret is invalid ({reason}): pass the `whsec_…` \
+                 secret exactly as the sender shows it"
+            ),
+            VerifyError::MissingHeader { name } => write!(
+                f,
+                "the {name} header is missing or empty: the request was not signed as Standard \
+                 Webhooks, or a proxy dropped the header"
+            ),
+            VerifyError::InvalidTimestamp => write!(
+                f,
+                "the {} header is not unix seconds",
+                crate::standard::TIMESTAMP_HEADER
             ),
             VerifyError::SignatureMismatch { scheme } => write!(
                 f,

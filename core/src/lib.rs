@@ -54,6 +54,7 @@ mod delivery;
 mod error;
 mod event;
 mod signature;
+pub mod standard;
 
 pub use canonical::{canonicalize, canonicalize_into, MAX_DEPTH};
 pub use data::{check_event_data, is_array_index, DataError, MAX_ARRAY_INDEX, MAX_SAFE_INTEGER};

@@ -269,6 +269,7 @@ fn verify_input(
             scheme: match ok.scheme {
                 Scheme::V1 => "v1",
                 Scheme::V2 => "v2",
+                Scheme::StandardV1 => "standard-v1",
             },
             secret_index: ok.secret_index,
             timestamp: ok.timestamp,
