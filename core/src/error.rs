@@ -18,6 +18,9 @@ pub enum Scheme {
     /// Standard Webhooks `webhook-signature: v1,<base64>…`: HMAC-SHA256 over
     /// `"<webhook-id>.<webhook-timestamp>." + body` (see [`crate::standard`]).
     StandardV1,
+    /// Standard Webhooks `webhook-signature: v1a,<base64>…`: Ed25519 over the same
+    /// content, verified with a `whpk_` public key.
+    StandardV1a,
 }
 
 impl Scheme {
@@ -26,7 +29,7 @@ impl Scheme {
         match self {
             Scheme::V1 => crate::SIGNATURE_HEADER,
             Scheme::V2 => crate::SIGNATURE_V2_HEADER,
-            Scheme::StandardV1 => crate::standard::SIGNATURE_HEADER,
+            Scheme::StandardV1 | Scheme::StandardV1a => crate::standard::SIGNATURE_HEADER,
         }
     }
 }
@@ -61,8 +64,9 @@ pub enum VerifyError {
         /// The header concerned.
         scheme: Scheme,
     },
-    /// A Standard Webhooks secret is not `whsec_` and base64 of 1 to 64 bytes (code
-    /// `invalid_secret`).
+    /// A Standard Webhooks secret or key is not what its prefix says: `whsec_` and base64
+    /// of 1 to 64 bytes, `whpk_` and an Ed25519 public key that is not of small order,
+    /// `whsk_` and a 32-byte seed (code `invalid_secret`).
     InvalidSecret {
         /// What is wrong with it, in a few words.
         reason: &'static str,
@@ -149,18 +153,18 @@ impl fmt::Display for VerifyError {
                 crate::SIGNATURE_V2_HEADER
             ),
             VerifyError::MalformedSignature {
-                scheme: Scheme::StandardV1,
+                scheme: Scheme::StandardV1 | Scheme::StandardV1a,
                 reason,
             } => write!(
                 f,
                 "the {} header is malformed ({reason}): expected space-separated \
-                 `v1,<base64 signature>` entries",
+                 `v1,<base64>` or `v1a,<base64>` entries",
                 crate::standard::SIGNATURE_HEADER
             ),
             VerifyError::InvalidSecret { reason } => write!(
                 f,
-                "the Standard Webhooks secret is invalid ({reason}): pass the `whsec_…` \
-                 secret exactly as the sender shows it"
+                "the Standard Webhooks secret or key is invalid ({reason}): pass the \
+                 `whsec_…` secret or `whpk_…` public key exactly as the sender shows it"
             ),
             VerifyError::MissingHeader { name } => write!(
                 f,

@@ -270,6 +270,7 @@ fn verify_input(
                 Scheme::V1 => "v1",
                 Scheme::V2 => "v2",
                 Scheme::StandardV1 => "standard-v1",
+                Scheme::StandardV1a => "standard-v1a",
             },
             secret_index: ok.secret_index,
             timestamp: ok.timestamp,
