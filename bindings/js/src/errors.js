@@ -13,8 +13,11 @@ const STATUS = {
   signature_mismatch: 401,
   timestamp_too_old: 401,
   timestamp_in_future: 401,
+  missing_header: 401,
+  invalid_timestamp: 401,
   // The receiver has no secret configured: its own fault, not the sender's.
   no_secret: 500,
+  invalid_secret: 500,
 };
 
 export class WebhookVerificationError extends Error {

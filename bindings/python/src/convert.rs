@@ -171,6 +171,12 @@ const fn same_ignoring_case(a: &str, b: &str) -> bool {
     true
 }
 
+/// One header by its lowercase name (Standard Webhooks'), looked up as [`header`] does.
+pub(crate) fn one_header(headers: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Option<String>> {
+    let key = PyString::intern(headers.py(), name);
+    header(headers, &key, &key, name)
+}
+
 /// One header: the mapping's own lookup with the usual spelling, then all lowercase (what
 /// case-insensitive header classes and ASGI use), then a case-insensitive scan of the
 /// items for plain dicts spelled another way.

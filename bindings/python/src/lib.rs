@@ -22,6 +22,7 @@ mod body;
 mod convert;
 mod errors;
 mod json;
+mod standard;
 
 use body::{Body, DETACH_AT};
 use convert::Input;
@@ -435,6 +436,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(canonicalize, m)?)?;
     m.add_class::<Webhook>()?;
     m.add_class::<Verified>()?;
+    m.add_class::<standard::StandardWebhook>()?;
     m.add("DEFAULT_TOLERANCE", DEFAULT_TOLERANCE)?;
     let event_types: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
     m.add("EVENT_TYPES", PyTuple::new(m.py(), event_types)?)?;

@@ -461,9 +461,9 @@ def test_error_status_is_the_js_sdks_for_every_code() -> None:
     # The rule itself, as the issue states it: 401 signature, 500 no secret, 400 not an event.
     assert {c for c in codes if STATUS[c] == 401} == {
         "missing_signature", "unsupported_scheme", "malformed_signature", "signature_mismatch",
-        "timestamp_too_old", "timestamp_in_future",
+        "timestamp_too_old", "timestamp_in_future", "missing_header", "invalid_timestamp",
     }
-    assert {c for c in codes if STATUS[c] == 500} == {"no_secret"}
+    assert {c for c in codes if STATUS[c] == 500} == {"no_secret", "invalid_secret"}
     assert {STATUS[c] for c in codes} == {400, 401, 500}
     # A code an application made up answers the JS default too.
     assert WebhookVerificationError("made_up", "m").status == default == 400
@@ -515,8 +515,8 @@ def test_public_names() -> None:
         for suffix in ("Event", "Data")
     }
     assert set(menon_webhooks.__all__) == {
-        "DEFAULT_TOLERANCE", "EVENT_TYPES", "MAX_DEPTH", "Verified", "Webhook", "WebhookVerificationError",
-        "__version__", "canonicalize", "sign", "verify", "verify_signature",
+        "DEFAULT_TOLERANCE", "EVENT_TYPES", "MAX_DEPTH", "StandardWebhook", "Verified", "Webhook",
+        "WebhookVerificationError", "__version__", "canonicalize", "sign", "verify", "verify_signature",
     } | typed
     assert all(hasattr(menon_webhooks, name) for name in menon_webhooks.__all__)
     assert menon_webhooks.__version__ == "0.1.0"

@@ -1,6 +1,7 @@
 """Sign, verify and canonicalize Menon Mobility webhook deliveries (types)."""
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Final, Literal, Optional, Protocol, Union, final
 
 from ._errors import WebhookVerificationError as WebhookVerificationError
@@ -79,6 +80,7 @@ __all__ = [
     "ListingUpdatedData",
     "ListingUpdatedEvent",
     "MAX_DEPTH",
+    "StandardWebhook",
     "MessageReadData",
     "MessageReadEvent",
     "MessageReceivedData",
@@ -203,6 +205,28 @@ class Verified:
     def timestamp(self) -> int | None:
         """The v2 timestamp (unix seconds); ``None`` for v1."""
     def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class StandardWebhook:
+    """A Standard Webhooks secret or key, called as ``standardwebhooks.Webhook`` is.
+
+    ``whsec_…`` (or the key's ``bytes``) signs and verifies ``v1`` (HMAC-SHA256);
+    ``whpk_…`` verifies ``v1a`` (Ed25519, strict); ``whsk_…`` signs ``v1a`` and verifies
+    with its public key. A malformed one raises ``WebhookVerificationError``
+    (``invalid_secret``).
+    """
+
+    def __new__(cls, whsecret: str | bytes) -> StandardWebhook: ...
+    def verify(
+        self, data: str | bytes, headers: _Headers, *, now: int | None = None
+    ) -> Any:
+        """Check ``webhook-id``, ``webhook-timestamp`` (5 minutes either way) and
+        ``webhook-signature``; return the payload parsed as JSON."""
+    def sign(self, msg_id: str, timestamp: datetime | int, data: str | bytes) -> str:
+        """The ``webhook-signature`` value: ``v1,<base64>`` or ``v1a,<base64>``."""
+    @property
+    def public_key(self) -> str | None:
+        """The ``whpk_…`` key of an Ed25519 key; ``None`` for an HMAC secret."""
 
 @final
 class Webhook:

@@ -17,8 +17,12 @@ STATUS: Final[Mapping[str, int]] = MappingProxyType({
     "signature_mismatch": 401,
     "timestamp_too_old": 401,
     "timestamp_in_future": 401,
-    # The receiver has no secret configured: its own fault, not the sender's.
+    "missing_header": 401,
+    "invalid_timestamp": 401,
+    # The receiver has no secret configured, or a malformed one: its own fault, not the
+    # sender's.
     "no_secret": 500,
+    "invalid_secret": 500,
     # A validly signed body (or a value, a header) that is not an event: a bad request.
     "invalid_envelope": 400,
     "invalid_json": 400,
@@ -42,7 +46,9 @@ class WebhookVerificationError(ValueError):
 
     ``code`` is stable and the same in every Menon SDK (Rust, JavaScript, Python):
     ``no_secret``, ``missing_signature``, ``unsupported_scheme``, ``malformed_signature``,
-    ``signature_mismatch``, ``timestamp_too_old``, ``timestamp_in_future``; the RFC 8785 codes
+    ``signature_mismatch``, ``timestamp_too_old``, ``timestamp_in_future``; for Standard
+    Webhooks (``StandardWebhook``) also ``invalid_secret``, ``missing_header`` and
+    ``invalid_timestamp``; the RFC 8785 codes
     ``invalid_json``, ``invalid_utf8``, ``lone_surrogate``, ``duplicate_key``,
     ``number_out_of_range``, ``trailing_data``, ``too_deep``, ``too_large``; ``invalid_envelope``; and
     ``invalid_body`` / ``invalid_header`` for Python values that cannot be a body or a header.
@@ -53,8 +59,9 @@ class WebhookVerificationError(ValueError):
 
     - 401 for a signature refusal: ``missing_signature``, ``unsupported_scheme``,
       ``malformed_signature``, ``signature_mismatch``, ``timestamp_too_old``,
-      ``timestamp_in_future``;
-    - 500 for ``no_secret``: the receiver has no secret configured;
+      ``timestamp_in_future``, ``missing_header``, ``invalid_timestamp``;
+    - 500 for ``no_secret`` and ``invalid_secret``: the receiver has no secret configured,
+      or a malformed one;
     - 400 for everything else, a validly signed body that is not an event: ``invalid_envelope``,
       ``invalid_json``, ``invalid_utf8``, ``lone_surrogate``, ``duplicate_key``,
       ``number_out_of_range``, ``trailing_data``, ``too_deep``, ``too_large``, ``invalid_body``,
