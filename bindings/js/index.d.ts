@@ -535,7 +535,10 @@ export type VerifyErrorCode =
   | 'malformed_signature'
   | 'signature_mismatch'
   | 'timestamp_too_old'
-  | 'timestamp_in_future';
+  | 'timestamp_in_future'
+  | 'invalid_secret'
+  | 'missing_header'
+  | 'invalid_timestamp';
 
 /** Codes of a body that is not (RFC 8785) JSON: the core's canonicalize refusals. */
 export type CanonicalizeErrorCode =
@@ -624,6 +627,29 @@ export function expressMiddleware(
   secret: Secret | Webhook,
   options?: ExpressMiddlewareOptions,
 ): (req: any, res: any, next: (err?: unknown) => void) => void;
+
+/**
+ * A Standard Webhooks secret or key, called as npm `standardwebhooks`' `Webhook` is, so
+ * switching is the import. `whsec_…` (or the key's bytes) verifies and signs `v1`
+ * (HMAC-SHA256); `whpk_…` verifies `v1a` (Ed25519, strict); `whsk_…` signs `v1a` and
+ * verifies with its public key. A malformed key throws `invalid_secret`.
+ */
+export class StandardWebhook {
+  constructor(secret: string | Uint8Array | ArrayBuffer);
+  /**
+   * Checks `webhook-id`, `webhook-timestamp` (5 minutes either way) and
+   * `webhook-signature`; returns the payload parsed as JSON.
+   */
+  verify(
+    payload: string | Uint8Array | ArrayBuffer,
+    headers: HeadersLike,
+    options?: { now?: number | (() => number) },
+  ): unknown;
+  /** The `webhook-signature` value: `v1,<base64>` or `v1a,<base64>`. */
+  sign(msgId: string, timestamp: Date | number, payload: string | Uint8Array | ArrayBuffer): string;
+  /** The `whpk_…` public key of an Ed25519 key; undefined for an HMAC secret. */
+  readonly publicKey: string | undefined;
+}
 
 /** A webhook's secrets keyed once, for many verifications. */
 export class Webhook {

@@ -8,6 +8,7 @@
 #   express.test.mjs       expressMiddleware() over real HTTP on loopback
 #   fetch.test.mjs         the fetch-style helpers over real HTTP on loopback
 #   api.test.mjs           argument conversion, errors, native/wasm differential run
+#   standard.test.mjs      Standard Webhooks v1/v1a against npm standardwebhooks and node:crypto
 #   entry.test.mjs         ESM/CommonJS, backend selection, export conditions per runtime
 #   browser.test.mjs       the browser entry runs every vector in headless Chromium (Debian's)
 #   types.test.mjs         index.d.ts under tsc --strict, and against the core's event types

@@ -356,6 +356,72 @@ impl StandardSigningKey {
     }
 }
 
+/// Any Standard Webhooks key, told apart by its prefix: what a receiver configured with
+/// "the secret" holds. `whpk_…` verifies `v1a`, `whsk_…` signs `v1a` (and verifies with
+/// its public key), anything else is a `whsec_…` secret for `v1`.
+#[derive(Clone, Debug)]
+pub enum StandardKey {
+    /// `whsec_…`: `v1`, HMAC-SHA256.
+    Secret(StandardSecret),
+    /// `whpk_…`: verifies `v1a`.
+    Public(StandardPublicKey),
+    /// `whsk_…`: signs `v1a`.
+    Signing(StandardSigningKey),
+}
+
+impl StandardKey {
+    /// Reads a key by its prefix.
+    pub fn parse(text: &str) -> Result<Self, VerifyError> {
+        let trimmed = text.trim();
+        if trimmed.starts_with(PUBLIC_KEY_PREFIX) {
+            StandardPublicKey::parse(trimmed).map(Self::Public)
+        } else if trimmed.starts_with(SIGNING_KEY_PREFIX) {
+            StandardSigningKey::parse(trimmed).map(Self::Signing)
+        } else {
+            StandardSecret::parse(trimmed).map(Self::Secret)
+        }
+    }
+
+    /// Checks a message with this key (see [`StandardSecret::verify`]).
+    pub fn verify(
+        &self,
+        msg_id: &str,
+        timestamp: &str,
+        signature: &str,
+        body: &[u8],
+        now: u64,
+    ) -> Result<u64, VerifyError> {
+        match self {
+            Self::Secret(secret) => secret.verify(msg_id, timestamp, signature, body, now),
+            Self::Public(public) => public.verify(msg_id, timestamp, signature, body, now),
+            Self::Signing(signing) => signing
+                .public_key()
+                .verify(msg_id, timestamp, signature, body, now),
+        }
+    }
+
+    /// The `webhook-signature` value of a message; a public key cannot sign
+    /// (`invalid_secret`).
+    pub fn sign(&self, msg_id: &str, timestamp: u64, body: &[u8]) -> Result<String, VerifyError> {
+        match self {
+            Self::Secret(secret) => Ok(secret.sign(msg_id, timestamp, body)),
+            Self::Signing(signing) => Ok(signing.sign(msg_id, timestamp, body)),
+            Self::Public(_) => Err(VerifyError::InvalidSecret {
+                reason: "a public key (whpk_) verifies only; sign with the signing key (whsk_)",
+            }),
+        }
+    }
+
+    /// The `whpk_…` public key of an Ed25519 key; `None` for an HMAC secret.
+    pub fn public_key(&self) -> Option<String> {
+        match self {
+            Self::Secret(_) => None,
+            Self::Public(public) => Some(public.to_text()),
+            Self::Signing(signing) => Some(signing.public_key().to_text()),
+        }
+    }
+}
+
 /// The `N` bytes of a prefixed base64 key (the prefix optional).
 fn decode_key<const N: usize>(
     text: &str,
@@ -719,5 +785,31 @@ mod tests {
                 "invalid_secret"
             );
         }
+    }
+
+    #[test]
+    fn a_key_is_told_apart_by_its_prefix() {
+        let (seed, ..) = RFC8032[0];
+        let signing = StandardSigningKey::from_seed(&hex::<32>(seed));
+        let by_prefix = StandardKey::parse(&signing.to_text()).unwrap();
+        let public = StandardKey::parse(&signing.public_key().to_text()).unwrap();
+        let secret = StandardKey::parse(SECRET).unwrap();
+        assert!(matches!(by_prefix, StandardKey::Signing(_)));
+        assert!(matches!(public, StandardKey::Public(_)));
+        assert!(matches!(secret, StandardKey::Secret(_)));
+        assert_eq!(secret.sign(MSG_ID, TIMESTAMP, PAYLOAD).unwrap(), SIGNATURE);
+        assert_eq!(secret.public_key(), None);
+        assert_eq!(by_prefix.public_key(), public.public_key());
+        let signed = by_prefix.sign(MSG_ID, TIMESTAMP, PAYLOAD).unwrap();
+        for key in [&by_prefix, &public] {
+            assert_eq!(
+                key.verify(MSG_ID, "1614265330", &signed, PAYLOAD, TIMESTAMP),
+                Ok(TIMESTAMP)
+            );
+        }
+        assert_eq!(
+            public.sign(MSG_ID, TIMESTAMP, PAYLOAD).unwrap_err().code(),
+            "invalid_secret"
+        );
     }
 }

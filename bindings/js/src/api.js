@@ -12,6 +12,9 @@
 //   verifySignature(secret, bytes, header) / verifySignatureStr(...)  -> boolean
 //   canonicalize(text) / canonicalizeBytes(bytes)    RFC 8785
 //   eventTypes(), defaultTolerance()
+//   new StandardKey(text) / StandardKey.fromBytes(key)   Standard Webhooks, by prefix
+//     .verify(id, t, signature, bytes, now) / .verifyStr(...)  -> the timestamp
+//     .sign(id, t, bytes) / .signStr(...), .publicKey()
 //
 // Every protocol rule (v2 when present, header trimming, the tolerance check, which secret
 // signs, which headers a delivery carries) is the core's. This layer only converts JS
@@ -280,10 +283,73 @@ export function createApi(backend, name) {
     };
   }
 
+  // -------------------------------------------------------------------------------------
+  // Standard Webhooks: called as npm `standardwebhooks`' Webhook is, so switching is the
+  // import. The key's prefix says the version (the core's StandardKey).
+
+  class StandardWebhook {
+    #key;
+
+    constructor(secret) {
+      if (typeof secret === 'string') {
+        this.#key = call(() => new backend.StandardKey(secret));
+        return;
+      }
+      const bytes = asBytes(secret);
+      if (bytes === undefined) {
+        throw new TypeError(
+          `the Standard Webhooks secret must be a string (whsec_…, whpk_… or whsk_…) or the key's bytes, got ${describe(secret)}`,
+        );
+      }
+      this.#key = backend.StandardKey.fromBytes(bytes);
+    }
+
+    /** Checks webhook-id, webhook-timestamp and webhook-signature; returns the payload parsed. */
+    verify(payload, headers, options = {}) {
+      const input = rawInput(payload, 'verify');
+      if (input === undefined) {
+        throw new WebhookVerificationError(
+          'invalid_body',
+          `verify() takes the raw payload (a string or bytes), got ${describe(payload)}`,
+        );
+      }
+      const [id, timestamp, signature] = standardHeaders(headers);
+      const now = resolveNow(options.now);
+      const key = this.#key;
+      call(() =>
+        input.text !== undefined
+          ? key.verifyStr(id, timestamp, signature, input.text, now)
+          : key.verify(id, timestamp, signature, input.bytes, now),
+      );
+      return parseEvent(input.text ?? decodeUtf8(input.bytes));
+    }
+
+    /** The webhook-signature value of a message: `v1,<base64>` or `v1a,<base64>`. */
+    sign(msgId, timestamp, payload) {
+      if (typeof msgId !== 'string') throw new TypeError(`msgId must be a string, got ${describe(msgId)}`);
+      const t =
+        timestamp instanceof Date ? Math.floor(timestamp.getTime() / 1000) : seconds('timestamp', timestamp);
+      const input = rawInput(payload, 'sign');
+      if (input === undefined) {
+        throw new WebhookVerificationError('invalid_body', `sign() takes the payload as a string or bytes, got ${describe(payload)}`);
+      }
+      const key = this.#key;
+      return call(() =>
+        input.text !== undefined ? key.signStr(msgId, t, input.text) : key.sign(msgId, t, input.bytes),
+      );
+    }
+
+    /** The `whpk_…` public key of an Ed25519 key; undefined for an HMAC secret. */
+    get publicKey() {
+      return this.#key.publicKey() ?? undefined;
+    }
+  }
+
   return {
     backend: name,
     DEFAULT_TOLERANCE,
     EVENT_TYPES,
+    StandardWebhook,
     Webhook,
     WebhookVerificationError,
     verify,
@@ -566,6 +632,27 @@ function signatureHeaders(headers) {
     }
   }
   return [headerValue(v1, 'X-Menon-Signature'), headerValue(v2, 'X-Menon-Signature-V2')];
+}
+
+/** [webhook-id, webhook-timestamp, webhook-signature], each a string ('' when absent). */
+function standardHeaders(headers) {
+  if (headers == null || typeof headers !== 'object') {
+    throw new WebhookVerificationError(
+      'invalid_header',
+      `headers must be a Fetch Headers, Node's req.headers or a plain object, got ${describe(headers)}`,
+    );
+  }
+  const names = ['webhook-id', 'webhook-timestamp', 'webhook-signature'];
+  if (typeof headers.get === 'function' && !(headers instanceof Map)) {
+    return names.map((n) => headerValue(headers.get(n), n) ?? '');
+  }
+  const entries = headers instanceof Map ? Object.fromEntries(headers) : headers;
+  const found = names.map((n) => entries[n]);
+  for (const key in entries) {
+    const at = names.indexOf(key.toLowerCase());
+    if (at >= 0 && found[at] === undefined) found[at] = entries[key];
+  }
+  return found.map((v, i) => headerValue(v, names[i]) ?? '');
 }
 
 // ---------------------------------------------------------------------------------------

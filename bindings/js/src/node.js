@@ -11,6 +11,7 @@ export const {
   backend,
   DEFAULT_TOLERANCE,
   EVENT_TYPES,
+  StandardWebhook,
   Webhook,
   WebhookVerificationError,
   verify,

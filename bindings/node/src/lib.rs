@@ -15,6 +15,7 @@
 //! | `canonicalize(text)`, `canonicalizeBytes(bytes)` → string | [`menon_webhooks::canonicalize`] |
 //! | `eventTypes()` | [`menon_webhooks::EventType::ALL`] |
 //! | `defaultTolerance()` | [`menon_webhooks::DEFAULT_TOLERANCE`] |
+//! | `new StandardKey(text)`, `StandardKey.fromBytes(key)`: `.verify(id, t, signature, body, now)`, `.sign(id, t, body)`, `.publicKey()` | [`menon_webhooks::standard::StandardKey`] |
 //!
 //! Byte bodies are `Uint8Array`s (a `Buffer` is one), read in place without a copy; each
 //! body-taking function has a `…Str` twin taking a JS string. Errors are thrown as JS
@@ -236,4 +237,81 @@ pub fn event_types() -> Vec<&'static str> {
 #[napi]
 pub fn default_tolerance() -> f64 {
     core_api::DEFAULT_TOLERANCE as f64
+}
+
+/// A Standard Webhooks key told apart by its prefix (`whsec_` v1, `whpk_` verifies v1a,
+/// `whsk_` signs v1a): [`core_api::standard::StandardKey`].
+#[napi]
+pub struct StandardKey {
+    inner: core_api::standard::StandardKey,
+}
+
+#[napi]
+impl StandardKey {
+    /// Reads a key by its prefix; throws `invalid_secret`.
+    #[napi(constructor)]
+    pub fn new(text: String) -> Result<Self, Coded> {
+        core_api::standard::StandardKey::parse(&text)
+            .map(|inner| StandardKey { inner })
+            .map_err(verify_error)
+    }
+
+    /// A `v1` secret from its raw key bytes.
+    #[napi(factory)]
+    pub fn from_bytes(key: &[u8]) -> Self {
+        StandardKey {
+            inner: core_api::standard::StandardKey::Secret(
+                core_api::standard::StandardSecret::from_key(key),
+            ),
+        }
+    }
+
+    /// Verifies a message; returns its timestamp.
+    #[napi]
+    pub fn verify(
+        &self,
+        msg_id: String,
+        timestamp: String,
+        signature: String,
+        body: &[u8],
+        now: f64,
+    ) -> Result<f64, Coded> {
+        self.inner
+            .verify(&msg_id, &timestamp, &signature, body, seconds(now))
+            .map(|t| t as f64)
+            .map_err(verify_error)
+    }
+
+    /// [`StandardKey::verify`] over the UTF-8 bytes of a string body.
+    #[napi]
+    pub fn verify_str(
+        &self,
+        msg_id: String,
+        timestamp: String,
+        signature: String,
+        body: String,
+        now: f64,
+    ) -> Result<f64, Coded> {
+        self.verify(msg_id, timestamp, signature, body.as_bytes(), now)
+    }
+
+    /// The `webhook-signature` value of a message; throws `invalid_secret` for a public key.
+    #[napi]
+    pub fn sign(&self, msg_id: String, timestamp: f64, body: &[u8]) -> Result<String, Coded> {
+        self.inner
+            .sign(&msg_id, seconds(timestamp), body)
+            .map_err(verify_error)
+    }
+
+    /// [`StandardKey::sign`] over the UTF-8 bytes of a string body.
+    #[napi]
+    pub fn sign_str(&self, msg_id: String, timestamp: f64, body: String) -> Result<String, Coded> {
+        self.sign(msg_id, timestamp, body.as_bytes())
+    }
+
+    /// The `whpk_…` public key of an Ed25519 key; `undefined` for an HMAC secret.
+    #[napi]
+    pub fn public_key(&self) -> Option<String> {
+        self.inner.public_key()
+    }
 }

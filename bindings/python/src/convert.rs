@@ -172,7 +172,10 @@ const fn same_ignoring_case(a: &str, b: &str) -> bool {
 }
 
 /// One header by its lowercase name (Standard Webhooks'), looked up as [`header`] does.
-pub(crate) fn one_header(headers: &Bound<'_, PyAny>, name: &'static str) -> PyResult<Option<String>> {
+pub(crate) fn one_header(
+    headers: &Bound<'_, PyAny>,
+    name: &'static str,
+) -> PyResult<Option<String>> {
     let key = PyString::intern(headers.py(), name);
     header(headers, &key, &key, name)
 }

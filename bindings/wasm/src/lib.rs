@@ -16,6 +16,7 @@
 //! | `canonicalize(text)`, `canonicalizeBytes(bytes)` → string | [`menon_webhooks::canonicalize`] |
 //! | `eventTypes()` | [`menon_webhooks::EventType::ALL`] |
 //! | `defaultTolerance()` | [`menon_webhooks::DEFAULT_TOLERANCE`] |
+//! | `new StandardKey(text)`, `StandardKey.fromBytes(key)`: `.verify(id, t, signature, body, now)`, `.sign(id, t, body)`, `.publicKey()` | [`menon_webhooks::standard::StandardKey`] |
 //!
 //! Each body-taking function has a `…Str` twin taking a JS string, which wasm-bindgen
 //! encodes straight into wasm memory (no intermediate `Uint8Array`). Errors are thrown as
@@ -254,4 +255,79 @@ pub fn event_types() -> Vec<String> {
 #[wasm_bindgen(js_name = defaultTolerance)]
 pub fn default_tolerance() -> f64 {
     core_api::DEFAULT_TOLERANCE as f64
+}
+
+/// A Standard Webhooks key told apart by its prefix (`whsec_` v1, `whpk_` verifies v1a,
+/// `whsk_` signs v1a): [`core_api::standard::StandardKey`].
+#[wasm_bindgen]
+pub struct StandardKey {
+    inner: core_api::standard::StandardKey,
+}
+
+#[wasm_bindgen]
+impl StandardKey {
+    /// Reads a key by its prefix; throws `invalid_secret`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(text: &str) -> Result<StandardKey, JsValue> {
+        core_api::standard::StandardKey::parse(text)
+            .map(|inner| StandardKey { inner })
+            .map_err(verify_error)
+    }
+
+    /// A `v1` secret from its raw key bytes.
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(key: &[u8]) -> StandardKey {
+        StandardKey {
+            inner: core_api::standard::StandardKey::Secret(
+                core_api::standard::StandardSecret::from_key(key),
+            ),
+        }
+    }
+
+    /// Verifies a message; returns its timestamp.
+    pub fn verify(
+        &self,
+        msg_id: &str,
+        timestamp: &str,
+        signature: &str,
+        body: &[u8],
+        now: f64,
+    ) -> Result<f64, JsValue> {
+        self.inner
+            .verify(msg_id, timestamp, signature, body, seconds(now))
+            .map(|t| t as f64)
+            .map_err(verify_error)
+    }
+
+    /// [`StandardKey::verify`] over the UTF-8 bytes of a string body.
+    #[wasm_bindgen(js_name = verifyStr)]
+    pub fn verify_str(
+        &self,
+        msg_id: &str,
+        timestamp: &str,
+        signature: &str,
+        body: &str,
+        now: f64,
+    ) -> Result<f64, JsValue> {
+        self.verify(msg_id, timestamp, signature, body.as_bytes(), now)
+    }
+
+    /// The `webhook-signature` value of a message; throws `invalid_secret` for a public key.
+    pub fn sign(&self, msg_id: &str, timestamp: f64, body: &[u8]) -> Result<String, JsValue> {
+        self.inner
+            .sign(msg_id, seconds(timestamp), body)
+            .map_err(verify_error)
+    }
+
+    /// [`StandardKey::sign`] over the UTF-8 bytes of a string body.
+    #[wasm_bindgen(js_name = signStr)]
+    pub fn sign_str(&self, msg_id: &str, timestamp: f64, body: &str) -> Result<String, JsValue> {
+        self.sign(msg_id, timestamp, body.as_bytes())
+    }
+
+    /// The `whpk_…` public key of an Ed25519 key; `undefined` for an HMAC secret.
+    #[wasm_bindgen(js_name = publicKey)]
+    pub fn public_key(&self) -> Option<String> {
+        self.inner.public_key()
+    }
 }
