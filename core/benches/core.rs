@@ -3,6 +3,8 @@
 //!
 //! - verify: ring's HMAC-SHA256 with the key prepared once (`ring::hmac::verify`), our
 //!   prepared [`Verifier`], and the one-shot [`verify`] that keys the HMAC per call.
+//! - standard: Standard Webhooks `v1` beside ring's HMAC and `v1a` beside ring's Ed25519,
+//!   at 1 KiB.
 //! - canonicalize: ours, from bytes, beside `serde_json_canonicalizer` from bytes (parse
 //!   with serde_json, then canonicalize: what a caller holding bytes must do) and from
 //!   an already parsed `Value`.
@@ -108,5 +110,77 @@ fn bench_canonicalize(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_verify, bench_canonicalize);
+/// Standard Webhooks at 1 KiB: `v1` (HMAC, the secret keyed once) beside ring's HMAC, and
+/// `v1a` (strict Ed25519, streamed) beside ring's Ed25519 verify of the same content.
+fn bench_standard(c: &mut Criterion) {
+    use menon_webhooks::standard::{StandardSecret, StandardSigningKey};
+    use ring::signature::{UnparsedPublicKey, ED25519};
+    let mut group = c.benchmark_group("standard");
+    let body = body(1024);
+    let (id, t, now) = (
+        "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W",
+        1_700_000_000u64,
+        1_700_000_000u64,
+    );
+    let ts = t.to_string();
+    let secret = StandardSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    let v1 = secret.sign(id, t, &body);
+    group.bench_function("v1/ours", |b| {
+        b.iter(|| {
+            secret
+                .verify(id, black_box(&ts), black_box(&v1), black_box(&body), now)
+                .unwrap()
+        })
+    });
+    let mut content = format!("{id}.{t}.").into_bytes();
+    content.extend_from_slice(&body);
+    let ring_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"benchmark key of 24 bytes");
+    let tag = ring::hmac::sign(&ring_key, &content);
+    group.bench_function("v1/ring-hmac", |b| {
+        b.iter(|| ring::hmac::verify(&ring_key, black_box(&content), tag.as_ref()).unwrap())
+    });
+    let signing = StandardSigningKey::from_seed(&[7; 32]);
+    let public = signing.public_key();
+    let v1a = signing.sign(id, t, &body);
+    group.bench_function("v1a/ours", |b| {
+        b.iter(|| {
+            public
+                .verify(id, black_box(&ts), black_box(&v1a), black_box(&body), now)
+                .unwrap()
+        })
+    });
+    let public_bytes = {
+        let text = public.to_text();
+        base64_decode(&text["whpk_".len()..])
+    };
+    let signature = base64_decode(&v1a["v1a,".len()..]);
+    let ring_public = UnparsedPublicKey::new(&ED25519, public_bytes);
+    group.bench_function("v1a/ring-ed25519", |b| {
+        b.iter(|| {
+            ring_public
+                .verify(black_box(&content), black_box(&signature))
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+/// Standard base64, for the bench's own plumbing.
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.bytes().filter(|&c| c != b'=') {
+        bits = (bits << 6) | ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    out
+}
+
+criterion_group!(benches, bench_verify, bench_canonicalize, bench_standard);
 criterion_main!(benches);
