@@ -74,6 +74,11 @@ struct Claims {
     nbf: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     jti: Option<String>,
+    /// Read here, whatever its type, so that a token with an `aud` jsonwebtoken cannot
+    /// read (a number, a list holding one) is still seen to have one: no seller token
+    /// has an audience (found by the `seller_token` fuzz target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    aud: Option<serde_json::Value>,
 }
 
 /// A checked seller token.
@@ -228,6 +233,7 @@ impl JwtKey {
             iat: Some(now),
             nbf: Some(now),
             jti: Some(ids::token_id().map_err(IssueError::Rng)?),
+            aud: None,
         };
         self.sign(&claims).map_err(IssueError::Sign)
     }
@@ -356,6 +362,10 @@ impl JwtKey {
                 _ => AuthError::MalformedToken,
             },
         )?;
+        // A token meant for an audience (a sign-in link) is no bearer token.
+        if data.claims.aud.as_ref().is_some_and(|aud| !aud.is_null()) {
+            return Err(AuthError::MalformedToken);
+        }
         Ok(data.claims)
     }
 }
@@ -507,7 +517,35 @@ mod tests {
             iat: None,
             nbf: None,
             jti: None,
+            aud: None,
         }
+    }
+
+    #[test]
+    fn a_token_with_any_audience_is_no_seller_token() -> TestResult {
+        // jsonwebtoken reads only a string or a list of strings as `aud`; these it cannot
+        // read, and must still be refused (found by the `seller_token` fuzz target).
+        for aud in [
+            serde_json::json!(5),
+            serde_json::json!(["menon-dashboard-sign-in", 7]),
+            serde_json::json!("anything"),
+        ] {
+            let token = signed(&Claims {
+                aud: Some(aud.clone()),
+                ..claims(NOW + 60)
+            })?;
+            assert_eq!(
+                key().verify(&token, NOW),
+                Err(AuthError::MalformedToken),
+                "{aud}"
+            );
+        }
+        let null = signed(&Claims {
+            aud: Some(serde_json::Value::Null),
+            ..claims(NOW + 60)
+        })?;
+        assert!(key().verify(&null, NOW).is_ok());
+        Ok(())
     }
 
     #[test]

@@ -31,10 +31,12 @@ const REFUSED: &[(&str, &str, &str)] = &[
     (r#"{"amount": 1e16}"#, "number_out_of_range", "data.amount"),
 ];
 
-/// At the boundary: every one of these is accepted.
+/// At the boundary: every one of these is accepted. `tiny` and `long` are read one double
+/// off by serde_json without its `float_roundtrip` feature (found by fuzzing): they must
+/// be delivered as published.
 const ACCEPTED: &str = r#"{"max": 9007199254740991, "min": -9007199254740991,
     "4294967295": "not an index", "01": "leading zero", "-1": "signed", "1.0": "decimal",
-    "nested": [{"4294967296": 0.5, "-0": -0}]}"#;
+    "nested": [{"4294967296": 0.5, "-0": -0}], "tiny": 2e-301, "long": 215492859907334.66}"#;
 
 fn publish_body(data: &str) -> String {
     format!(r#"{{"type": "listing.created", "data": {data}}}"#)
@@ -150,6 +152,11 @@ async fn data_that_javascript_would_change_is_refused_on_both_families() {
         assert_eq!(envelope["data"]["min"], -9_007_199_254_740_991_i64);
         assert_eq!(envelope["data"]["01"], "leading zero");
         assert_eq!(envelope["data"]["4294967295"], "not an index");
+        let text = String::from_utf8_lossy(&request.body);
+        assert!(
+            text.contains(r#""tiny":2e-301"#) && text.contains(r#""long":215492859907334.66"#),
+            "numbers changed on the way: {text}"
+        );
     }
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM events"), 2);
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM deliveries"), 2);
