@@ -6,7 +6,8 @@ use postgres::Row;
 use super::{secs, unsigned, Conn};
 use crate::store::{EventPage, SellerId, StoreError, StoredEvent};
 
-fn event_from_row(row: &Row) -> Result<StoredEvent, StoreError> {
+/// An event from the first six columns of `row`: id, seller, type, time, body, test.
+pub(super) fn event_from_row(row: &Row) -> Result<StoredEvent, StoreError> {
     Ok(StoredEvent {
         id: row.try_get(0)?,
         seller_id: SellerId(row.try_get(1)?),

@@ -2,6 +2,7 @@
 
 use postgres::Row;
 
+use super::events::event_from_row;
 use super::webhooks::select_webhook;
 use super::{count, secs, unsigned, PostgresStore};
 use crate::store::{
@@ -129,19 +130,7 @@ impl LogStore for PostgresStore {
                  WHERE a.id = $1 AND a.webhook_id = $2 AND a.seller_id = $3",
                 &[&log_id, &webhook_id, &seller.0],
             )?
-            .map(|row| {
-                Ok((
-                    StoredEvent {
-                        id: row.try_get(0)?,
-                        seller_id: SellerId(row.try_get(1)?),
-                        event_type: row.try_get(2)?,
-                        created_at: unsigned(row.try_get(3)?),
-                        body: row.try_get(4)?,
-                        is_test: row.try_get(5)?,
-                    },
-                    count(row.try_get(6)?),
-                ))
-            })
+            .map(|row| Ok((event_from_row(&row)?, count(row.try_get(6)?))))
             .transpose()
     }
 }

@@ -6,7 +6,8 @@ use rusqlite::{params, Connection, Row};
 use super::{secs, unsigned};
 use crate::store::{EventPage, SellerId, StoreError, StoredEvent};
 
-fn event_from_row(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
+/// An event from the first six columns of `row`: id, seller, type, time, body, test.
+pub(super) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     Ok(StoredEvent {
         id: row.get(0)?,
         seller_id: SellerId(row.get(1)?),

@@ -2,6 +2,7 @@
 
 use rusqlite::{params, OptionalExtension, Row};
 
+use super::events::event_from_row;
 use super::webhooks::select_webhook;
 use super::{secs, unsigned, SqliteStore};
 use crate::store::{
@@ -137,17 +138,9 @@ impl LogStore for SqliteStore {
                  WHERE a.id = ?1 AND a.webhook_id = ?2 AND a.seller_id = ?3",
                 params![log_id, webhook_id, seller.0],
                 |row| {
-                    let created_at: i64 = row.get(3)?;
                     let attempts: i64 = row.get(6)?;
                     Ok((
-                        StoredEvent {
-                            id: row.get(0)?,
-                            seller_id: SellerId(row.get(1)?),
-                            event_type: row.get(2)?,
-                            created_at: unsigned(created_at),
-                            body: row.get(4)?,
-                            is_test: row.get(5)?,
-                        },
+                        event_from_row(row)?,
                         u32::try_from(attempts).unwrap_or(u32::MAX),
                     ))
                 },
