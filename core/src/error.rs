@@ -29,7 +29,7 @@ impl Scheme {
         match self {
             Scheme::V1 => crate::SIGNATURE_HEADER,
             Scheme::V2 => crate::SIGNATURE_V2_HEADER,
-            Scheme::StandardV1 | Scheme::StandardV1a => crate::standard::SIGNATURE_HEADER,
+            Scheme::StandardV1 | Scheme::StandardV1a => crate::headers::standard::SIGNATURE,
         }
     }
 }
@@ -159,7 +159,7 @@ impl fmt::Display for VerifyError {
                 f,
                 "the {} header is malformed ({reason}): expected space-separated \
                  `v1,<base64>` or `v1a,<base64>` entries",
-                crate::standard::SIGNATURE_HEADER
+                crate::headers::standard::SIGNATURE
             ),
             VerifyError::InvalidSecret { reason } => write!(
                 f,
@@ -174,7 +174,7 @@ impl fmt::Display for VerifyError {
             VerifyError::InvalidTimestamp => write!(
                 f,
                 "the {} header is not unix seconds",
-                crate::standard::TIMESTAMP_HEADER
+                crate::headers::standard::TIMESTAMP
             ),
             VerifyError::SignatureMismatch { scheme } => write!(
                 f,

@@ -87,6 +87,15 @@ pub mod headers {
     pub const TEST_VALUE: &str = "true";
     /// `Content-Type`: `application/json` on every delivery.
     pub const CONTENT_TYPE: &str = "Content-Type";
+    /// Standard Webhooks' headers (see [`crate::standard`]).
+    pub mod standard {
+        /// `webhook-id`: the message id.
+        pub const ID: &str = "webhook-id";
+        /// `webhook-timestamp`: unix seconds, when the message was signed.
+        pub const TIMESTAMP: &str = "webhook-timestamp";
+        /// `webhook-signature`: the signatures.
+        pub const SIGNATURE: &str = "webhook-signature";
+    }
     /// The product token of the server's `User-Agent`, which is
     /// `Menon-Webhooks/<version>`. Not a header name; SDKs signing test deliveries send
     /// no `User-Agent` of their own.

@@ -31,12 +31,9 @@ use crate::error::{Scheme, VerifyError};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// `webhook-id`: the message id.
-pub const ID_HEADER: &str = "webhook-id";
-/// `webhook-timestamp`: unix seconds, when the message was signed.
-pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
-/// `webhook-signature`: the signatures.
-pub const SIGNATURE_HEADER: &str = "webhook-signature";
+pub use crate::headers::standard::{
+    ID as ID_HEADER, SIGNATURE as SIGNATURE_HEADER, TIMESTAMP as TIMESTAMP_HEADER,
+};
 /// How far, in seconds, `webhook-timestamp` may be from now, in either direction.
 pub const TOLERANCE: u64 = 300;
 /// The prefix of a Standard Webhooks secret.

@@ -104,7 +104,7 @@ pub struct ServeArgs {
     /// wait in the listen backlog and are served as soon as a connection ends (a client
     /// that sends no complete request head for 30 s, or sits idle that long, is cut off).
     #[arg(long, env = "MENON_MAX_CONNECTIONS",
-          default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS,
+          default_value_t = DEFAULT_MAX_CONNECTIONS,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
@@ -230,6 +230,9 @@ fn parse_scale(text: &str) -> Result<f64, String> {
         )),
     }
 }
+
+/// `--max-connections` by default.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 1024;
 
 pub use menon_harness_common::parse_duration;
 

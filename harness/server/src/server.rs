@@ -288,9 +288,6 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// shortens it in tests.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// `--max-connections` by default.
-pub const DEFAULT_MAX_CONNECTIONS: u32 = 1024;
-
 /// Files `serve` keeps open besides its HTTP connections, a generous bound: the
 /// database, the outbound connections of the workers (`--workers` is added to it), the
 /// runtime's own.
