@@ -10,8 +10,10 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use crate::error::VerifyError;
 use crate::headers;
 use crate::signature::Verifier;
+use crate::standard::StandardKey;
 
 /// The `Content-Type` of every delivery: the body is a JSON envelope (PROTOCOL §3).
 const JSON_MEDIA_TYPE: &str = "application/json";
@@ -84,6 +86,72 @@ impl Verifier {
         }
         out
     }
+}
+
+/// The headers of a delivery signed with Standard Webhooks instead of the Menon headers
+/// (a webhook whose `scheme` is `standard-v1` or `standard-v1a`, PROTOCOL §2), as
+/// `(name, value)` pairs in this fixed order:
+///
+/// 1. `Content-Type: application/json`
+/// 2. `X-Menon-Event: <event_type>`, when given
+/// 3. `X-Menon-Delivery: <delivery_id>`, when given
+/// 4. `webhook-id: <msg_id>`: the event id, the same on every attempt (the key to
+///    deduplicate on)
+/// 5. `webhook-timestamp: <timestamp>`
+/// 6. `webhook-signature`: one entry per key, newest first, separated by spaces
+///    ([`StandardKey::sign`]: `v1,…` for a `whsec_` secret, `v1a,…` for a `whsk_` key)
+/// 7. `X-Menon-Test: true`, when `test` is set
+///
+/// No `X-Menon-Signature*` or `X-Menon-Timestamp`: a receiver of either family verifies
+/// one set. Fails with `no_secret` when `keys` is empty and with `invalid_secret` when
+/// a key is a public key (`whpk_`), which cannot sign.
+///
+/// ```
+/// use menon_webhooks::standard::StandardKey;
+/// use menon_webhooks::standard_delivery_headers;
+///
+/// let key = StandardKey::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+/// let body = br#"{"created_at":"2024-01-15T10:30:00Z","data":{},"id":"evt_1","type":"listing.created"}"#;
+/// let sent = standard_delivery_headers(&[key.clone()], "evt_1", 1_705_314_600, body, None, None, false).unwrap();
+/// let signature = &sent.iter().find(|(name, _)| *name == "webhook-signature").unwrap().1;
+/// assert!(key.verify("evt_1", "1705314600", signature, body, 1_705_314_600).is_ok());
+/// ```
+pub fn standard_delivery_headers(
+    keys: &[StandardKey],
+    msg_id: &str,
+    timestamp: u64,
+    body: &[u8],
+    event_type: Option<&str>,
+    delivery_id: Option<&str>,
+    test: bool,
+) -> Result<Vec<(&'static str, String)>, VerifyError> {
+    if keys.is_empty() {
+        return Err(VerifyError::NoSecret);
+    }
+    let mut signature = String::with_capacity(keys.len() * 93);
+    for key in keys {
+        if !signature.is_empty() {
+            signature.push(' ');
+        }
+        signature.push_str(&key.sign(msg_id, timestamp, body)?);
+    }
+    let mut out = Vec::with_capacity(7);
+    out.push((headers::CONTENT_TYPE, String::from(JSON_MEDIA_TYPE)));
+    for (name, value) in [
+        (headers::EVENT, event_type),
+        (headers::DELIVERY, delivery_id),
+    ] {
+        if let Some(value) = value {
+            out.push((name, String::from(value)));
+        }
+    }
+    out.push((headers::standard::ID, String::from(msg_id)));
+    out.push((headers::standard::TIMESTAMP, timestamp.to_string()));
+    out.push((headers::standard::SIGNATURE, signature));
+    if test {
+        out.push((headers::TEST, String::from(headers::TEST_VALUE)));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -163,6 +231,63 @@ mod tests {
                 headers::SIGNATURE,
                 headers::SIGNATURE_V2
             ]
+        );
+    }
+
+    #[test]
+    fn standard_headers_carry_one_signature_per_key() {
+        let secret = StandardKey::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let signing =
+            StandardKey::Signing(crate::standard::StandardSigningKey::from_seed(&[7; 32]));
+        let public = StandardKey::parse(&signing.public_key().unwrap()).unwrap();
+        let sent = standard_delivery_headers(
+            &[signing.clone(), secret.clone()],
+            "evt_1",
+            T,
+            BODY,
+            Some("listing.created"),
+            Some("log_1"),
+            true,
+        )
+        .unwrap();
+        let names: Vec<&str> = sent.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            names,
+            [
+                headers::CONTENT_TYPE,
+                headers::EVENT,
+                headers::DELIVERY,
+                headers::standard::ID,
+                headers::standard::TIMESTAMP,
+                headers::standard::SIGNATURE,
+                headers::TEST
+            ]
+        );
+        assert_eq!(sent[3].1, "evt_1");
+        assert_eq!(sent[4].1, "1705314600");
+        let signature = &sent[5].1;
+        assert_eq!(signature.split(' ').count(), 2);
+        assert!(signature.starts_with("v1a,"));
+        for key in [&public, &secret] {
+            assert!(key
+                .verify("evt_1", "1705314600", signature, BODY, T)
+                .is_ok());
+            assert!(key
+                .verify("evt_2", "1705314600", signature, BODY, T)
+                .is_err());
+        }
+        let bare =
+            standard_delivery_headers(&[secret], "evt_1", T, BODY, None, None, false).unwrap();
+        assert_eq!(bare.len(), 4);
+        assert_eq!(
+            standard_delivery_headers(&[], "evt_1", T, BODY, None, None, false).unwrap_err(),
+            VerifyError::NoSecret
+        );
+        assert_eq!(
+            standard_delivery_headers(&[public], "evt_1", T, BODY, None, None, false)
+                .unwrap_err()
+                .code(),
+            "invalid_secret"
         );
     }
 }

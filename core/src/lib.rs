@@ -58,6 +58,7 @@ pub mod standard;
 
 pub use canonical::{canonicalize, canonicalize_into, MAX_DEPTH};
 pub use data::{check_event_data, is_array_index, DataError, MAX_ARRAY_INDEX, MAX_SAFE_INTEGER};
+pub use delivery::standard_delivery_headers;
 pub use error::{CanonicalizeError, CanonicalizeErrorKind, EnvelopeError, Scheme, VerifyError};
 pub use event::{format_rfc3339, Envelope, EventGroup, EventType, UnknownEventType};
 pub use signature::{

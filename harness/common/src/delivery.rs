@@ -2,12 +2,89 @@
 //! delivery carries, and a failed request described in one line. The server's dispatcher
 //! and the grader both send with these, so a graded delivery is a real one.
 
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 use menon_webhooks::headers;
+use menon_webhooks::standard::StandardKey;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::ids::Secret;
+
+/// How a webhook's deliveries are signed (its `scheme`, PROTOCOL §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SigningScheme {
+    /// `menon`: the docs' `X-Menon-Signature` (v1) and `X-Menon-Signature-V2` with
+    /// `whsec_` secrets. The default.
+    #[default]
+    Menon,
+    /// `standard-v1`: Standard Webhooks, HMAC-SHA256 (`v1,…`) with a `whsec_<base64>`
+    /// secret.
+    StandardV1,
+    /// `standard-v1a`: Standard Webhooks, Ed25519 (`v1a,…`): the server signs with a
+    /// `whsk_` key it never shows; the seller verifies with its `whpk_` public key.
+    StandardV1a,
+}
+
+impl SigningScheme {
+    /// Every scheme, in the order the API and the dashboard list them.
+    pub const ALL: [Self; 3] = [Self::Menon, Self::StandardV1, Self::StandardV1a];
+
+    /// The name on the wire and in the database: `menon`, `standard-v1`, `standard-v1a`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Menon => "menon",
+            Self::StandardV1 => "standard-v1",
+            Self::StandardV1a => "standard-v1a",
+        }
+    }
+
+    /// Whether the seller verifies with a public key (the signing key stays secret).
+    pub const fn is_asymmetric(self) -> bool {
+        matches!(self, Self::StandardV1a)
+    }
+}
+
+impl fmt::Display for SigningScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A scheme name that is not one of [`SigningScheme::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownScheme;
+
+impl fmt::Display for UnknownScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("scheme must be one of menon, standard-v1, standard-v1a")
+    }
+}
+
+impl std::error::Error for UnknownScheme {}
+
+impl FromStr for SigningScheme {
+    type Err = UnknownScheme;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|scheme| scheme.as_str() == s)
+            .ok_or(UnknownScheme)
+    }
+}
+
+/// The `whpk_` public key of a `standard-v1a` signing key; `None` for the other schemes'
+/// secrets (and for text that is no signing key).
+pub fn public_key(scheme: SigningScheme, secret: &Secret) -> Option<String> {
+    if !scheme.is_asymmetric() {
+        return None;
+    }
+    StandardKey::parse(secret.expose())
+        .ok()
+        .and_then(|key| key.public_key())
+}
 
 /// `User-Agent` of every delivery: `Menon-Webhooks/<version>` (PROTOCOL §2), the product
 /// token being the core's.
@@ -38,6 +115,8 @@ pub struct Delivery<'a> {
     pub timestamp: u64,
     /// A test delivery (Send Test, the `/test` endpoints): `X-Menon-Test: true`.
     pub test: bool,
+    /// How to sign: the Menon headers or Standard Webhooks'.
+    pub scheme: SigningScheme,
 }
 
 /// A failed request in one line, its causes included (never the URL's query): what the
@@ -63,19 +142,43 @@ pub fn describe_error(e: &reqwest::Error, timeout: Duration) -> String {
     text
 }
 
-/// The headers of PROTOCOL §2 for one attempt, as the core makes them.
+/// The headers of PROTOCOL §2 for one attempt, as the core makes them for the
+/// delivery's scheme.
 pub fn delivery_headers(d: &Delivery<'_>) -> Result<HeaderMap, String> {
-    let secrets: Vec<&str> = d.secrets.iter().map(Secret::expose).collect();
-    let verifier = menon_webhooks::Verifier::new(&secrets)
-        .map_err(|_| String::from("the webhook has no live signing secret"))?;
-    let pairs = verifier.delivery_headers(
-        d.body,
-        d.timestamp,
-        Some(d.event_type),
-        Some(d.event_id),
-        Some(d.log_id),
-        d.test,
-    );
+    const NO_SECRET: &str = "the webhook has no live signing secret";
+    let pairs = match d.scheme {
+        SigningScheme::Menon => {
+            let secrets: Vec<&str> = d.secrets.iter().map(Secret::expose).collect();
+            let verifier =
+                menon_webhooks::Verifier::new(&secrets).map_err(|_| String::from(NO_SECRET))?;
+            verifier.delivery_headers(
+                d.body,
+                d.timestamp,
+                Some(d.event_type),
+                Some(d.event_id),
+                Some(d.log_id),
+                d.test,
+            )
+        }
+        SigningScheme::StandardV1 | SigningScheme::StandardV1a => {
+            let keys = d
+                .secrets
+                .iter()
+                .map(|secret| StandardKey::parse(secret.expose()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("a signing key of the webhook is unusable: {e}"))?;
+            menon_webhooks::standard_delivery_headers(
+                &keys,
+                d.event_id,
+                d.timestamp,
+                d.body,
+                Some(d.event_type),
+                Some(d.log_id),
+                d.test,
+            )
+            .map_err(|_| String::from(NO_SECRET))?
+        }
+    };
     let mut map = HeaderMap::with_capacity(pairs.len());
     for (name, value) in pairs {
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
@@ -105,6 +208,7 @@ mod tests {
             secrets: &secrets,
             timestamp: 1_705_314_600,
             test: false,
+            scheme: SigningScheme::Menon,
         };
         let map = delivery_headers(&delivery)?;
         let get = |name: &str| {
@@ -143,5 +247,61 @@ mod tests {
         };
         assert!(delivery_headers(&none).is_err());
         Ok(())
+    }
+
+    #[test]
+    fn standard_schemes_sign_with_their_keys() -> Result<(), Box<dyn std::error::Error>> {
+        let body = br#"{"created_at":"2024-01-15T10:30:00Z","data":{},"id":"evt_1","type":"listing.created"}"#;
+        for scheme in [SigningScheme::StandardV1, SigningScheme::StandardV1a] {
+            let secrets = [
+                crate::ids::webhook_secret(scheme)?,
+                crate::ids::webhook_secret(scheme)?,
+            ];
+            let map = delivery_headers(&Delivery {
+                url: "https://example.com/",
+                event_type: "listing.created",
+                event_id: "evt_1",
+                log_id: "log_1",
+                body,
+                secrets: &secrets,
+                timestamp: 1_705_314_600,
+                test: false,
+                scheme,
+            })?;
+            let get = |name: &str| {
+                map.get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            assert!(map.get("x-menon-signature").is_none(), "{scheme}");
+            assert_eq!(get("webhook-id"), "evt_1");
+            assert_eq!(get("x-menon-delivery"), "log_1");
+            for secret in &secrets {
+                // What the seller holds: the secret, or for v1a the public key only.
+                let shown =
+                    public_key(scheme, secret).unwrap_or_else(|| secret.expose().to_owned());
+                assert_eq!(shown.starts_with("whpk_"), scheme.is_asymmetric());
+                let key = StandardKey::parse(&shown)?;
+                let verified = key.verify(
+                    &get("webhook-id"),
+                    &get("webhook-timestamp"),
+                    &get("webhook-signature"),
+                    body,
+                    1_705_314_600,
+                );
+                assert!(verified.is_ok(), "{scheme}: {verified:?}");
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn scheme_names_round_trip() {
+        for scheme in SigningScheme::ALL {
+            assert_eq!(scheme.as_str().parse::<SigningScheme>(), Ok(scheme));
+        }
+        assert!("Menon".parse::<SigningScheme>().is_err());
+        assert_eq!(SigningScheme::default(), SigningScheme::Menon);
     }
 }

@@ -1,12 +1,17 @@
 //! Random identifiers and secrets, all drawn from the OS RNG and written in URL-safe
 //! base64 without padding: webhook ids `wh_…`, secrets `whsec_…` (PROTOCOL §1: at least
 //! 24 random bytes, so at least 32 characters after the prefix), event ids `evt_…`,
-//! attempt ids `log_…`, seller token ids (`jti`) `tok_…` and API keys `mk_…`.
+//! attempt ids `log_…`, seller token ids (`jti`) `tok_…` and API keys `mk_…`. The
+//! Standard Webhooks schemes' secrets are the exception (PROTOCOL §2): `whsec_` + standard
+//! base64, and `whsk_` Ed25519 signing keys.
 
 use std::fmt;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
+use menon_webhooks::standard::StandardSigningKey;
+
+use crate::delivery::SigningScheme;
 
 /// The OS RNG could not be read (a broken sandbox, an exotic platform).
 #[derive(Debug)]
@@ -68,9 +73,23 @@ pub fn log_ids(n: usize) -> Result<Vec<String>, RngError> {
         .collect())
 }
 
-/// A webhook signing secret, `whsec_` + 32 random bytes (43 characters).
-pub fn webhook_secret() -> Result<Secret, RngError> {
-    token::<32>("whsec_").map(Secret::new)
+/// A new signing secret for a webhook of `scheme`: for `menon`, `whsec_` + 32 random
+/// bytes in URL-safe base64 (43 characters); for `standard-v1`, `whsec_` + 32 random
+/// bytes in standard base64 (as Standard Webhooks libraries decode it); for
+/// `standard-v1a`, an Ed25519 signing key `whsk_` (its public key is
+/// [`crate::delivery::public_key`]).
+pub fn webhook_secret(scheme: SigningScheme) -> Result<Secret, RngError> {
+    match scheme {
+        SigningScheme::Menon => token::<32>("whsec_").map(Secret::new),
+        SigningScheme::StandardV1 => {
+            let bytes = random_bytes::<32>()?;
+            Ok(Secret::new(format!("whsec_{}", STANDARD.encode(bytes))))
+        }
+        SigningScheme::StandardV1a => {
+            let seed = random_bytes::<32>()?;
+            Ok(Secret::new(StandardSigningKey::from_seed(&seed).to_text()))
+        }
+    }
 }
 
 /// An API key, `mk_` + 32 random bytes.
@@ -107,12 +126,18 @@ mod tests {
 
     #[test]
     fn shapes_match_the_protocol() -> Result<(), RngError> {
-        let secret = webhook_secret()?;
+        let secret = webhook_secret(SigningScheme::Menon)?;
         let body = secret.expose().strip_prefix("whsec_").unwrap_or_default();
         assert!(body.len() >= 32, "{}", body.len());
         assert!(body
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        let standard = webhook_secret(SigningScheme::StandardV1)?;
+        let encoded = standard.expose().strip_prefix("whsec_").unwrap_or_default();
+        assert_eq!(STANDARD.decode(encoded).map(|key| key.len()), Ok(32));
+        let signing = webhook_secret(SigningScheme::StandardV1a)?;
+        assert!(signing.expose().starts_with("whsk_"));
+        assert_ne!(signing, webhook_secret(SigningScheme::StandardV1a)?);
         assert!(webhook_id()?.starts_with("wh_"));
         assert!(event_id()?.starts_with("evt_"));
         assert!(log_id()?.starts_with("log_"));
@@ -132,7 +157,7 @@ mod tests {
 
     #[test]
     fn debug_redacts() -> Result<(), RngError> {
-        let secret = webhook_secret()?;
+        let secret = webhook_secret(SigningScheme::Menon)?;
         let shown = format!("{secret:?}");
         assert!(!shown.contains(secret.expose()));
         assert!(!shown.contains("whsec_"));

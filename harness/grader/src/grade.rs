@@ -151,10 +151,12 @@ fn run(args: GradeArgs) -> Result<u8, CannotRun> {
             return Err(CannotRun("--secret is empty".into()));
         }
         (Some(s), _) => s.clone(),
-        (None, true) => menon_harness_common::ids::webhook_secret()
-            .map_err(|e| CannotRun(e.to_string()))?
-            .expose()
-            .to_owned(),
+        (None, true) => menon_harness_common::ids::webhook_secret(
+            menon_harness_common::delivery::SigningScheme::Menon,
+        )
+        .map_err(|e| CannotRun(e.to_string()))?
+        .expose()
+        .to_owned(),
         (None, false) if args.dry_run => String::from("whsec_dry_run_secret_not_used_for_sending"),
         (None, false) => {
             return Err(CannotRun(

@@ -86,6 +86,7 @@ impl Outgoing {
             secrets: &secrets,
             timestamp,
             test,
+            scheme: delivery::SigningScheme::Menon,
         })?;
         if let Ok(agent) = HeaderValue::from_str(&delivery::user_agent()) {
             headers.insert(reqwest::header::USER_AGENT, agent);

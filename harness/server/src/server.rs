@@ -576,6 +576,8 @@ mod tests {
                 url: "https://example.com/hook".into(),
                 events: vec![menon_webhooks::EventType::ListingCreated],
                 secret: Secret::new("whsec_from_before_sealing".into()),
+                scheme: menon_harness_common::delivery::SigningScheme::Menon,
+                public_key: None,
                 now: 1_000,
                 seller_limit: 10,
             })

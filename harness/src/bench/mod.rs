@@ -11,6 +11,7 @@
 //! events, while seller B publishes `--rate` events per second to a healthy receiver;
 //! it reports B's publish→delivered latency and accounts for every one of A's events.
 
+use menon_harness_common::delivery::SigningScheme;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -248,7 +249,9 @@ async fn measure(
                     seller_id: SellerId("sel_bench".into()),
                     url: format!("{url}/hook{n}"),
                     events: vec![menon_webhooks::EventType::ListingCreated],
-                    secret: ids::webhook_secret()?,
+                    secret: ids::webhook_secret(SigningScheme::Menon)?,
+                    scheme: SigningScheme::Menon,
+                    public_key: None,
                     now,
                     seller_limit: u32::MAX,
                 })?;
@@ -259,7 +262,9 @@ async fn measure(
                     seller_id: SellerId(format!("sel_idle{n}")),
                     url: format!("{url}/idle{n}"),
                     events: vec![menon_webhooks::EventType::ListingCreated],
-                    secret: ids::webhook_secret()?,
+                    secret: ids::webhook_secret(SigningScheme::Menon)?,
+                    scheme: SigningScheme::Menon,
+                    public_key: None,
                     now,
                     seller_limit: u32::MAX,
                 })?;

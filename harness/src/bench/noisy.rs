@@ -2,6 +2,7 @@
 //! healthy one.
 
 use super::*;
+use menon_harness_common::delivery::SigningScheme;
 
 /// Where seller A's events stand after a noisy-neighbour run, from A's delivery logs.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -114,7 +115,9 @@ pub(super) async fn noisy_neighbour(
                     seller_id: seller.clone(),
                     url: format!("{url}/hook"),
                     events: vec![menon_webhooks::EventType::ListingCreated],
-                    secret: ids::webhook_secret()?,
+                    secret: ids::webhook_secret(SigningScheme::Menon)?,
+                    scheme: SigningScheme::Menon,
+                    public_key: None,
                     now: clock.now_unix(),
                     seller_limit: u32::MAX,
                 })?

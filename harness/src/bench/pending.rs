@@ -1,6 +1,7 @@
 //! `bench --pending`: a real `serve` child's memory and CPU with a large queue pending.
 
 use super::*;
+use menon_harness_common::delivery::SigningScheme;
 
 pub(super) async fn pending(
     count: u64,
@@ -25,7 +26,9 @@ pub(super) async fn pending(
             seller_id: seller.clone(),
             url: format!("http://127.0.0.1:{port}/down"),
             events: vec![menon_webhooks::EventType::ListingCreated],
-            secret: ids::webhook_secret()?,
+            secret: ids::webhook_secret(SigningScheme::Menon)?,
+            scheme: SigningScheme::Menon,
+            public_key: None,
             now: SystemClock.now_unix(),
             seller_limit: u32::MAX,
         })?

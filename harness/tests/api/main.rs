@@ -13,6 +13,7 @@ mod event_data;
 mod guard;
 mod lifecycle;
 mod limits;
+mod schemes;
 mod secrets_at_rest;
 mod slow_clients;
 mod validation;

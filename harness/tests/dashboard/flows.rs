@@ -534,3 +534,104 @@ async fn a_receiver_that_is_down_is_reported_as_such() {
     bad.expect(400);
     assert!(bad.body.contains("user.exploded"));
 }
+
+#[tokio::test]
+async fn add_webhook_picks_a_signing_scheme_and_shows_the_public_key() {
+    let dir = crate::support::data_dir();
+    let server = Server::start(dir.path());
+    let token = server.token("sel_scheme");
+    let browser = Browser::signed_in(&server, "sel_scheme").await;
+    let form = browser.get("/dashboard/webhooks/new").await;
+    form.expect(200);
+    assert!(
+        form.body.contains("<option value=\"menon\" selected>"),
+        "{}",
+        form.body
+    );
+    let csrf = form.csrf();
+
+    // standard-v1a: no secret to copy, the public key instead, and on the webhook's page.
+    let created = browser
+        .post(
+            "/dashboard/webhooks",
+            &[
+                ("url", crate::RECEIVER_URL),
+                ("events", "listing.created"),
+                ("scheme", "standard-v1a"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    created.expect(201);
+    assert!(
+        created.testid("secret-warning").is_none(),
+        "{}",
+        created.body
+    );
+    assert!(!created.body.contains("whsk_"));
+    let public_key = created
+        .value_of("public-key")
+        .expect("the public key field");
+    assert!(public_key.starts_with("whpk_"), "{public_key}");
+    let (_, list, _) = server
+        .call(Method::GET, "/api/seller/webhooks", Some(&token), None)
+        .await;
+    let webhook = &list["data"]["webhooks"][0];
+    assert_eq!(webhook["scheme"], "standard-v1a");
+    assert_eq!(webhook["publicKey"], public_key.as_str());
+    let id = webhook["id"].as_str().unwrap();
+    let page = browser.get(&format!("/dashboard/webhooks/{id}")).await;
+    assert_eq!(page.testid("webhook-scheme").unwrap(), "standard-v1a");
+    assert_eq!(page.testid("public-key").unwrap(), public_key);
+
+    // Rotating shows the new public key, still no secret.
+    let rotated = browser
+        .post(
+            &format!("/dashboard/webhooks/{id}/rotate-secret"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    rotated.expect(200);
+    let second = rotated.value_of("public-key").expect("the new public key");
+    assert!(second.starts_with("whpk_") && second != public_key);
+    assert!(rotated.body.contains("two signatures"), "{}", rotated.body);
+
+    // standard-v1: a whsec_ secret shown once, as for menon.
+    let created = browser
+        .post(
+            "/dashboard/webhooks",
+            &[
+                ("url", crate::RECEIVER_URL),
+                ("events", "listing.created"),
+                ("scheme", "standard-v1"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    created.expect(201);
+    assert!(created.value_of("secret").unwrap().starts_with("whsec_"));
+    assert!(created.body.contains("webhook-signature"));
+
+    // A scheme the form does not offer is refused beside the form, nothing created.
+    let refused = browser
+        .post(
+            "/dashboard/webhooks",
+            &[
+                ("url", crate::RECEIVER_URL),
+                ("events", "listing.created"),
+                ("scheme", "standard-v9"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    refused.expect(400);
+    assert!(
+        refused.body.contains("scheme must be one of"),
+        "{}",
+        refused.body
+    );
+    let (_, list, _) = server
+        .call(Method::GET, "/api/seller/webhooks", Some(&token), None)
+        .await;
+    assert_eq!(list["data"]["webhooks"].as_array().unwrap().len(), 2);
+}

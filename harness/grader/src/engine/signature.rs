@@ -66,7 +66,10 @@ impl Runner<'_> {
         missing.remove(headers::SIGNATURE_V2);
         cases.push((CaseId::Missing, missing));
 
-        let other = menon_harness_common::ids::webhook_secret().map_err(|e| e.to_string())?;
+        let other = menon_harness_common::ids::webhook_secret(
+            menon_harness_common::delivery::SigningScheme::Menon,
+        )
+        .map_err(|e| e.to_string())?;
         let t = now();
         let env = send::envelope(
             "listing.updated",

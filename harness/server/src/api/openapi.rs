@@ -16,7 +16,7 @@ use super::events::{
 };
 use super::webhooks::{
     CreateWebhook, CreatedWebhook, CreatedWebhookEnvelope, Deleted, DeletedEnvelope, RotatedSecret,
-    RotatedSecretEnvelope, UpdateWebhook, WebhookData, WebhookEnvelope, WebhookList,
+    RotatedSecretEnvelope, Scheme, UpdateWebhook, WebhookData, WebhookEnvelope, WebhookList,
     WebhookListEnvelope, WebhookView, WebhookWithSecret,
 };
 use super::{seller, v1, Health, HealthEnvelope};
@@ -42,7 +42,7 @@ use crate::store::{AttemptStatus, WebhookStatus};
         ErrorEnvelope, ErrorBody, CreateWebhook, UpdateWebhook, WebhookView,
         WebhookWithSecret, WebhookListEnvelope, WebhookList, WebhookEnvelope, WebhookData,
         CreatedWebhookEnvelope, CreatedWebhook, RotatedSecretEnvelope, RotatedSecret,
-        DeletedEnvelope, Deleted, WebhookStatus, HealthEnvelope, Health, TestRequest,
+        DeletedEnvelope, Deleted, WebhookStatus, Scheme, HealthEnvelope, Health, TestRequest,
         TestDeliveryEnvelope, TestDelivery, DeliveryLog, LogListEnvelope, LogList, AttemptStatus,
         PublishEvent, PublishedEnvelope, Published, PublishedEvent, EventListEnvelope, EventList,
         ListedEvent,

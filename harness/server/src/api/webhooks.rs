@@ -12,7 +12,44 @@ use super::error::ApiError;
 use crate::service::webhooks::{self as service, event_names, WebhookInput, WebhookPatch};
 use crate::service::AppState;
 use crate::store::{SellerId, Webhook, WebhookStatus};
+use menon_harness_common::delivery::SigningScheme;
 use menon_harness_common::ids::Secret;
+
+/// How a webhook's deliveries are signed (PROTOCOL §2): `menon` (the docs'
+/// `X-Menon-Signature` headers, the default), `standard-v1` (Standard Webhooks,
+/// HMAC-SHA256 with a `whsec_` secret) or `standard-v1a` (Standard Webhooks, Ed25519: the
+/// server keeps the signing key and shows the `whpk_` public key).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    /// `menon`
+    #[default]
+    Menon,
+    /// `standard-v1`
+    StandardV1,
+    /// `standard-v1a`
+    StandardV1a,
+}
+
+impl From<Scheme> for SigningScheme {
+    fn from(scheme: Scheme) -> Self {
+        match scheme {
+            Scheme::Menon => Self::Menon,
+            Scheme::StandardV1 => Self::StandardV1,
+            Scheme::StandardV1a => Self::StandardV1a,
+        }
+    }
+}
+
+impl From<SigningScheme> for Scheme {
+    fn from(scheme: SigningScheme) -> Self {
+        match scheme {
+            SigningScheme::Menon => Self::Menon,
+            SigningScheme::StandardV1 => Self::StandardV1,
+            SigningScheme::StandardV1a => Self::StandardV1a,
+        }
+    }
+}
 
 /// Body of a create request.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -24,6 +61,9 @@ pub struct CreateWebhook {
     pub url: String,
     /// One or more of the 21 event types, without duplicates.
     pub events: Vec<String>,
+    /// How deliveries are signed; fixed at creation [default: `menon`].
+    #[serde(default)]
+    pub scheme: Scheme,
 }
 
 /// Body of an update request; absent fields stay as they are.
@@ -51,6 +91,12 @@ pub struct WebhookView {
     pub events: Vec<String>,
     /// `active` or `disabled`.
     pub status: WebhookStatus,
+    /// How deliveries are signed.
+    pub scheme: Scheme,
+    /// `whpk_…`: the Ed25519 public key to verify `standard-v1a` deliveries with (only
+    /// on such webhooks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
     /// RFC 3339 UTC, e.g. `2024-01-15T10:00:00Z`.
     pub created_at: String,
     /// RFC 3339 UTC.
@@ -69,8 +115,15 @@ pub struct WebhookWithSecret {
     pub events: Vec<String>,
     /// `active` or `disabled`.
     pub status: WebhookStatus,
-    /// `whsec_…`: shown once, keep it.
-    pub secret: String,
+    /// How deliveries are signed.
+    pub scheme: Scheme,
+    /// `whsec_…`: shown once, keep it. Absent on `standard-v1a` webhooks, whose signing
+    /// key is never shown (verify with `publicKey`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// `whpk_…`: the public key of a `standard-v1a` webhook (shown on every read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
     /// RFC 3339 UTC.
     pub created_at: String,
     /// RFC 3339 UTC.
@@ -153,7 +206,8 @@ pub struct RotatedSecretEnvelope {
 pub struct RotatedSecret {
     /// The webhook with its new secret (shown once).
     pub webhook: WebhookWithSecret,
-    /// Until when (RFC 3339 UTC) the previous secret still signs `X-Menon-Signature-V2`.
+    /// Until when (RFC 3339 UTC) the previous secret still signs (an entry of
+    /// `X-Menon-Signature-V2`, or of `webhook-signature`).
     pub previous_secret_expires_at: String,
 }
 
@@ -184,11 +238,13 @@ impl From<Webhook> for WebhookView {
             id: w.id,
             url: w.url,
             status: w.status,
+            scheme: w.scheme.into(),
+            public_key: w.public_key,
         }
     }
 }
 
-fn with_secret(w: Webhook, secret: &Secret) -> WebhookWithSecret {
+fn with_secret(w: Webhook, secret: Option<&Secret>) -> WebhookWithSecret {
     WebhookWithSecret {
         events: event_names(&w.events),
         created_at: format_rfc3339(w.created_at),
@@ -196,7 +252,9 @@ fn with_secret(w: Webhook, secret: &Secret) -> WebhookWithSecret {
         id: w.id,
         url: w.url,
         status: w.status,
-        secret: secret.expose().to_owned(),
+        scheme: w.scheme.into(),
+        secret: secret.map(|s| s.expose().to_owned()),
+        public_key: w.public_key,
     }
 }
 
@@ -244,6 +302,7 @@ pub async fn create(
     let input = WebhookInput {
         url: body.url,
         events: body.events,
+        scheme: body.scheme.into(),
     };
     let created = service::create(state, &seller, input).await?;
     Ok((
@@ -251,7 +310,7 @@ pub async fn create(
         Json(CreatedWebhookEnvelope {
             success: true,
             data: CreatedWebhook {
-                webhook: with_secret(created.webhook, &created.secret),
+                webhook: with_secret(created.webhook, created.secret.as_ref()),
             },
         }),
     ))
@@ -291,7 +350,8 @@ pub async fn delete(
     }))
 }
 
-/// Gives a webhook a new secret; the previous one keeps signing v2 for 24 hours.
+/// Gives a webhook a new secret (or `standard-v1a` signing key); the previous one keeps
+/// signing for 24 hours.
 pub async fn rotate_secret(
     state: &AppState,
     seller: SellerId,
@@ -301,8 +361,24 @@ pub async fn rotate_secret(
     Ok(Json(RotatedSecretEnvelope {
         success: true,
         data: RotatedSecret {
-            webhook: with_secret(rotated.webhook, &rotated.secret),
+            webhook: with_secret(rotated.webhook, rotated.secret.as_ref()),
             previous_secret_expires_at: format_rfc3339(rotated.previous_secret_expires_at),
         },
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheme_names_on_the_wire_are_the_store_names() -> Result<(), serde_json::Error> {
+        for scheme in SigningScheme::ALL {
+            let wire = serde_json::to_value(Scheme::from(scheme))?;
+            assert_eq!(wire, scheme.as_str());
+            let back: Scheme = serde_json::from_value(wire)?;
+            assert_eq!(SigningScheme::from(back), scheme);
+        }
+        Ok(())
+    }
 }

@@ -29,6 +29,7 @@ use crate::service::deliveries;
 use crate::service::webhooks::{self, event_names, WebhookInput, WebhookPatch};
 use crate::service::{AppState, Field, Invalid, ServiceError};
 use crate::store::{AttemptStatus, WebhookStatus};
+use menon_harness_common::delivery::SigningScheme;
 
 /// Webhooks per page of the list.
 const PAGE_SIZE: usize = 20;
@@ -150,21 +151,32 @@ fn form_with_errors(url: &str, events: &[String], invalid: &Invalid) -> WebhookF
 pub async fn create(State(state): State<AppState>, Submitted { session, form }: Submitted) -> Page {
     let url = form.get("url").unwrap_or_default().to_owned();
     let events = form.all("events");
+    let scheme = match form.get("scheme").map(str::parse::<SigningScheme>) {
+        None => SigningScheme::Menon,
+        Some(Ok(scheme)) => scheme,
+        Some(Err(e)) => {
+            let mut form = WebhookForm::new(&url, &events);
+            form.error = Some(format!("Signing: {e}."));
+            return render(StatusCode::BAD_REQUEST, &add_page(&session, form));
+        }
+    };
     let input = WebhookInput {
         url: url.clone(),
         events: events.clone(),
+        scheme,
     };
     match webhooks::create(&state, &session.seller, input).await {
         Ok(created) => {
             let summary = WebhookSummary::from(&created.webhook);
-            let secret = created.secret.expose().to_owned();
+            let secret = created.secret.map(|s| s.expose().to_owned());
             render(
                 StatusCode::CREATED,
                 &secret_page(&session, "Webhook created", summary, secret, None),
             )
         }
         Err(ServiceError::Invalid(invalid)) => {
-            let form = form_with_errors(&url, &events, &invalid);
+            let mut form = form_with_errors(&url, &events, &invalid);
+            form.scheme = scheme.as_str();
             render(StatusCode::BAD_REQUEST, &add_page(&session, form))
         }
         Err(e) => Err(e.into()),
@@ -175,7 +187,7 @@ fn secret_page(
     session: &Session,
     heading: &'static str,
     webhook: WebhookSummary,
-    secret: String,
+    secret: Option<String>,
     previous_until: Option<String>,
 ) -> SecretPage {
     SecretPage {
@@ -356,7 +368,7 @@ pub async fn rotate(
             &session,
             "Signing secret rotated",
             summary,
-            rotated.secret.expose().to_owned(),
+            rotated.secret.map(|s| s.expose().to_owned()),
             Some(when(&format_rfc3339(rotated.previous_secret_expires_at))),
         ),
     )

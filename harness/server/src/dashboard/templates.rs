@@ -80,8 +80,8 @@ pub struct SecretPage {
     pub heading: &'static str,
     /// The webhook.
     pub webhook: WebhookSummary,
-    /// `whsec_…`
-    pub secret: String,
+    /// `whsec_…`; `None` for a `standard-v1a` webhook, whose page shows its public key.
+    pub secret: Option<String>,
     /// After a rotation: until when the previous secret still signs (v2).
     pub previous_until: Option<String>,
 }

@@ -2,6 +2,7 @@
 //! from the service's domain types (`Webhook`, `Attempt`, `Sent`), times as RFC 3339 as
 //! the API shows them.
 
+use menon_harness_common::delivery::SigningScheme;
 use menon_webhooks::{format_rfc3339, EventGroup, EventType};
 
 use super::form::{group_events, group_title};
@@ -139,6 +140,10 @@ pub struct WebhookSummary {
     pub created_at: String,
     /// The page of this webhook.
     pub href: String,
+    /// How deliveries are signed: `menon`, `standard-v1`, `standard-v1a`.
+    pub scheme: &'static str,
+    /// The `whpk_` public key (`standard-v1a` only).
+    pub public_key: Option<String>,
 }
 
 impl WebhookSummary {
@@ -157,6 +162,8 @@ impl From<&Webhook> for WebhookSummary {
             active: w.status == WebhookStatus::Active,
             events: event_names(&w.events),
             created_at: format_rfc3339(w.created_at),
+            scheme: w.scheme.as_str(),
+            public_key: w.public_key.clone(),
         }
     }
 }
@@ -314,6 +321,8 @@ pub struct WebhookForm {
     pub error: Option<String>,
     /// The checkboxes.
     pub groups: Vec<EventGroupView>,
+    /// The signing scheme picked (the add form only): `menon` unless changed.
+    pub scheme: &'static str,
 }
 
 impl WebhookForm {
@@ -322,6 +331,7 @@ impl WebhookForm {
         Self {
             url: url.to_owned(),
             groups: EventGroupView::all(events),
+            scheme: SigningScheme::Menon.as_str(),
             ..Self::default()
         }
     }

@@ -342,6 +342,7 @@ impl Dispatcher {
                 secrets: &secrets,
                 timestamp: self.clock.wall_unix(),
                 test: claim.event.is_test,
+                scheme: claim.scheme,
             })
             .await
     }
@@ -537,6 +538,8 @@ mod tests {
             url,
             events: vec![EventType::ListingCreated],
             secret: Secret::new("whsec_test".into()),
+            scheme: menon_harness_common::delivery::SigningScheme::Menon,
+            public_key: None,
             now: START,
             seller_limit: u32::MAX,
         })?;
@@ -637,6 +640,8 @@ mod tests {
             url,
             events: vec![EventType::ListingCreated],
             secret: Secret::new("whsec_test".into()),
+            scheme: menon_harness_common::delivery::SigningScheme::Menon,
+            public_key: None,
             now: START,
             seller_limit: u32::MAX,
         })?;

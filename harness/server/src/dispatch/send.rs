@@ -314,6 +314,7 @@ mod tests {
                 secrets: &secrets,
                 timestamp: 1_705_314_600,
                 test: false,
+                scheme: menon_harness_common::delivery::SigningScheme::Menon,
             })
             .await
     }

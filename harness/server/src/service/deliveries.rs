@@ -152,6 +152,7 @@ async fn deliver_now(
                 secrets: &secrets,
                 timestamp: state.clock.wall_unix(),
                 test: event.is_test,
+                scheme: webhook.scheme,
             },
             RESPONSE_EXCERPT_BYTES,
         )

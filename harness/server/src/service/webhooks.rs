@@ -16,6 +16,7 @@ use crate::store::{
     NewWebhook, SellerId, StatusChange, Webhook, WebhookChanges, WebhookPage, WebhookStatus,
 };
 use crate::target::{self, AllowedTargets, TargetError};
+use menon_harness_common::delivery::{self, SigningScheme};
 use menon_harness_common::ids::{self, Secret};
 
 /// Longest endpoint URL accepted, in bytes.
@@ -32,6 +33,8 @@ pub struct WebhookInput {
     pub url: String,
     /// The event type names.
     pub events: Vec<String>,
+    /// How its deliveries are signed (`menon` when not given).
+    pub scheme: SigningScheme,
 }
 
 /// Changes to a webhook; `None` leaves a field as it is.
@@ -50,17 +53,18 @@ pub struct WebhookPatch {
 pub struct Created {
     /// The webhook.
     pub webhook: Webhook,
-    /// `whsec_…`
-    pub secret: Secret,
+    /// `whsec_…` (`menon`, `standard-v1`); `None` for `standard-v1a`, whose signing key
+    /// is never shown (the webhook's `public_key` is what the seller verifies with).
+    pub secret: Option<Secret>,
 }
 
 /// A webhook whose secret was just rotated, with the new secret (shown once).
 #[derive(Debug)]
 pub struct Rotated {
-    /// The webhook.
+    /// The webhook (for `standard-v1a`, with its new `public_key`).
     pub webhook: Webhook,
-    /// The new `whsec_…`.
-    pub secret: Secret,
+    /// The new `whsec_…`; `None` for `standard-v1a` (see [`Created::secret`]).
+    pub secret: Option<Secret>,
     /// Until when (unix seconds) the previous secret still signs `X-Menon-Signature-V2`.
     pub previous_secret_expires_at: u64,
 }
@@ -271,7 +275,9 @@ pub async fn create(
         return Err(ServiceError::internal("a checked webhook lost a field"));
     };
     let id = ids::webhook_id().map_err(ServiceError::internal)?;
-    let secret = ids::webhook_secret().map_err(ServiceError::internal)?;
+    let scheme = input.scheme;
+    let secret = ids::webhook_secret(scheme).map_err(ServiceError::internal)?;
+    let public_key = delivery::public_key(scheme, &secret);
     let sealed = state
         .sealer
         .seal(&id, &secret)
@@ -282,6 +288,8 @@ pub async fn create(
         url,
         events,
         secret: sealed,
+        scheme,
+        public_key,
         now: state.clock.now_unix(),
         seller_limit: state.settings.limits.max_webhooks,
     };
@@ -294,8 +302,11 @@ pub async fn create(
                 "this account has {limit} webhooks, the most it may have: delete one first"
             ),
         })?;
-    tracing::info!(webhook = %webhook.id, seller = %webhook.seller_id.0, "webhook created");
-    Ok(Created { webhook, secret })
+    tracing::info!(webhook = %webhook.id, seller = %webhook.seller_id.0, scheme = %scheme, "webhook created");
+    Ok(Created {
+        webhook,
+        secret: shown(scheme, secret),
+    })
 }
 
 /// What asking for status `requested` (`None`: not asked) does to `current`, the webhook
@@ -371,14 +382,21 @@ pub async fn delete(state: &AppState, seller: &SellerId, id: &str) -> Result<(),
     Ok(())
 }
 
-/// Gives a webhook a new secret; the previous one keeps signing v2 for
-/// [`ROTATION_OVERLAP_SECS`].
+/// The secret a seller is shown once: all but a `standard-v1a` signing key.
+fn shown(scheme: SigningScheme, secret: Secret) -> Option<Secret> {
+    (!scheme.is_asymmetric()).then_some(secret)
+}
+
+/// Gives a webhook a new secret (of its scheme); the previous one keeps signing for
+/// [`ROTATION_OVERLAP_SECS`] (v2, or a second `webhook-signature` entry).
 pub async fn rotate_secret(
     state: &AppState,
     seller: &SellerId,
     id: &str,
 ) -> Result<Rotated, ServiceError> {
-    let secret = ids::webhook_secret().map_err(ServiceError::internal)?;
+    let scheme = get(state, seller, id).await?.scheme;
+    let secret = ids::webhook_secret(scheme).map_err(ServiceError::internal)?;
+    let public_key = delivery::public_key(scheme, &secret);
     let now = state.clock.now_unix();
     let until = now.saturating_add(ROTATION_OVERLAP_SECS);
     let stored = state
@@ -387,14 +405,14 @@ pub async fn rotate_secret(
         .map_err(ServiceError::internal)?;
     let (seller, id) = (seller.clone(), id.to_owned());
     let webhook = blocking(state, move |store| {
-        store.rotate_secret(&seller, &id, stored, now, until)
+        store.rotate_secret(&seller, &id, stored, public_key, now, until)
     })
     .await?
     .ok_or(ServiceError::NotFound("webhook"))?;
     tracing::info!(webhook = %webhook.id, "webhook secret rotated");
     Ok(Rotated {
         webhook,
-        secret,
+        secret: shown(scheme, secret),
         previous_secret_expires_at: until,
     })
 }
@@ -424,6 +442,8 @@ mod tests {
             consecutive_failures: 6,
             disabled_at,
             disabled_reason: disabled_at.map(|_| "the endpoint answered 410 Gone".into()),
+            scheme: SigningScheme::Menon,
+            public_key: None,
         }
     }
 

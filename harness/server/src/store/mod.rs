@@ -169,14 +169,16 @@ pub trait WebhookStore {
     ) -> Result<Option<Webhook>, StoreError>;
     /// Deletes the webhook with its secrets, deliveries and logs; `false` when not found.
     fn delete_webhook(&self, seller: &SellerId, id: &str) -> Result<bool, StoreError>;
-    /// Makes `secret` the current secret; the one it replaces stays valid for signing
-    /// until `previous_until` (unix seconds), and any older one is forgotten at once: a
+    /// Makes `secret` the current secret (and `public_key` the public key shown, for
+    /// `standard-v1a`); the one it replaces stays valid for signing until
+    /// `previous_until` (unix seconds), and any older one is forgotten at once: a
     /// webhook has at most two live secrets. `None` when the seller has no such webhook.
     fn rotate_secret(
         &self,
         seller: &SellerId,
         id: &str,
         secret: Secret,
+        public_key: Option<String>,
         now: u64,
         previous_until: u64,
     ) -> Result<Option<Webhook>, StoreError>;

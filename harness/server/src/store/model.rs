@@ -7,6 +7,7 @@ use std::sync::Arc;
 use menon_webhooks::EventType;
 
 use super::StoreError;
+use menon_harness_common::delivery::SigningScheme;
 use menon_harness_common::ids::Secret;
 
 /// A seller id, the `sub` of a seller JWT or the owner of an API key. Every resource
@@ -74,6 +75,11 @@ pub struct Webhook {
     pub disabled_at: Option<u64>,
     /// Why it was last disabled, as the disabling decision worded it; `None` while active.
     pub disabled_reason: Option<String>,
+    /// How its deliveries are signed.
+    pub scheme: SigningScheme,
+    /// The `whpk_` public key of its newest signing key (`standard-v1a` only): public,
+    /// so shown whenever the webhook is.
+    pub public_key: Option<String>,
 }
 
 /// What creating a webhook needs.
@@ -89,6 +95,10 @@ pub struct NewWebhook {
     pub events: Vec<EventType>,
     /// The first signing secret.
     pub secret: Secret,
+    /// How its deliveries are signed.
+    pub scheme: SigningScheme,
+    /// The public key of `secret` (`standard-v1a` only).
+    pub public_key: Option<String>,
     /// Unix seconds.
     pub now: u64,
     /// The most webhooks its seller may have: the webhook is not created when the seller
@@ -293,6 +303,8 @@ pub struct Claim {
     /// [`signing_secrets`](super::WebhookStore::signing_secrets) gives them); empty on the
     /// claim of a lapsed attempt handed to `interrupted`, which is not sent.
     pub secrets: Vec<Secret>,
+    /// How to sign them, as of the claim (`menon` on the claim of a lapsed attempt).
+    pub scheme: SigningScheme,
 }
 
 /// What a claim asks of the queue ([`QueueStore::claim_due`](super::QueueStore::claim_due)).

@@ -38,6 +38,7 @@ mod sessions;
 pub mod shared;
 mod webhooks;
 
+use menon_harness_common::delivery::SigningScheme;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -77,6 +78,7 @@ macro_rules! __store_conformance_cases {
             disabling_stores_the_given_time_and_reason,
             deleting_a_webhook_removes_its_secrets_deliveries_and_logs,
             rotation_keeps_the_previous_secret_until_its_window_ends,
+            a_webhook_keeps_its_scheme_and_public_key,
             secrets_are_resealed_in_place_or_not_at_all,
             another_sellers_resources_are_not_found,
             reenabling_resets_failures_and_requeues_kept_deliveries,
@@ -168,6 +170,8 @@ fn new_webhook(id: &str, owner: &str, events: &[EventType], now: u64) -> NewWebh
         url: format!("https://example.com/{id}"),
         events: events.to_vec(),
         secret: Secret::new(format!("whsec_{id}")),
+        scheme: SigningScheme::Menon,
+        public_key: None,
         now,
         seller_limit: u32::MAX,
     }

@@ -12,6 +12,7 @@ use crate::store::{
     AttemptFilter, Disable, NewWebhook, Settle, StatusChange, Store, StoreError, Webhook,
     WebhookChanges, WebhookPage, WebhookStatus,
 };
+use menon_harness_common::delivery::SigningScheme;
 use menon_harness_common::ids::Secret;
 
 /// Create returns the webhook as stored; get and list read it back; list is oldest first,
@@ -217,6 +218,76 @@ pub fn deleting_a_webhook_removes_its_secrets_deliveries_and_logs(
     Ok(())
 }
 
+/// A webhook keeps the signing scheme it was created with and shows the public key of
+/// its newest `standard-v1a` key: stored, read back, listed, replaced by a rotation, and
+/// handed to the dispatcher with each claim.
+pub fn a_webhook_keeps_its_scheme_and_public_key(store: &dyn Store) -> Result<(), StoreError> {
+    webhook(store, "wh_m", "sel_a")?;
+    let created = found(
+        store.create_webhook(NewWebhook {
+            scheme: SigningScheme::StandardV1a,
+            public_key: Some("whpk_first".into()),
+            ..new_webhook("wh_s", "sel_a", &[EventType::ListingCreated], 1_000)
+        })?,
+        "the new webhook",
+    )?;
+    assert_eq!(created.scheme, SigningScheme::StandardV1a);
+    assert_eq!(created.public_key.as_deref(), Some("whpk_first"));
+    let menon = get(store, "sel_a", "wh_m")?;
+    assert_eq!(
+        (menon.scheme, menon.public_key),
+        (SigningScheme::Menon, None)
+    );
+    let listed = store.list_webhooks(
+        &seller("sel_a"),
+        &WebhookPage {
+            limit: 10,
+            after: None,
+        },
+    )?;
+    let schemes: Vec<_> = listed
+        .iter()
+        .map(|w| (w.scheme, w.public_key.clone()))
+        .collect();
+    assert_eq!(
+        schemes,
+        [
+            (SigningScheme::Menon, None),
+            (SigningScheme::StandardV1a, Some("whpk_first".into()))
+        ]
+    );
+    let rotated = found(
+        store.rotate_secret(
+            &seller("sel_a"),
+            "wh_s",
+            Secret::new("whsk_second".into()),
+            Some("whpk_second".into()),
+            2_000,
+            2_000 + 86_400,
+        )?,
+        "the rotated webhook",
+    )?;
+    assert_eq!(rotated.public_key.as_deref(), Some("whpk_second"));
+    let stored = get(store, "sel_a", "wh_s")?;
+    assert_eq!(stored.public_key.as_deref(), Some("whpk_second"));
+    assert_eq!(stored.scheme, SigningScheme::StandardV1a);
+    store.publish_event(&event("evt_1", "sel_a", 2_100))?;
+    let mut claims = claim(store, 2_200, 2)?;
+    claims.sort_by(|a, b| a.webhook_id.cmp(&b.webhook_id));
+    let by_webhook: Vec<_> = claims
+        .iter()
+        .map(|c| (c.webhook_id.as_str(), c.scheme, c.secrets.len()))
+        .collect();
+    assert_eq!(
+        by_webhook,
+        [
+            ("wh_m", SigningScheme::Menon, 1),
+            ("wh_s", SigningScheme::StandardV1a, 2)
+        ]
+    );
+    Ok(())
+}
+
 /// A rotation makes the new secret current; the one it replaces signs too until
 /// `previous_until`; rotating again within that window forgets the oldest at once (at
 /// most two live secrets).
@@ -228,6 +299,7 @@ pub fn rotation_keeps_the_previous_secret_until_its_window_ends(
         &seller("sel_a"),
         "wh_a",
         Secret::new("whsec_2".into()),
+        None,
         2_000,
         2_000 + 86_400,
     )?;
@@ -244,6 +316,7 @@ pub fn rotation_keeps_the_previous_secret_until_its_window_ends(
         &seller("sel_a"),
         "wh_a",
         Secret::new("whsec_3".into()),
+        None,
         3_000,
         3_000 + 86_400,
     )?;
@@ -258,6 +331,7 @@ pub fn rotation_keeps_the_previous_secret_until_its_window_ends(
         &seller("sel_a"),
         "wh_a",
         Secret::new("whsec_4".into()),
+        None,
         100_000,
         100_000 + 86_400,
     )?;
@@ -286,7 +360,14 @@ pub fn another_sellers_resources_are_not_found(store: &dyn Store) -> Result<(), 
     );
     assert!(!store.delete_webhook(&thief, "wh_a")?);
     assert_eq!(
-        store.rotate_secret(&thief, "wh_a", Secret::new("whsec_x".into()), 3_000, 9_000)?,
+        store.rotate_secret(
+            &thief,
+            "wh_a",
+            Secret::new("whsec_x".into()),
+            None,
+            3_000,
+            9_000
+        )?,
         None
     );
     let all = AttemptFilter {
@@ -434,6 +515,7 @@ pub fn secrets_are_resealed_in_place_or_not_at_all(store: &dyn Store) -> Result<
         &seller("sel_a"),
         "wh_a",
         Secret::new("whsec_2".into()),
+        None,
         2_000,
         2_000 + 86_400,
     )?;

@@ -16,6 +16,7 @@ use crate::store::{
     AttemptResult, Claim, ClaimRequest, Claimed, EventPage, Finished, QueueStore, SellerId, Settle,
     StoreError, StoredEvent,
 };
+use menon_harness_common::delivery::SigningScheme;
 use menon_harness_common::ids::Secret;
 
 /// Rows per statement when loading events in bulk.
@@ -52,6 +53,7 @@ fn claim_from_row(row: &Row) -> Result<Claim, StoreError> {
         first_attempt_at: unsigned(row.try_get(12)?),
         last_success_at: row.try_get::<_, Option<i64>>(13)?.map(unsigned),
         secrets: Vec::new(),
+        scheme: SigningScheme::Menon,
     })
 }
 
@@ -278,7 +280,7 @@ fn take(
                             AND (s.expires_at IS NULL OR s.expires_at > $1)
                           ORDER BY (s.expires_at IS NULL) DESC, s.created_at DESC,
                                    s.seq DESC),
-                    l.turn
+                    l.turn, w.scheme
              FROM leased l JOIN webhooks w ON w.id = l.webhook_id
              JOIN events e ON e.id = l.event_id
              ORDER BY l.k"
@@ -301,6 +303,10 @@ fn take(
             .into_iter()
             .map(Secret::new)
             .collect();
+        let scheme: String = row.try_get(18)?;
+        claim.scheme = scheme
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("unknown webhook scheme {scheme:?}")))?;
         let turn = usize::try_from(row.try_get::<_, i64>(17)?).unwrap_or(0);
         round
             .get_mut(turn.wrapping_sub(1))

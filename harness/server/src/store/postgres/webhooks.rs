@@ -11,7 +11,7 @@ use crate::store::{
 use menon_harness_common::ids::Secret;
 
 const WEBHOOK_COLUMNS: &str = "id, seller_id, url, events::TEXT, status, created_at, updated_at, \
-     consecutive_failures, disabled_at, disabled_reason";
+     consecutive_failures, disabled_at, disabled_reason, scheme, public_key";
 
 fn webhook_from_row(row: &Row) -> Result<Webhook, StoreError> {
     let events: String = row.try_get(3)?;
@@ -27,6 +27,13 @@ fn webhook_from_row(row: &Row) -> Result<Webhook, StoreError> {
         consecutive_failures: count(row.try_get(7)?),
         disabled_at: row.try_get::<_, Option<i64>>(8)?.map(unsigned),
         disabled_reason: row.try_get(9)?,
+        scheme: {
+            let scheme: String = row.try_get(10)?;
+            scheme
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("unknown webhook scheme {scheme:?}")))?
+        },
+        public_key: row.try_get(11)?,
     })
 }
 
@@ -65,14 +72,17 @@ impl WebhookStore for PostgresStore {
                 return Ok(None);
             }
             tx.execute(
-                "INSERT INTO webhooks (id, seller_id, url, events, status, created_at, updated_at)
-                 VALUES ($1, $2, $3, CAST($4::TEXT AS JSONB), 'active', $5, $5)",
+                "INSERT INTO webhooks (id, seller_id, url, events, status, created_at, updated_at,
+                                       scheme, public_key)
+                 VALUES ($1, $2, $3, CAST($4::TEXT AS JSONB), 'active', $5, $5, $6, $7)",
                 &[
                     &new.id,
                     &new.seller_id.0,
                     &new.url,
                     &events_to_json(&new.events),
                     &secs(new.now),
+                    &new.scheme.as_str(),
+                    &new.public_key,
                 ],
             )?;
             tx.execute(
@@ -187,11 +197,12 @@ impl WebhookStore for PostgresStore {
         seller: &SellerId,
         id: &str,
         secret: Secret,
+        public_key: Option<String>,
         now: u64,
         previous_until: u64,
     ) -> Result<Option<Webhook>, StoreError> {
         self.transaction(|tx| {
-            let Some(webhook) = select_webhook(tx, seller, id, true)? else {
+            let Some(mut webhook) = select_webhook(tx, seller, id, true)? else {
                 return Ok(None);
             };
             // At most two live secrets: the new one, and the one it replaces for its grace.
@@ -208,9 +219,10 @@ impl WebhookStore for PostgresStore {
                 &[&id, &secret.expose(), &secs(now)],
             )?;
             tx.execute(
-                "UPDATE webhooks SET updated_at = $1 WHERE id = $2",
-                &[&secs(now), &id],
+                "UPDATE webhooks SET updated_at = $1, public_key = $3 WHERE id = $2",
+                &[&secs(now), &id, &public_key],
             )?;
+            webhook.public_key = public_key.clone();
             Ok(Some(webhook))
         })
     }

@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0008_pending_per_webhook.sql"),
     include_str!("../../../migrations/0009_revoked_tokens.sql"),
     include_str!("../../../migrations/0010_retention.sql"),
+    include_str!("../../../migrations/0011_scheme.sql"),
 ];
 
 /// When a commit reaches the disk (SQLite's `PRAGMA synchronous`, in WAL mode).
@@ -194,6 +195,8 @@ mod tests {
             url: "https://example.com/hook".into(),
             events: vec![EventType::ListingCreated],
             secret: Secret::new("whsec_1".into()),
+            scheme: menon_harness_common::delivery::SigningScheme::Menon,
+            public_key: None,
             now: 1_000,
             seller_limit: u32::MAX,
         })?;
@@ -245,6 +248,8 @@ mod tests {
             url: "https://example.com/hook".into(),
             events: vec![EventType::ListingCreated],
             secret: Secret::new("whsec_g".into()),
+            scheme: menon_harness_common::delivery::SigningScheme::Menon,
+            public_key: None,
             now: 1_000,
             seller_limit: u32::MAX,
         })?;

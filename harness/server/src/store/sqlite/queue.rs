@@ -55,6 +55,10 @@ fn claim_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Claim> {
     let last_success_at: Option<i64> = row.get(13)?;
     let claimed_at: i64 = row.get(15)?;
     let log_id: String = row.get(14)?;
+    let scheme: String = row.get(16)?;
+    let scheme = scheme.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(16, rusqlite::types::Type::Text, Box::new(e))
+    })?;
     // A lapsed claim's attempt was counted when it was claimed.
     let attempts = if log_id.is_empty() {
         attempts
@@ -81,6 +85,7 @@ fn claim_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Claim> {
         first_attempt_at: unsigned(first_attempt_at),
         last_success_at: last_success_at.map(unsigned),
         secrets: Vec::new(),
+        scheme,
     })
 }
 
@@ -220,7 +225,7 @@ fn endpoint_queues(
 /// Up to `n` of `webhook_id`'s due deliveries at `now`, not leased, oldest due first.
 fn due_of(tx: &Connection, now: u64, webhook_id: &str, n: usize) -> Result<Vec<Claim>, StoreError> {
     let mut due = tx.prepare_cached(&format!(
-        "SELECT {CLAIM_COLUMNS}, '', ?1
+        "SELECT {CLAIM_COLUMNS}, '', ?1, w.scheme
          FROM deliveries d INDEXED BY deliveries_webhook_due
          JOIN webhooks w ON w.id = d.webhook_id
          JOIN events e ON e.id = d.event_id
@@ -320,7 +325,7 @@ fn claim(tx: &Connection, request: &ClaimRequest) -> Result<Claimed, StoreError>
     // recorded as the caller decided, fenced by its token like any result.
     let lapsed = {
         let mut stmt = tx.prepare_cached(&format!(
-            "SELECT {CLAIM_COLUMNS}, d.lease_token, a.created_at
+            "SELECT {CLAIM_COLUMNS}, d.lease_token, a.created_at, 'menon'
              FROM deliveries d INDEXED BY deliveries_leased
              JOIN webhooks w ON w.id = d.webhook_id
              JOIN events e ON e.id = d.event_id

@@ -11,7 +11,7 @@ use crate::store::{
 use menon_harness_common::ids::Secret;
 
 const WEBHOOK_COLUMNS: &str = "id, seller_id, url, events, status, created_at, updated_at, \
-     consecutive_failures, disabled_at, disabled_reason";
+     consecutive_failures, disabled_at, disabled_reason, scheme, public_key";
 
 fn webhook_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Webhook, StoreError>> {
     let events: String = row.get(3)?;
@@ -24,6 +24,8 @@ fn webhook_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Webhook, StoreErro
     let id: String = row.get(0)?;
     let seller: String = row.get(1)?;
     let url: String = row.get(2)?;
+    let scheme: String = row.get(10)?;
+    let public_key: Option<String> = row.get(11)?;
     Ok((|| {
         Ok(Webhook {
             id,
@@ -36,6 +38,10 @@ fn webhook_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Webhook, StoreErro
             consecutive_failures: u32::try_from(failures).unwrap_or(u32::MAX),
             disabled_at: disabled_at.map(unsigned),
             disabled_reason,
+            scheme: scheme
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("unknown webhook scheme {scheme:?}")))?,
+            public_key,
         })
     })())
 }
@@ -68,14 +74,17 @@ impl WebhookStore for SqliteStore {
             return Ok(None);
         }
         tx.execute(
-            "INSERT INTO webhooks (id, seller_id, url, events, status, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?5)",
+            "INSERT INTO webhooks (id, seller_id, url, events, status, created_at, updated_at,
+                                   scheme, public_key)
+             VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?5, ?6, ?7)",
             params![
                 new.id,
                 new.seller_id.0,
                 new.url,
                 events_to_json(&new.events),
-                secs(new.now)
+                secs(new.now),
+                new.scheme.as_str(),
+                new.public_key
             ],
         )?;
         tx.execute(
@@ -187,12 +196,13 @@ impl WebhookStore for SqliteStore {
         seller: &SellerId,
         id: &str,
         secret: Secret,
+        public_key: Option<String>,
         now: u64,
         previous_until: u64,
     ) -> Result<Option<Webhook>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let Some(webhook) = select_webhook(&tx, seller, id)? else {
+        let Some(mut webhook) = select_webhook(&tx, seller, id)? else {
             return Ok(None);
         };
         // At most two live secrets: the new one, and the one it replaces for its grace.
@@ -209,10 +219,11 @@ impl WebhookStore for SqliteStore {
             params![id, secret.expose(), secs(now)],
         )?;
         tx.execute(
-            "UPDATE webhooks SET updated_at = ?1 WHERE id = ?2",
-            params![secs(now), id],
+            "UPDATE webhooks SET updated_at = ?1, public_key = ?3 WHERE id = ?2",
+            params![secs(now), id, public_key],
         )?;
         tx.commit()?;
+        webhook.public_key = public_key;
         Ok(Some(webhook))
     }
 
