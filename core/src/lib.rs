@@ -41,6 +41,7 @@
 //! [`docs/PROTOCOL.md`]: https://github.com/menon-mobility/menon-webhooks/blob/main/docs/PROTOCOL.md
 #![no_std]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -53,6 +54,8 @@ mod data;
 mod delivery;
 mod error;
 mod event;
+#[cfg(feature = "http")]
+mod header_map;
 mod signature;
 pub mod standard;
 
