@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod health;
 
 // The server's modules under their old names, so `crate::store` and the like read the same
 // in the binary's own modules.
@@ -80,6 +81,9 @@ enum Command {
     /// Grade a webhook receiver against docs/PROTOCOL.md §7: signatures, idempotency, fast 200s.
     /// Exit status 0 (conforming), 1 (a case failed), 2 (could not run).
     Grade(grade::GradeArgs),
+    /// Ask a running server whether it is up (GET /healthz): exit status 0 when it
+    /// answers 2xx, 1 otherwise. For container health checks.
+    Health(health::HealthArgs),
     /// Print the OpenAPI document (regenerate the committed copy with
     /// `menon-harness openapi > harness/openapi.json`).
     Openapi,
@@ -161,6 +165,13 @@ enum SecretKeyCommand {
 fn main() -> ExitCode {
     let code = match Cli::parse().command {
         Command::Grade(args) => grade::main(args),
+        Command::Health(args) => match health::check(&args) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("unhealthy: {e}");
+                1
+            }
+        },
         Command::Replay(args) => replay::main(args),
         Command::Demo(args) => demo::main(args).unwrap_or_else(|e| {
             eprintln!("error: {e}");
@@ -252,7 +263,9 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 .build()?;
             runtime.block_on(bench::run(args))
         }
-        Command::Grade(_) | Command::Replay(_) | Command::Demo(_) => Err("handled in main".into()),
+        Command::Grade(_) | Command::Replay(_) | Command::Demo(_) | Command::Health(_) => {
+            Err("handled in main".into())
+        }
         Command::Openapi => {
             print!("{}", api::openapi::json()?);
             Ok(())

@@ -281,3 +281,27 @@ fn a_target_range_that_is_not_one_is_refused_at_start() {
         "{stderr}"
     );
 }
+
+#[test]
+fn health_answers_0_for_a_running_server_and_1_with_the_reason_otherwise() {
+    let dir = crate::support::data_dir();
+    let server = Server::start(dir.path());
+    let up = Command::new(BIN)
+        .args(["health", &format!("{}/healthz", server.url)])
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    assert!(String::from_utf8_lossy(&up.stdout).contains("200 OK"));
+    let url = server.url.clone();
+    drop(server);
+    let down = Command::new(BIN)
+        .args(["health", &format!("{url}/healthz"), "--timeout", "500ms"])
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&down.stderr);
+    assert!(
+        stderr.contains("unhealthy") && stderr.contains("could not connect"),
+        "{stderr}"
+    );
+}
