@@ -29,14 +29,10 @@ pub fn check(args: &HealthArgs) -> Result<(), String> {
             .no_proxy()
             .build()
             .map_err(|e| e.to_string())?;
-        let response = client
-            .get(&args.url)
-            .send()
-            .await
-            .map_err(|e| {
-                let why = menon_harness_common::delivery::describe_error(&e, args.timeout);
-                format!("{} did not answer: {why}", args.url)
-            })?;
+        let response = client.get(&args.url).send().await.map_err(|e| {
+            let why = menon_harness_common::delivery::describe_error(&e, args.timeout);
+            format!("{} did not answer: {why}", args.url)
+        })?;
         let status = response.status();
         if status.is_success() {
             println!("{} answered {status}", args.url);

@@ -290,7 +290,11 @@ fn health_answers_0_for_a_running_server_and_1_with_the_reason_otherwise() {
         .args(["health", &format!("{}/healthz", server.url)])
         .output()
         .unwrap();
-    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
     assert!(String::from_utf8_lossy(&up.stdout).contains("200 OK"));
     let url = server.url.clone();
     drop(server);
