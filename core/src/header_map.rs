@@ -125,16 +125,24 @@ mod tests {
     fn menon_headers_are_found_whatever_their_case() {
         let verifier = Verifier::new(&[SECRET]).unwrap();
         let map = signed(&verifier);
-        assert_eq!(verifier.verify_headers(&map, BODY, T).unwrap().scheme, Scheme::V2);
+        assert_eq!(
+            verifier.verify_headers(&map, BODY, T).unwrap().scheme,
+            Scheme::V2
+        );
         // v1 alone still verifies; require_v2 refuses it.
         let mut v1_only = map.clone();
         v1_only.remove("x-menon-signature-v2");
-        assert_eq!(verifier.verify_headers(&v1_only, BODY, T).unwrap().scheme, Scheme::V1);
+        assert_eq!(
+            verifier.verify_headers(&v1_only, BODY, T).unwrap().scheme,
+            Scheme::V1
+        );
         let strict = VerifyOptions {
             tolerance: DEFAULT_TOLERANCE,
             require_v2: true,
         };
-        assert!(verifier.verify_headers_with(&v1_only, BODY, T, strict).is_err());
+        assert!(verifier
+            .verify_headers_with(&v1_only, BODY, T, strict)
+            .is_err());
         assert_eq!(
             verifier.verify_headers(&map, b"{}", T).unwrap_err().code(),
             "signature_mismatch"
@@ -182,7 +190,10 @@ mod tests {
             }
             assert_eq!(key.verify_headers(&map, BODY, T), Ok(T));
             map.remove("webhook-id");
-            assert_eq!(key.verify_headers(&map, BODY, T).unwrap_err().code(), "missing_header");
+            assert_eq!(
+                key.verify_headers(&map, BODY, T).unwrap_err().code(),
+                "missing_header"
+            );
         }
         let public = StandardKey::parse(&signing.public_key().to_text()).unwrap();
         let mut map = HeaderMap::new();

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use menon_harness_common::delivery::SigningScheme;
 use menon_webhooks::EventType;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -140,6 +141,50 @@ impl Skew {
     }
 }
 
+/// The Standard Webhooks rotation cases: a `webhook-signature` with two entries, one by
+/// the receiver's key and one by another key of the same scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Rotation {
+    /// The receiver's entry first, then the other key's.
+    GoodFirst,
+    /// The other key's entry first, then the receiver's.
+    GoodSecond,
+}
+
+impl Rotation {
+    /// Both, in catalogue order.
+    pub const ALL: [Rotation; 2] = [Rotation::GoodFirst, Rotation::GoodSecond];
+
+    /// The last part of the case id.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Rotation::GoodFirst => "good-first",
+            Rotation::GoodSecond => "good-second",
+        }
+    }
+}
+
+/// How much a case weighs: a MUST, whose miss is a `fail`, or a SHOULD, whose miss is a
+/// `warn` (a failure only under `--strict`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Not met: `fail`.
+    Must,
+    /// Not met: `warn`.
+    Should,
+}
+
+impl Tier {
+    /// `must` or `should`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Tier::Must => "must",
+            Tier::Should => "should",
+        }
+    }
+}
+
 /// The three idempotency scenarios; each has an `acknowledged` and a `processed-once` case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Scenario {
@@ -168,11 +213,18 @@ impl Scenario {
         }
     }
 
-    const fn what(self) -> &'static str {
-        match self {
-            Scenario::Sequential => "the same delivery sent twice in a row",
-            Scenario::Concurrent => "the same event sent 5 times at once",
-            Scenario::Redelivery => "a redelivery (new X-Menon-Delivery, same event id)",
+    const fn what(self, standard: bool) -> &'static str {
+        match (self, standard) {
+            (Scenario::Sequential, _) => "the same delivery sent twice in a row",
+            (Scenario::Concurrent, false) => "the same event sent 5 times at once",
+            (Scenario::Concurrent, true) => {
+                "the same message (one webhook-id) sent 5 times at once, each with its own \
+                 X-Menon-Delivery"
+            }
+            (Scenario::Redelivery, false) => "a redelivery (new X-Menon-Delivery, same event id)",
+            (Scenario::Redelivery, true) => {
+                "a redelivery (new X-Menon-Delivery and webhook-timestamp, same webhook-id)"
+            }
         }
     }
 }
@@ -188,13 +240,19 @@ pub enum CaseId {
     NonAscii,
     /// `signature/large-body`
     LargeBody,
+    /// `signature/rotation/<order>` (Standard Webhooks only)
+    Rotation(Rotation),
     /// `signature/missing`
     Missing,
     /// `signature/wrong-secret`
     WrongSecret,
     /// `signature/tampered-body`
     TamperedBody,
-    /// `signature/malformed/<how>`
+    /// `signature/forged` (Standard Webhooks only)
+    Forged,
+    /// `signature/wrong-id` (Standard Webhooks only)
+    WrongId,
+    /// `signature/malformed/<how>` (Menon only)
     Malformed(Malformed),
     /// `signature/stale-timestamp`, `signature/future-timestamp`
     Skewed(Skew),
@@ -213,15 +271,17 @@ pub enum CaseId {
 }
 
 impl CaseId {
-    /// Every case, in the order they run and are reported.
+    /// Every case of every scheme, in the order they run and are reported.
     pub fn all() -> Vec<CaseId> {
         let mut ids: Vec<CaseId> = EventType::ALL.iter().copied().map(CaseId::Valid).collect();
+        ids.extend([CaseId::NonAscii, CaseId::LargeBody]);
+        ids.extend(Rotation::ALL.map(CaseId::Rotation));
         ids.extend([
-            CaseId::NonAscii,
-            CaseId::LargeBody,
             CaseId::Missing,
             CaseId::WrongSecret,
             CaseId::TamperedBody,
+            CaseId::Forged,
+            CaseId::WrongId,
         ]);
         ids.extend(Malformed::ALL.map(CaseId::Malformed));
         ids.extend(Skew::ALL.map(CaseId::Skewed));
@@ -240,15 +300,46 @@ impl CaseId {
         ids
     }
 
+    /// The cases of a run with `scheme`, in the order they run and are reported.
+    pub fn of_scheme(scheme: SigningScheme) -> Vec<CaseId> {
+        let mut ids = Self::all();
+        ids.retain(|id| id.applies_to(scheme));
+        ids
+    }
+
+    /// Whether a run with `scheme` has this case: the malformed `X-Menon-Signature` cases
+    /// are Menon's, the rotation, forged and wrong-id cases Standard Webhooks'.
+    pub const fn applies_to(self, scheme: SigningScheme) -> bool {
+        let standard = !matches!(scheme, SigningScheme::Menon);
+        match self {
+            CaseId::Malformed(_) => !standard,
+            CaseId::Rotation(_) | CaseId::Forged | CaseId::WrongId => standard,
+            _ => true,
+        }
+    }
+
+    /// Its tier with `scheme`: everything is a MUST but a replayed timestamp for Menon
+    /// (receivers written from the docs check v1 alone and cannot see it); Standard
+    /// Webhooks signs its timestamp, so there a replay must be refused.
+    pub const fn tier(self, scheme: SigningScheme) -> Tier {
+        match (self, scheme) {
+            (CaseId::Skewed(_), SigningScheme::Menon) => Tier::Should,
+            _ => Tier::Must,
+        }
+    }
+
     /// Its group.
     pub const fn group(self) -> Group {
         match self {
             CaseId::Valid(_)
             | CaseId::NonAscii
             | CaseId::LargeBody
+            | CaseId::Rotation(_)
             | CaseId::Missing
             | CaseId::WrongSecret
             | CaseId::TamperedBody
+            | CaseId::Forged
+            | CaseId::WrongId
             | CaseId::Malformed(_)
             | CaseId::Skewed(_) => Group::Signature,
             CaseId::Acknowledged(_) | CaseId::ProcessedOnce(_) => Group::Idempotency,
@@ -264,37 +355,73 @@ impl CaseId {
             CaseId::Missing
                 | CaseId::WrongSecret
                 | CaseId::TamperedBody
+                | CaseId::Forged
+                | CaseId::WrongId
                 | CaseId::Malformed(_)
                 | CaseId::Skewed(_)
         )
     }
 
-    /// What a conforming receiver does, in one sentence.
-    pub fn expect(self) -> String {
+    /// What a conforming receiver does with `scheme`, in one sentence.
+    pub fn expect(self, scheme: SigningScheme) -> String {
+        let standard = !matches!(scheme, SigningScheme::Menon);
         match self {
             CaseId::Valid(t) => format!("a validly signed `{t}` delivery is accepted (2xx)"),
             CaseId::NonAscii => "a validly signed body with accents, CJK, emoji and escaped \
                                  control characters is accepted"
                 .into(),
             CaseId::LargeBody => "a validly signed 256 KiB body is accepted".into(),
+            CaseId::Rotation(r) => {
+                let order = match r {
+                    Rotation::GoodFirst => "the receiver's key's entry first, another key's second",
+                    Rotation::GoodSecond => {
+                        "another key's entry first, the receiver's key's second"
+                    }
+                };
+                format!(
+                    "a `webhook-signature` with two entries ({order}), as during a key \
+                     rotation, is accepted (2xx): any one valid entry passes"
+                )
+            }
+            CaseId::Missing if standard => {
+                "a delivery without a `webhook-signature` header is refused (4xx)".into()
+            }
             CaseId::Missing => "a delivery without any signature header is refused (4xx)".into(),
+            CaseId::WrongSecret if standard => {
+                "a delivery signed with another key of the same scheme is refused (4xx)".into()
+            }
             CaseId::WrongSecret => "a delivery signed with another secret is refused (4xx)".into(),
+            CaseId::TamperedBody if standard => {
+                "a delivery whose body was changed by one byte after signing is refused (4xx)"
+                    .into()
+            }
             CaseId::TamperedBody => {
                 "a delivery whose body was changed after signing is refused (4xx)".into()
             }
+            CaseId::Forged => "a `webhook-signature` whose signature was altered (one base64 \
+                               character changed) is refused (4xx)"
+                .into(),
+            CaseId::WrongId => "a delivery whose `webhook-id` was changed after signing is \
+                                refused (4xx): the id is part of the signed content"
+                .into(),
             CaseId::Malformed(m) => m.expect(),
+            CaseId::Skewed(s) if standard => format!(
+                "a delivery whose `webhook-timestamp` is {} (signed with that timestamp) is \
+                 refused (4xx)",
+                s.what()
+            ),
             CaseId::Skewed(s) => format!(
                 "a delivery whose X-Menon-Signature-V2 timestamp is {} is refused \
                  (a warning only: receivers that check v1 alone cannot see it)",
                 s.what()
             ),
             CaseId::Acknowledged(s) => {
-                format!("{}: every copy is acknowledged (2xx)", s.what())
+                format!("{}: every copy is acknowledged (2xx)", s.what(standard))
             }
             CaseId::ProcessedOnce(s) => {
                 format!(
                     "{}: the side effect runs exactly once (needs --probe)",
-                    s.what()
+                    s.what(standard)
                 )
             }
             CaseId::Deadline => {
@@ -313,16 +440,34 @@ impl CaseId {
         }
     }
 
-    /// How to fix a receiver that fails it.
-    pub const fn fix(self) -> &'static str {
+    /// How to fix a receiver that fails it, with `scheme`.
+    pub const fn fix(self, scheme: SigningScheme) -> &'static str {
+        let standard = !matches!(scheme, SigningScheme::Menon);
         match self {
+            CaseId::Valid(_) | CaseId::NonAscii if standard => FIX_ACCEPT_STANDARD,
             CaseId::Valid(_) | CaseId::NonAscii => FIX_ACCEPT,
             CaseId::LargeBody => FIX_LARGE,
-            CaseId::Missing | CaseId::WrongSecret | CaseId::TamperedBody | CaseId::Malformed(_) => {
-                FIX_REFUSE
+            CaseId::Rotation(_) => FIX_ROTATION,
+            CaseId::Missing
+            | CaseId::WrongSecret
+            | CaseId::TamperedBody
+            | CaseId::Forged
+            | CaseId::WrongId
+                if standard =>
+            {
+                FIX_REFUSE_STANDARD
             }
+            CaseId::Missing
+            | CaseId::WrongSecret
+            | CaseId::TamperedBody
+            | CaseId::Forged
+            | CaseId::WrongId
+            | CaseId::Malformed(_) => FIX_REFUSE,
+            CaseId::Skewed(_) if standard => FIX_STALE_STANDARD,
             CaseId::Skewed(_) => FIX_STALE,
+            CaseId::Acknowledged(_) if standard => FIX_IDEMPOTENT_ACK_STANDARD,
             CaseId::Acknowledged(_) => FIX_IDEMPOTENT_ACK,
+            CaseId::ProcessedOnce(_) if standard => FIX_ONCE_STANDARD,
             CaseId::ProcessedOnce(_) => FIX_ONCE,
             CaseId::Deadline | CaseId::Burst => FIX_FAST,
             CaseId::UnknownEventType | CaseId::TestEvent => FIX_ROBUST,
@@ -349,6 +494,9 @@ impl CaseId {
             CaseId::Missing => f.write_str("missing"),
             CaseId::WrongSecret => f.write_str("wrong-secret"),
             CaseId::TamperedBody => f.write_str("tampered-body"),
+            CaseId::Rotation(r) => write!(f, "rotation/{}", r.name()),
+            CaseId::Forged => f.write_str("forged"),
+            CaseId::WrongId => f.write_str("wrong-id"),
             CaseId::Malformed(m) => write!(f, "malformed/{}", m.name()),
             CaseId::Skewed(s) => f.write_str(s.name()),
             CaseId::Acknowledged(s) => write!(f, "{}/acknowledged", s.name()),
@@ -376,6 +524,8 @@ pub struct Case {
     pub id: CaseId,
     /// Its group.
     pub group: Group,
+    /// `must` (not met: `fail`) or `should` (not met: `warn`).
+    pub tier: Tier,
     /// What a conforming receiver does, in one sentence.
     pub expect: String,
     /// How to fix a receiver that fails it.
@@ -383,13 +533,14 @@ pub struct Case {
 }
 
 impl Case {
-    /// The catalogue entry of `id`.
-    pub fn of(id: CaseId) -> Self {
+    /// The catalogue entry of `id` in a run with `scheme`.
+    pub fn of(id: CaseId, scheme: SigningScheme) -> Self {
         Case {
             id,
             group: id.group(),
-            expect: id.expect(),
-            fix: id.fix(),
+            tier: id.tier(scheme),
+            expect: id.expect(scheme),
+            fix: id.fix(scheme),
         }
     }
 }
@@ -413,12 +564,36 @@ const FIX_ONCE: &str = "Record the event id atomically before doing the work (a 
     already there; concurrent copies must not both pass the check.";
 const FIX_FAST: &str = "Acknowledge first: verify, record the event id, answer 2xx, then do \
     slow work in a background job or queue.";
+const FIX_ACCEPT_STANDARD: &str = "Verify the raw request body exactly as received (before \
+    any JSON parsing) with the webhook-id, webhook-timestamp and webhook-signature headers and \
+    your key as given (`whsec_…` for standard-v1, the `whpk_…` public key for standard-v1a), \
+    with a Standard Webhooks library or the SDK, and answer 2xx.";
+const FIX_ROTATION: &str = "During a key rotation webhook-signature holds one space-separated \
+    entry per key (`v1,…` or `v1a,…`), newest first: try every entry and accept when any one \
+    verifies, not only the first (Standard Webhooks libraries do).";
+const FIX_REFUSE_STANDARD: &str = "Verify `<webhook-id>.<webhook-timestamp>.<raw body>` against \
+    the entries of webhook-signature with your key (a Standard Webhooks library or the SDK), \
+    comparing whole signatures in constant time, and answer 400 or 401 when none verifies or a \
+    header is missing. A 5xx makes Menon retry a request that can never succeed.";
+const FIX_STALE_STANDARD: &str = "Refuse a webhook-timestamp more than 300 s from your clock, \
+    in either direction (Standard Webhooks libraries do): the timestamp is signed so that a \
+    replayed message can be told apart.";
+const FIX_IDEMPOTENT_ACK_STANDARD: &str = "Deduplicate by webhook-id (the event id, the same \
+    on every attempt) and answer 2xx to every copy, also to a copy you already processed \
+    (never 409 or 5xx: Menon would retry it).";
+const FIX_ONCE_STANDARD: &str = "Record the webhook-id atomically before doing the work (a \
+    unique key in your database, INSERT ... ON CONFLICT DO NOTHING) and skip the work when it \
+    was already there; not X-Menon-Delivery, which is new on every attempt, and concurrent \
+    copies must not both pass the check.";
 const FIX_ROBUST: &str = "Answer 2xx to every validly signed delivery, including event types \
     you do not handle and test deliveries (header `X-Menon-Test: true`); new types can appear at any time.";
 
-/// Every case, in the order they run and are reported.
-pub fn catalogue() -> Vec<Case> {
-    CaseId::all().into_iter().map(Case::of).collect()
+/// The cases of a run with `scheme`, in the order they run and are reported.
+pub fn catalogue(scheme: SigningScheme) -> Vec<Case> {
+    CaseId::of_scheme(scheme)
+        .into_iter()
+        .map(|id| Case::of(id, scheme))
+        .collect()
 }
 
 /// A `--cases` selection: comma-separated patterns, each a case id, a group or id prefix
@@ -500,25 +675,58 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_grouped() {
-        let cases = catalogue();
-        let mut ids: Vec<String> = cases.iter().map(|c| c.id.to_string()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        assert_eq!(ids.len(), cases.len());
-        for c in &cases {
-            assert!(
-                c.id.to_string().starts_with(&format!("{}/", c.group)),
-                "{}",
-                c.id
+        let mut every: Vec<String> = CaseId::all().iter().map(ToString::to_string).collect();
+        every.sort_unstable();
+        every.dedup();
+        assert_eq!(every.len(), CaseId::all().len());
+        for scheme in SigningScheme::ALL {
+            let cases = catalogue(scheme);
+            for c in &cases {
+                assert!(
+                    c.id.to_string().starts_with(&format!("{}/", c.group)),
+                    "{}",
+                    c.id
+                );
+            }
+            assert_eq!(
+                cases
+                    .iter()
+                    .filter(|c| c.id.to_string().starts_with("signature/valid/"))
+                    .count(),
+                21
             );
         }
-        assert_eq!(
-            cases
-                .iter()
-                .filter(|c| c.id.to_string().starts_with("signature/valid/"))
-                .count(),
-            21
-        );
+    }
+
+    #[test]
+    fn each_scheme_has_its_own_cases_and_tiers() {
+        let ids = |scheme| -> Vec<String> {
+            catalogue(scheme).iter().map(|c| c.id.to_string()).collect()
+        };
+        let menon = ids(SigningScheme::Menon);
+        let standard = ids(SigningScheme::StandardV1);
+        assert_eq!(standard, ids(SigningScheme::StandardV1a));
+        assert_eq!(standard.len(), 42);
+        assert!(menon.contains(&"signature/malformed/md5".into()));
+        assert!(!standard
+            .iter()
+            .any(|id| id.starts_with("signature/malformed/")));
+        for id in [
+            "signature/rotation/good-first",
+            "signature/rotation/good-second",
+            "signature/forged",
+            "signature/wrong-id",
+        ] {
+            assert!(
+                standard.contains(&id.into()) && !menon.contains(&id.into()),
+                "{id}"
+            );
+        }
+        let stale = CaseId::Skewed(Skew::Stale);
+        assert_eq!(stale.tier(SigningScheme::Menon), Tier::Should);
+        assert_eq!(stale.tier(SigningScheme::StandardV1a), Tier::Must);
+        assert!(CaseId::Forged.is_refusal() && CaseId::WrongId.is_refusal());
+        assert!(!CaseId::Rotation(Rotation::GoodSecond).is_refusal());
     }
 
     #[test]
@@ -534,6 +742,12 @@ mod tests {
             ),
             (CaseId::Skewed(Skew::Stale), "signature/stale-timestamp"),
             (
+                CaseId::Rotation(Rotation::GoodSecond),
+                "signature/rotation/good-second",
+            ),
+            (CaseId::Forged, "signature/forged"),
+            (CaseId::WrongId, "signature/wrong-id"),
+            (
                 CaseId::ProcessedOnce(Scenario::Concurrent),
                 "idempotency/concurrent/processed-once",
             ),
@@ -545,7 +759,7 @@ mod tests {
             assert_eq!(serde_json::to_value(id).ok(), Some(text.into()));
         }
         assert_eq!(format!("{:<20}|", CaseId::Burst), "fast-200/burst      |");
-        assert_eq!(catalogue().len(), 44);
+        assert_eq!(catalogue(SigningScheme::Menon).len(), 44);
         assert!(Selection::parse(Some("*/burst")).selects(CaseId::Burst));
     }
 
@@ -562,6 +776,9 @@ mod tests {
         assert!(!s.matches("signature/malformed-ish"));
         assert!(Selection::parse(None).matches("anything"));
         let typo = Selection::parse(Some("signatur,idempotency"));
-        assert_eq!(typo.unmatched(&catalogue()), vec!["signatur"]);
+        assert_eq!(
+            typo.unmatched(&catalogue(SigningScheme::Menon)),
+            vec!["signatur"]
+        );
     }
 }

@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use menon_harness_common::delivery::SigningScheme;
+use menon_harness_common::ids::Secret;
 use menon_harness_common::parse_duration;
+use menon_webhooks::standard::{PUBLIC_KEY_PREFIX, SIGNING_KEY_PREFIX};
 
 use crate::cases::{self, Selection};
 use crate::engine::{self, CaseResult, Progress, Target};
@@ -29,21 +32,31 @@ Examples:
   menon-harness grade --url http://localhost:3000/webhooks/menon --secret whsec_...
   menon-harness grade --strict --probe /webhooks/menon/processed -- npm start
   menon-harness grade --cases signature/malformed,idempotency --junit grade.xml -- python app.py
+  menon-harness grade --scheme standard-v1 --url http://localhost:3000/hooks --secret whsec_...
+  menon-harness grade --scheme standard-v1a --url http://localhost:3000/hooks --secret whsk_...
 
 With `-- CMD ARGS` the grader starts the receiver itself on a free loopback port, with the
 environment variables PORT and MENON_WEBHOOK_SECRET (a fresh secret unless --secret is
-given), waits until it listens, grades http://127.0.0.1:$PORT/webhooks/menon (or --url
-/path), and stops it. Exit status: 0 no case failed, 1 a case failed, 2 the grader could
-not run (receiver unreachable, bad arguments).")]
+given; with --scheme standard-v1a, the public key whpk_ of the signing key), waits until it
+listens, grades http://127.0.0.1:$PORT/webhooks/menon (or --url /path), and stops it. Exit
+status: 0 no case failed, 1 a case failed, 2 the grader could not run (receiver
+unreachable, bad arguments).")]
 pub struct GradeArgs {
     /// The receiver's webhook URL. With `-- CMD`, a path on the started receiver
     /// [default: /webhooks/menon].
     #[arg(long)]
     pub url: Option<String>,
-    /// The receiver's signing secret (`whsec_...`). Required with --url; with `-- CMD`, a
-    /// fresh one is made and passed as MENON_WEBHOOK_SECRET unless given.
+    /// The receiver's signing secret (`whsec_...`); with --scheme standard-v1a, the Ed25519
+    /// signing key (`whsk_...`) whose public key (`whpk_...`) the receiver holds. Required
+    /// with --url; with `-- CMD`, a fresh one is made unless given, and the receiver gets
+    /// it (for standard-v1a, its public key) as MENON_WEBHOOK_SECRET.
     #[arg(long, env = "MENON_WEBHOOK_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
+    /// How the receiver's webhook signs (PROTOCOL §2): `menon` (X-Menon-Signature and -V2),
+    /// or Standard Webhooks' `standard-v1` (HMAC, `whsec_`) or `standard-v1a` (Ed25519,
+    /// `whsk_`/`whpk_`). Decides the signature cases (see --list).
+    #[arg(long, default_value = "menon", value_parser = scheme_parser())]
+    pub scheme: SigningScheme,
     /// `GET` URL (or, with `-- CMD`, path) answering
     /// `{"processed": {"<event id>": <times its side effect ran>}}`. Without it the
     /// processed-once cases are skipped.
@@ -96,6 +109,13 @@ pub struct GradeArgs {
     pub command: Vec<String>,
 }
 
+/// `--scheme`: one of the scheme names, listed in `--help`.
+fn scheme_parser() -> impl clap::builder::TypedValueParser<Value = SigningScheme> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(SigningScheme::ALL.map(SigningScheme::as_str))
+        .map(|name| name.parse().unwrap_or_default())
+}
+
 /// A duration greater than zero.
 pub fn positive_duration(text: &str) -> Result<Duration, String> {
     match parse_duration(text)? {
@@ -128,7 +148,8 @@ pub fn main(args: GradeArgs) -> u8 {
 }
 
 fn run(args: GradeArgs) -> Result<u8, CannotRun> {
-    let catalogue = cases::catalogue();
+    let scheme = args.scheme;
+    let catalogue = cases::catalogue(scheme);
     if args.schema {
         print!("{}", report::json_schema().map_err(CannotRun)?);
         return Ok(0);
@@ -140,24 +161,34 @@ fn run(args: GradeArgs) -> Result<u8, CannotRun> {
     let selection = Selection::parse(args.cases.as_deref());
     let unmatched = selection.unmatched(&catalogue);
     if !unmatched.is_empty() {
+        let list = match scheme {
+            SigningScheme::Menon => String::from("menon-harness grade --list"),
+            _ => format!("menon-harness grade --list --scheme {scheme}"),
+        };
         return Err(CannotRun(format!(
-            "--cases {} selects no case (see `menon-harness grade --list`)",
+            "--cases {} selects no case (see `{list}`)",
             unmatched.join(", ")
         )));
     }
     let spawn = !args.command.is_empty();
+    let fresh = || {
+        menon_harness_common::ids::webhook_secret(scheme)
+            .map(|s| s.expose().to_owned())
+            .map_err(|e| CannotRun(e.to_string()))
+    };
     let secret = match (&args.secret, spawn) {
         (Some(s), _) if s.trim().is_empty() => {
             return Err(CannotRun("--secret is empty".into()));
         }
-        (Some(s), _) => s.clone(),
-        (None, true) => menon_harness_common::ids::webhook_secret(
-            menon_harness_common::delivery::SigningScheme::Menon,
-        )
-        .map_err(|e| CannotRun(e.to_string()))?
-        .expose()
-        .to_owned(),
-        (None, false) if args.dry_run => String::from("whsec_dry_run_secret_not_used_for_sending"),
+        (Some(s), _) => {
+            check_secret(scheme, s)?;
+            s.clone()
+        }
+        (None, true) => fresh()?,
+        (None, false) if args.dry_run && scheme == SigningScheme::Menon => {
+            String::from("whsec_dry_run_secret_not_used_for_sending")
+        }
+        (None, false) if args.dry_run => fresh()?,
         (None, false) => {
             return Err(CannotRun(
                 "--secret (or MENON_WEBHOOK_SECRET) is required with --url".into(),
@@ -207,7 +238,12 @@ async fn grade(
     let spawn = !args.command.is_empty();
     let mut started = None;
     let base = if spawn && !args.dry_run {
-        let mut receiver = receiver::Spawned::start(&args.command, &secret).map_err(CannotRun)?;
+        // What the receiver holds: the secret, or for standard-v1a the signing key's
+        // public key.
+        let held =
+            menon_harness_common::delivery::public_key(args.scheme, &Secret::new(secret.clone()))
+                .unwrap_or_else(|| secret.clone());
+        let mut receiver = receiver::Spawned::start(&args.command, &held).map_err(CannotRun)?;
         if !args.quiet {
             eprintln!(
                 "started `{}` on port {}; waiting until it listens…",
@@ -263,7 +299,7 @@ async fn grade(
     };
     if args.dry_run {
         let built = Arc::new(engine::Counter::default());
-        let results = engine::run(client, &target, &selection, built.clone())
+        let results = engine::run(client, &target, args.scheme, &selection, built.clone())
             .await
             .map_err(CannotRun)?;
         print!("{}", dry_run(&results, built.count()));
@@ -274,9 +310,10 @@ async fn grade(
         probe,
         command: spawn.then(|| args.command.clone()),
     };
-    let outcome = graded(
+    let outcome = graded_with_scheme(
         client,
         &target,
+        args.scheme,
         &selection,
         receiver,
         args.strict,
@@ -301,7 +338,8 @@ async fn grade(
 }
 
 /// Runs the selected cases against `target` with a progress bar (unless `quiet`) and
-/// builds the report: what `grade` and `demo` share.
+/// builds the report: what `grade` and `demo` share. The deliveries are signed the
+/// `menon` way; [`graded_with_scheme`] chooses.
 pub async fn graded(
     client: send::Client,
     target: &Target,
@@ -310,19 +348,92 @@ pub async fn graded(
     strict: bool,
     quiet: bool,
 ) -> Result<Report, String> {
-    let bar = progress_bar(engine::planned_requests(selection).await?, quiet);
+    let scheme = SigningScheme::Menon;
+    graded_with_scheme(client, target, scheme, selection, receiver, strict, quiet).await
+}
+
+/// [`graded`], with the deliveries signed the `scheme` way (and that scheme's cases).
+pub async fn graded_with_scheme(
+    client: send::Client,
+    target: &Target,
+    scheme: SigningScheme,
+    selection: &Selection,
+    receiver: Receiver,
+    strict: bool,
+    quiet: bool,
+) -> Result<Report, String> {
+    let bar = progress_bar(engine::planned_requests(selection, scheme).await?, quiet);
     let clock = Instant::now();
     let started_at = menon_webhooks::format_rfc3339(menon_harness_common::now_unix());
-    let results = engine::run(client, target, selection, Arc::new(bar.clone())).await;
+    let results = engine::run(client, target, scheme, selection, Arc::new(bar.clone())).await;
     bar.0.finish_and_clear();
     Ok(Report::build(
         receiver,
+        scheme,
         started_at,
         clock.elapsed(),
         strict,
         target.deadline,
         results?,
     ))
+}
+
+/// Refuses a `--secret` that cannot sign `scheme`'s deliveries, saying what to pass.
+fn check_secret(scheme: SigningScheme, secret: &str) -> Result<(), CannotRun> {
+    use menon_webhooks::standard::StandardKey;
+    let text = secret.trim();
+    let public = text.starts_with(PUBLIC_KEY_PREFIX);
+    let signing = text.starts_with(SIGNING_KEY_PREFIX);
+    let problem = match scheme {
+        SigningScheme::Menon if public || signing => Some(format!(
+            "--secret is a Standard Webhooks Ed25519 key ({}), and --scheme menon signs with the \
+             receiver's whsec_ secret: to grade a standard-v1a receiver pass --scheme \
+             standard-v1a --secret whsk_... (the signing key of the receiver's whpk_ public key)",
+            if public { "whpk_" } else { "whsk_" }
+        )),
+        SigningScheme::Menon => None,
+        SigningScheme::StandardV1 if public || signing => Some(format!(
+            "--secret is an Ed25519 {} key ({}), which standard-v1a uses; --scheme standard-v1 \
+             signs with the receiver's HMAC secret: pass --secret whsec_<base64>, or grade a \
+             standard-v1a receiver with --scheme standard-v1a --secret whsk_...",
+            if public { "public" } else { "signing" },
+            if public { "whpk_" } else { "whsk_" }
+        )),
+        SigningScheme::StandardV1 => StandardKey::parse(text).err().map(|e| {
+            format!(
+                "--secret is not a Standard Webhooks secret ({}): --scheme standard-v1 signs \
+                 with the receiver's secret, whsec_ followed by the standard base64 of its key",
+                key_problem(&e)
+            )
+        }),
+        SigningScheme::StandardV1a if public => Some(String::from(
+            "--secret is a public key (whpk_), which only verifies; the grader signs, so \
+             --scheme standard-v1a needs the signing key: pass --secret whsk_... (the key whose \
+             public key the receiver holds), or use `-- CMD` without --secret and the grader \
+             makes a key pair and gives the receiver the whpk_",
+        )),
+        SigningScheme::StandardV1a if signing => StandardKey::parse(text).err().map(|e| {
+            format!(
+                "--secret is not a usable whsk_ signing key ({}): pass the whsk_ key whose \
+                     whpk_ public key the receiver holds",
+                key_problem(&e)
+            )
+        }),
+        SigningScheme::StandardV1a => Some(String::from(
+            "--scheme standard-v1a signs with an Ed25519 signing key: pass --secret whsk_... \
+             (the key whose whpk_ public key the receiver holds); a whsec_ secret is for \
+             --scheme standard-v1 or menon",
+        )),
+    };
+    problem.map_or(Ok(()), |p| Err(CannotRun(p)))
+}
+
+/// What is wrong with a key the core could not read, in a few words.
+fn key_problem(e: &menon_webhooks::VerifyError) -> String {
+    match e {
+        menon_webhooks::VerifyError::InvalidSecret { reason } => (*reason).to_owned(),
+        other => other.code().to_owned(),
+    }
 }
 
 fn report_paths(args: &GradeArgs) -> impl Iterator<Item = (&'static str, &PathBuf)> {
@@ -419,7 +530,12 @@ fn list(catalogue: &[cases::Case]) -> String {
         .unwrap_or(0);
     let mut out = String::new();
     for c in catalogue {
-        out.push_str(&format!("{:<width$}  {}\n", c.id, c.expect));
+        out.push_str(&format!(
+            "{:<width$}  {:<6}  {}\n",
+            c.id,
+            c.tier.as_str(),
+            c.expect
+        ));
     }
     out.push_str(&format!("\n{} cases\n", catalogue.len()));
     out

@@ -3,7 +3,7 @@
 //! `demo` commands call it.
 //!
 //! [`grade`] is the `grade` command (options, receiver startup, reports written),
-//! [`cases`] the catalogue (typed case ids), [`send`] builds and sends deliveries the way
+//! [`cases`] the catalogue (typed case ids; which cases a signing scheme, `--scheme`, has), [`send`] builds and sends deliveries the way
 //! the server does, [`engine`] runs the cases, one module per group, [`judge`] gives the
 //! verdicts, [`report`] writes what happened and [`replay`] sends a folder of envelopes.
 //!
@@ -21,4 +21,4 @@ pub mod replay;
 pub mod report;
 pub mod send;
 
-pub use grade::{graded, positive_duration, CannotRun, GradeArgs};
+pub use grade::{graded, graded_with_scheme, positive_duration, CannotRun, GradeArgs};

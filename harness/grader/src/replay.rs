@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use menon_harness_common::delivery::SigningScheme;
 use menon_webhooks::Envelope;
 
 use crate::send::{Client, Exchange, Outgoing};
@@ -166,8 +167,12 @@ async fn send_all(
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             // Signed when its turn comes, so a long replay never sends an old timestamp.
-            let signed =
-                Outgoing::signed(&event.envelope, &secret, menon_harness_common::now_unix());
+            let signed = Outgoing::signed(
+                &event.envelope,
+                SigningScheme::Menon,
+                &secret,
+                menon_harness_common::now_unix(),
+            );
             let exchange = match signed {
                 Ok(outgoing) => client.send(&url, &outgoing).await,
                 Err(e) => return Err(format!("{}: {e}", event.file)),

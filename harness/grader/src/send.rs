@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use menon_harness_common::delivery::{self, Delivery};
+use menon_harness_common::delivery::{self, Delivery, SigningScheme};
 use menon_harness_common::ids::{self, Secret};
 use menon_webhooks::{headers, Envelope};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -28,32 +28,62 @@ pub struct Outgoing {
     pub headers: HeaderMap,
     /// The body bytes.
     pub body: Vec<u8>,
-    /// `X-Menon-Event-Id`, when the body is an envelope.
+    /// The event id (`X-Menon-Event-Id`, or `webhook-id` for Standard Webhooks), when
+    /// the body is an envelope.
     pub event_id: String,
 }
 
 impl Outgoing {
-    /// A correctly signed delivery of `envelope`, signed at `timestamp` with `secret`.
-    pub fn signed(envelope: &Envelope, secret: &str, timestamp: u64) -> Result<Self, String> {
-        Self::of_envelope(envelope, secret, timestamp, false)
+    /// A correctly signed delivery of `envelope`, signed the `scheme` way at `timestamp`
+    /// with `secret`.
+    pub fn signed(
+        envelope: &Envelope,
+        scheme: SigningScheme,
+        secret: &str,
+        timestamp: u64,
+    ) -> Result<Self, String> {
+        Self::of_envelope(envelope, scheme, &[secret], timestamp, false)
     }
 
     /// The same as a test delivery (`X-Menon-Test: true`), as the server's Send Test
     /// sends it.
-    pub fn signed_test(envelope: &Envelope, secret: &str, timestamp: u64) -> Result<Self, String> {
-        Self::of_envelope(envelope, secret, timestamp, true)
+    pub fn signed_test(
+        envelope: &Envelope,
+        scheme: SigningScheme,
+        secret: &str,
+        timestamp: u64,
+    ) -> Result<Self, String> {
+        Self::of_envelope(envelope, scheme, &[secret], timestamp, true)
+    }
+
+    /// A delivery of `envelope` signed with each of `secrets`, in that order, as the
+    /// server signs while a secret is rotated (one signature entry per secret).
+    pub fn signed_by_each(
+        envelope: &Envelope,
+        scheme: SigningScheme,
+        secrets: &[&str],
+        timestamp: u64,
+    ) -> Result<Self, String> {
+        Self::of_envelope(envelope, scheme, secrets, timestamp, false)
     }
 
     fn of_envelope(
         envelope: &Envelope,
-        secret: &str,
+        scheme: SigningScheme,
+        secrets: &[&str],
         timestamp: u64,
         test: bool,
     ) -> Result<Self, String> {
         let body = envelope
             .to_json()
             .map_err(|e| format!("cannot canonicalize the envelope {}: {e}", envelope.id))?;
-        Self::build(body, &envelope.kind, &envelope.id, secret, timestamp, test)
+        let signing = Signing {
+            scheme,
+            secrets,
+            timestamp,
+            test,
+        };
+        Self::build(body, &envelope.kind, &envelope.id, &signing)
     }
 
     /// A correctly signed delivery of `body` (already the bytes to send).
@@ -61,22 +91,31 @@ impl Outgoing {
         body: Vec<u8>,
         event_type: &str,
         event_id: &str,
+        scheme: SigningScheme,
         secret: &str,
         timestamp: u64,
     ) -> Result<Self, String> {
-        Self::build(body, event_type, event_id, secret, timestamp, false)
+        let signing = Signing {
+            scheme,
+            secrets: &[secret],
+            timestamp,
+            test: false,
+        };
+        Self::build(body, event_type, event_id, &signing)
     }
 
     fn build(
         body: Vec<u8>,
         event_type: &str,
         event_id: &str,
-        secret: &str,
-        timestamp: u64,
-        test: bool,
+        signing: &Signing<'_>,
     ) -> Result<Self, String> {
         let log_id = ids::log_id().map_err(|e| e.to_string())?;
-        let secrets = [Secret::new(secret.to_owned())];
+        let secrets: Vec<Secret> = signing
+            .secrets
+            .iter()
+            .map(|s| Secret::new((*s).to_owned()))
+            .collect();
         let mut headers = delivery::delivery_headers(&Delivery {
             url: "",
             event_type,
@@ -84,9 +123,9 @@ impl Outgoing {
             log_id: &log_id,
             body: &body,
             secrets: &secrets,
-            timestamp,
-            test,
-            scheme: delivery::SigningScheme::Menon,
+            timestamp: signing.timestamp,
+            test: signing.test,
+            scheme: signing.scheme,
         })?;
         if let Ok(agent) = HeaderValue::from_str(&delivery::user_agent()) {
             headers.insert(reqwest::header::USER_AGENT, agent);
@@ -122,10 +161,18 @@ impl Outgoing {
     }
 
     /// One header's value.
-    #[cfg(test)]
     pub fn get(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+}
+
+/// How one delivery is signed.
+struct Signing<'a> {
+    scheme: SigningScheme,
+    /// One signature (entry) per secret, in this order.
+    secrets: &'a [&'a str],
+    timestamp: u64,
+    test: bool,
 }
 
 /// A new envelope of type `kind` with a fresh id, created `now`.
@@ -383,7 +430,7 @@ mod tests {
     #[test]
     fn signed_deliveries_verify_with_the_core() -> Result<(), String> {
         let env = envelope("listing.created", Map::new(), 1_705_314_600)?;
-        let out = Outgoing::signed(&env, "whsec_test", 1_705_314_600)?;
+        let out = Outgoing::signed(&env, SigningScheme::Menon, "whsec_test", 1_705_314_600)?;
         let v1 = out.get("x-menon-signature").unwrap_or_default();
         assert!(menon_webhooks::verify("whsec_test", &out.body, v1).is_ok());
         assert_eq!(out.get("x-menon-event-id"), Some(env.id.as_str()));
@@ -391,6 +438,32 @@ mod tests {
         assert_ne!(again.get("x-menon-delivery"), out.get("x-menon-delivery"));
         assert_eq!(again.body, out.body);
         assert_eq!(display_name("x-menon-signature-v2"), "X-Menon-Signature-V2");
+        Ok(())
+    }
+
+    #[test]
+    fn standard_deliveries_verify_with_the_core() -> Result<(), String> {
+        use menon_webhooks::standard::StandardKey;
+        let t = menon_harness_common::now_unix();
+        for scheme in [SigningScheme::StandardV1, SigningScheme::StandardV1a] {
+            let mine = ids::webhook_secret(scheme).map_err(|e| e.to_string())?;
+            let other = ids::webhook_secret(scheme).map_err(|e| e.to_string())?;
+            let env = envelope("listing.created", Map::new(), t)?;
+            let out = Outgoing::signed_by_each(&env, scheme, &[other.expose(), mine.expose()], t)?;
+            assert_eq!(out.get("webhook-id"), Some(env.id.as_str()));
+            assert!(out.get("x-menon-signature").is_none());
+            let signature = out.get("webhook-signature").unwrap_or_default();
+            let timestamp = t.to_string();
+            // One entry per key: each of them verifies the header.
+            for secret in [&mine, &other] {
+                let key = StandardKey::parse(secret.expose()).map_err(|e| e.to_string())?;
+                let verified = key.verify(&env.id, &timestamp, signature, &out.body, t);
+                assert!(verified.is_ok(), "{scheme}: {verified:?}");
+            }
+            let again = out.redelivered()?;
+            assert_eq!(again.get("webhook-id"), out.get("webhook-id"));
+            assert_ne!(again.get("x-menon-delivery"), out.get("x-menon-delivery"));
+        }
         Ok(())
     }
 

@@ -4,7 +4,12 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{grade, grade_receiver, start, Defect, CASES, HANG, SECRET};
+use menon_harness_common::delivery::SigningScheme;
+
+use crate::support::{
+    grade, grade_receiver, grader_key, receiver_key, start, Defect, CASES, HANG, SECRET,
+    STANDARD_CASES, V1_SECRET,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_2_when_the_grader_cannot_run() {
@@ -122,6 +127,140 @@ async fn list_cases_and_dry_run_send_nothing() {
         text.contains("6 cases, 7 requests built, none sent"),
         "{text}"
     );
+}
+
+/// `--scheme` with a key of another scheme (or a public key, which cannot sign) is exit 2
+/// before anything is sent, and the message says what to pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_of_another_scheme_says_what_to_pass() {
+    let whsk = grader_key(SigningScheme::StandardV1a);
+    let whpk = receiver_key(SigningScheme::StandardV1a);
+    let cases: [(&str, &str, &[&str]); 6] = [
+        (
+            "standard-v1a",
+            V1_SECRET,
+            &["signing key", "--secret whsk_", "standard-v1"],
+        ),
+        (
+            "standard-v1a",
+            &whpk,
+            &["public key (whpk_)", "--secret whsk_"],
+        ),
+        (
+            "standard-v1",
+            &whsk,
+            &["(whsk_)", "--scheme standard-v1a", "whsec_"],
+        ),
+        (
+            "standard-v1",
+            &whpk,
+            &["(whpk_)", "--scheme standard-v1a", "whsec_"],
+        ),
+        (
+            "standard-v1",
+            "whsec_not*base64",
+            &["not a Standard Webhooks secret", "whsec_"],
+        ),
+        ("menon", &whsk, &["--scheme standard-v1a --secret whsk_"]),
+    ];
+    for (scheme, secret, says) in cases {
+        // Nothing listens at the URL: the secret is refused before it is tried.
+        let out = grade(vec![
+            "--scheme".into(),
+            scheme.into(),
+            "--secret".into(),
+            secret.into(),
+            "--url".into(),
+            "http://127.0.0.1:1/webhooks/menon".into(),
+        ])
+        .await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{scheme} {secret}: {stderr}");
+        assert!(!stderr.contains("unreachable"), "{scheme}: {stderr}");
+        for text in says {
+            assert!(
+                stderr.contains(text),
+                "{scheme} {secret}: {text:?} in {stderr}"
+            );
+        }
+    }
+    let out = grade(vec!["--scheme".into(), "standard-v2".into()]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("standard-v1a"), "{stderr}");
+}
+
+/// `--list --scheme standard-v1` lists the Standard Webhooks run: the tier of each case,
+/// the standard-only cases, none of the Menon header cases.
+#[tokio::test(flavor = "multi_thread")]
+async fn list_shows_each_schemes_cases_and_tiers() {
+    let tier_of = |text: &str, id: &str| -> String {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or_else(|| panic!("{id} not listed:\n{text}"))
+            .to_owned()
+    };
+    let menon = grade(vec!["--list".into()]).await;
+    let menon = String::from_utf8_lossy(&menon.stdout).into_owned();
+    assert_eq!(tier_of(&menon, "signature/stale-timestamp"), "should");
+    assert_eq!(tier_of(&menon, "signature/malformed/md5"), "must");
+    assert!(!menon.contains("signature/forged"), "{menon}");
+    for scheme in ["standard-v1", "standard-v1a"] {
+        let out = grade(vec!["--list".into(), "--scheme".into(), scheme.into()]).await;
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&format!("{STANDARD_CASES} cases")), "{text}");
+        assert!(!text.contains("signature/malformed"), "{text}");
+        for id in [
+            "signature/rotation/good-first",
+            "signature/rotation/good-second",
+            "signature/forged",
+            "signature/wrong-id",
+            "signature/stale-timestamp",
+        ] {
+            assert_eq!(tier_of(&text, id), "must", "{scheme} {id}");
+        }
+    }
+    // A Menon-only case selected for a standard run is a typo-like mistake: exit 2.
+    let out = grade(vec![
+        "--scheme".into(),
+        "standard-v1".into(),
+        "--cases".into(),
+        "signature/malformed".into(),
+        "--dry-run".into(),
+        "--url".into(),
+        "http://127.0.0.1:1/".into(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--list --scheme standard-v1"), "{stderr}");
+}
+
+/// A dry run of a standard-v1a rotation without --secret: the grader makes the key, and
+/// the rotation header carries two `v1a,` entries.
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_builds_standard_deliveries_without_a_secret() {
+    let out = grade(vec![
+        "--dry-run".into(),
+        "--scheme".into(),
+        "standard-v1a".into(),
+        "--url".into(),
+        "http://127.0.0.1:1/webhooks/menon".into(),
+        "--cases".into(),
+        "signature/rotation/good-second".into(),
+    ])
+    .await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let signature = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Webhook-Signature: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(signature.matches("v1a,").count(), 2, "{signature}");
+    assert!(text.contains("Webhook-Id: evt_"), "{text}");
+    assert!(!text.contains("X-Menon-Signature"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

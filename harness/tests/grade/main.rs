@@ -13,4 +13,5 @@ mod demo;
 mod replay;
 mod reports;
 mod spawn;
+mod standard;
 mod verdicts;

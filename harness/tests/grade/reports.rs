@@ -1,7 +1,7 @@
 //! The reports: JSON (and its committed schema), JUnit and HTML name every case, the
 //! grader's README lists the catalogue, and receiver text cannot drive a terminal or the page.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use axum::http::StatusCode;
@@ -95,6 +95,11 @@ async fn reports_json_junit_and_html_name_every_case() {
         "{xml}"
     );
     assert!(xml.contains(r#"<testsuite name="fast-200""#));
+    assert!(
+        xml.contains(r#"<property name="scheme" value="menon"/>"#),
+        "{xml}"
+    );
+    assert_eq!(report["scheme"], "menon");
 
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.starts_with("<!doctype html>"));
@@ -185,37 +190,102 @@ async fn the_committed_json_schema_matches_the_report_types() {
     );
 }
 
-/// The table of cases in harness/grader/README.md lists exactly the catalogue (`grade --list`).
-#[tokio::test(flavor = "multi_thread")]
-async fn the_readme_lists_every_case() {
-    let out = run_bin(vec!["grade".into(), "--list".into()]).await;
-    let listed: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+/// `grade --list` (with `--scheme scheme`): each case id and its tier.
+async fn listed(scheme: &str) -> BTreeMap<String, String> {
+    let out = run_bin(vec![
+        "grade".into(),
+        "--list".into(),
+        "--scheme".into(),
+        scheme.into(),
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|id| id.contains('/'))
-        .map(String::from)
-        .collect();
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("grader/README.md"))
-            .unwrap();
-    let table = readme
-        .split("<!-- grade-cases:start -->")
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            Some((words.next()?.to_owned(), words.next()?.to_owned()))
+        })
+        .filter(|(id, _)| id.contains('/'))
+        .collect()
+}
+
+/// The rows of the table between `<!-- {marker}:start -->` and `<!-- {marker}:end -->` in
+/// `file` (a path from the harness folder): each case id named in a row's first column
+/// (`<type>` expanded to the 21 types, `{a,b}` to both) and the row's second column (the
+/// tier, in the tables that have one).
+fn documented(file: &str, marker: &str) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+    let table = text
+        .split(&format!("<!-- {marker}:start -->"))
         .nth(1)
-        .and_then(|rest| rest.split("<!-- grade-cases:end -->").next())
-        .expect("harness/grader/README.md has the grade-cases table markers");
-    let mut documented = BTreeSet::new();
+        .and_then(|rest| rest.split(&format!("<!-- {marker}:end -->")).next())
+        .unwrap_or_else(|| panic!("{file} has no {marker} table markers"));
+    let mut rows = BTreeMap::new();
     for row in table.lines().filter(|l| l.starts_with("| `")) {
-        let id = row.trim_start_matches("| `").split('`').next().unwrap();
-        if let Some(prefix) = id.strip_suffix("<type>") {
-            for t in EventType::ALL {
-                documented.insert(format!("{prefix}{t}"));
+        let mut columns = row.split('|').skip(1);
+        let first = columns.next().unwrap_or_default();
+        let second = columns.next().unwrap_or_default().trim().to_owned();
+        // The code spans of the first column that are case ids.
+        for id in first
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|s| s.contains('/'))
+        {
+            for id in expand_braces(id) {
+                if let Some(prefix) = id.strip_suffix("<type>") {
+                    for t in EventType::ALL {
+                        rows.insert(format!("{prefix}{t}"), second.clone());
+                    }
+                } else {
+                    rows.insert(id, second.clone());
+                }
             }
-        } else {
-            documented.insert(id.to_owned());
         }
     }
+    rows
+}
+
+/// `a/{b,c}/{d,e}` → `a/b/d`, `a/b/e`, `a/c/d`, `a/c/e`.
+fn expand_braces(text: &str) -> Vec<String> {
+    let Some((head, rest)) = text.split_once('{') else {
+        return vec![text.to_owned()];
+    };
+    let (choices, tail) = rest.split_once('}').unwrap();
+    let tails = expand_braces(tail);
+    choices
+        .split(',')
+        .flat_map(|choice| tails.iter().map(move |t| format!("{head}{choice}{t}")))
+        .collect()
+}
+
+/// The table of cases in harness/grader/README.md lists exactly the catalogue (`grade
+/// --list`); its table of the Standard Webhooks run and PROTOCOL §7's list exactly
+/// `grade --list --scheme standard-v1` (and `standard-v1a`), with the same tiers.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_and_protocol_list_every_case() {
+    let menon = listed("menon").await;
+    let readme = documented("grader/README.md", "grade-cases");
     assert_eq!(
-        listed, documented,
+        menon.keys().collect::<Vec<_>>(),
+        readme.keys().collect::<Vec<_>>(),
         "harness/grader/README.md's table of cases and `grade --list` differ"
     );
+    let standard = listed("standard-v1").await;
+    assert_eq!(standard, listed("standard-v1a").await);
+    for (file, marker) in [
+        ("grader/README.md", "grade-cases-standard"),
+        ("../docs/PROTOCOL.md", "grade-cases-standard"),
+    ] {
+        let tiers: BTreeMap<String, String> = documented(file, marker)
+            .into_iter()
+            .map(|(id, tier)| (id, tier.trim_matches('`').to_owned()))
+            .collect();
+        assert_eq!(
+            standard, tiers,
+            "{file}'s table of the Standard Webhooks cases and `grade --list --scheme \
+             standard-v1` differ (ids or tiers)"
+        );
+    }
 }

@@ -4,7 +4,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{ends, grade, until_catching_sigint, BIN, HANG};
+use menon_webhooks::standard::StandardKey;
+
+use crate::support::{ends, grade, now, until_catching_sigint, BIN, HANG};
 
 /// `grade -- CMD` starts the receiver with PORT and MENON_WEBHOOK_SECRET, and stops it.
 #[tokio::test(flavor = "multi_thread")]
@@ -185,4 +187,69 @@ async fn a_receiver_on_ipv6_loopback_is_graded() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("http://[::1]:"), "{stdout}");
+}
+
+/// `grade --scheme standard-v1|standard-v1a -- CMD` without --secret makes a key of the
+/// scheme and hands the receiver what it must hold: the `whsec_` for v1, the `whpk_` public
+/// key of the signing key for v1a. The delivery the receiver got verifies with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn dash_dash_hands_a_standard_receiver_the_key_it_holds() {
+    for (scheme, prefix) in [("standard-v1", "whsec_"), ("standard-v1a", "whpk_")] {
+        let dir = tempfile::tempdir().unwrap();
+        let out_dir = dir.path().display().to_string();
+        let server = dir.path().join("receiver.py");
+        std::fs::write(
+            &server,
+            format!(
+                "import http.server, json, os\n\
+                 out = '{out_dir}'\n\
+                 with open(out + '/secret', 'w') as f: f.write(os.environ['MENON_WEBHOOK_SECRET'])\n\
+                 class H(http.server.BaseHTTPRequestHandler):\n\
+                 \x20   def do_POST(self):\n\
+                 \x20       body = self.rfile.read(int(self.headers.get('content-length', 0)))\n\
+                 \x20       with open(out + '/body', 'wb') as f: f.write(body)\n\
+                 \x20       with open(out + '/headers', 'w') as f:\n\
+                 \x20           json.dump({{k.lower(): v for k, v in self.headers.items()}}, f)\n\
+                 \x20       self.send_response(204)\n\
+                 \x20       self.end_headers()\n\
+                 \x20   def log_message(self, *args):\n\
+                 \x20       pass\n\
+                 http.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()\n"
+            ),
+        )
+        .unwrap();
+        let out = grade(vec![
+            "--quiet".into(),
+            "--scheme".into(),
+            scheme.into(),
+            "--cases".into(),
+            "signature/valid/user.created".into(),
+            "--".into(),
+            "python3".into(),
+            server.display().to_string(),
+        ])
+        .await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{scheme}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(&format!("(scheme {scheme})")), "{stdout}");
+        let held = std::fs::read_to_string(dir.path().join("secret")).unwrap();
+        assert!(held.starts_with(prefix), "{scheme}: {held}");
+        let body = std::fs::read(dir.path().join("body")).unwrap();
+        let headers: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("headers")).unwrap()).unwrap();
+        let header = |name: &str| headers[name].as_str().unwrap_or_default();
+        let verified = StandardKey::parse(&held).unwrap().verify(
+            header("webhook-id"),
+            header("webhook-timestamp"),
+            header("webhook-signature"),
+            &body,
+            now(),
+        );
+        assert!(verified.is_ok(), "{scheme}: {verified:?}");
+    }
 }

@@ -113,6 +113,7 @@ impl Runner<'_> {
                     first.body.clone(),
                     "message.received",
                     &first.event_id,
+                    self.scheme,
                     &self.target.secret,
                     now(),
                 )?;

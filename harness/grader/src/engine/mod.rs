@@ -5,8 +5,10 @@
 //! [`robustness`], the three [`idempotency`] scenarios (then the probe, once), and last
 //! the deadline and the burst of 100 ([`fast_200`]). Every request carries a fresh event
 //! id, so a receiver that remembers ids across runs grades the same the twentieth time as
-//! the first. This file holds what the groups share: the [`Runner`] that sends, counts
-//! and records; the verdicts themselves come from [`crate::judge`].
+//! the first. Deliveries are signed the run's scheme's way (`grade --scheme`: Menon's
+//! headers or Standard Webhooks'), and a run has that scheme's cases
+//! ([`CaseId::applies_to`]). This file holds what the groups share: the [`Runner`] that
+//! sends, counts and records; the verdicts themselves come from [`crate::judge`].
 
 mod fast_200;
 mod idempotency;
@@ -17,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use menon_harness_common::delivery::SigningScheme;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -89,6 +92,8 @@ fn now() -> u64 {
 struct Runner<'a> {
     client: Client,
     target: &'a Target,
+    /// How the deliveries are signed; it also decides which cases there are.
+    scheme: SigningScheme,
     selection: &'a Selection,
     progress: Arc<dyn Progress>,
     results: Vec<CaseResult>,
@@ -96,16 +101,18 @@ struct Runner<'a> {
     valid: Vec<Exchange>,
 }
 
-/// Runs the selected cases against `target`.
+/// Runs the selected cases of `scheme` against `target`, signing the `scheme` way.
 pub async fn run(
     client: Client,
     target: &Target,
+    scheme: SigningScheme,
     selection: &Selection,
     progress: Arc<dyn Progress>,
 ) -> Result<Vec<CaseResult>, String> {
     let mut runner = Runner {
         client,
         target,
+        scheme,
         selection,
         progress,
         results: Vec::new(),
@@ -140,25 +147,46 @@ impl Progress for Counter {
     }
 }
 
-/// How many requests a run with `selection` sends (the progress bar's length): the
-/// requests a dry run of the same cases builds, so the count cannot drift from them.
-pub async fn planned_requests(selection: &Selection) -> Result<u64, String> {
+/// How many requests a run of `scheme` with `selection` sends (the progress bar's
+/// length): the requests a dry run of the same cases builds, so the count cannot drift
+/// from them.
+pub async fn planned_requests(selection: &Selection, scheme: SigningScheme) -> Result<u64, String> {
+    let secret = match scheme {
+        SigningScheme::Menon => String::from("whsec_counting_only"),
+        _ => other_key(scheme)?,
+    };
     let target = Target {
         url: String::from("http://planned.invalid/"),
-        secret: String::from("whsec_counting_only"),
+        secret,
         probe: None,
         deadline: Duration::from_secs(1),
         probe_wait: Duration::ZERO,
         dry_run: true,
     };
     let counter = Arc::new(Counter::default());
-    run(Client::new(None)?, &target, selection, counter.clone()).await?;
+    run(
+        Client::new(None)?,
+        &target,
+        scheme,
+        selection,
+        counter.clone(),
+    )
+    .await?;
     Ok(counter.count())
 }
 
+/// A fresh key of `scheme`, not the receiver's: what the wrong-secret and rotation cases
+/// sign with.
+fn other_key(scheme: SigningScheme) -> Result<String, String> {
+    menon_harness_common::ids::webhook_secret(scheme)
+        .map(|s| s.expose().to_owned())
+        .map_err(|e| e.to_string())
+}
+
 impl Runner<'_> {
+    /// Whether case `id` runs: it is one of the scheme's and it is selected.
     fn wants(&self, id: CaseId) -> bool {
-        self.selection.selects(id)
+        id.applies_to(self.scheme) && self.selection.selects(id)
     }
 
     /// Keeps the verdict of case `id`, when it is selected.
@@ -173,7 +201,7 @@ impl Runner<'_> {
             return;
         }
         self.results.push(CaseResult {
-            case: Case::of(id),
+            case: Case::of(id, self.scheme),
             verdict,
             reason,
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -207,7 +235,7 @@ impl Runner<'_> {
     fn signed(&self, kind: &str, data: Map<String, Value>) -> Result<Outgoing, String> {
         let t = now();
         let env = send::envelope(kind, data, t)?;
-        Outgoing::signed(&env, &self.target.secret, t)
+        Outgoing::signed(&env, self.scheme, &self.target.secret, t)
     }
 
     /// Sends `out`, a delivery a conforming receiver acknowledges, and judges case `id`.

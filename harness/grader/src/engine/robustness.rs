@@ -28,7 +28,7 @@ impl Runner<'_> {
             ),
             (
                 CaseId::TestEvent,
-                Outgoing::signed_test(&test_event, &self.target.secret, t)?,
+                Outgoing::signed_test(&test_event, self.scheme, &self.target.secret, t)?,
             ),
         ];
         for (id, out) in cases {

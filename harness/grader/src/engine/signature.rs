@@ -1,19 +1,23 @@
 //! The signature group: the deliveries a conforming receiver accepts (the 21 fixture
-//! types, a non-ASCII body, a 256 KiB body) and those it refuses with 4xx (no signature,
-//! another secret, a tampered body, malformed headers, a replayed v2 timestamp).
+//! types, a non-ASCII body, a 256 KiB body; for Standard Webhooks, a rotation's
+//! two-entry `webhook-signature` in both orders) and those it refuses with 4xx (no
+//! signature, another secret, a tampered body, malformed headers for Menon, a forged
+//! signature or an altered `webhook-id` for Standard Webhooks, a replayed timestamp).
 
 use std::time::Instant;
 
+use menon_harness_common::delivery::SigningScheme;
 use menon_webhooks::{headers, EventType};
 use serde_json::{json, Map, Value};
 
-use super::{fixture_data, now, Runner};
-use crate::cases::{CaseId, Malformed, Skew};
+use super::{fixture_data, now, other_key, Runner};
+use crate::cases::{CaseId, Malformed, Rotation, Skew, Tier};
 use crate::judge::{self, Verdict};
 use crate::send::{self, Outgoing};
 
 impl Runner<'_> {
-    /// The deliveries a conforming receiver accepts: the 21 fixtures, non-ASCII, 256 KiB.
+    /// The deliveries a conforming receiver accepts: the 21 fixtures, non-ASCII, 256 KiB,
+    /// and (Standard Webhooks) the two rotation headers.
     /// A valid delivery is also sent when only fast-200/deadline wants it.
     pub(super) async fn valid_deliveries(&mut self) -> Result<(), String> {
         let deadline = self.wants(CaseId::Deadline);
@@ -26,14 +30,15 @@ impl Runner<'_> {
             self.accept_case(id, &out).await;
         }
         let t = now();
+        let (scheme, secret) = (self.scheme, self.target.secret.clone());
         let specials = [
             (CaseId::NonAscii, {
                 let env = send::envelope("message.received", non_ascii_data(), t)?;
-                Outgoing::signed(&env, &self.target.secret, t)?
+                Outgoing::signed(&env, scheme, &secret, t)?
             }),
             (
                 CaseId::LargeBody,
-                large_body(&self.target.secret, t, 256 * 1024)?,
+                large_body(scheme, &secret, t, 256 * 1024)?,
             ),
         ];
         for (id, out) in specials {
@@ -42,12 +47,31 @@ impl Runner<'_> {
             }
             self.accept_case(id, &out).await;
         }
+        for order in Rotation::ALL {
+            let id = CaseId::Rotation(order);
+            if !self.wants(id) {
+                continue;
+            }
+            let other = other_key(scheme)?;
+            let secrets = match order {
+                Rotation::GoodFirst => [secret.as_str(), other.as_str()],
+                Rotation::GoodSecond => [other.as_str(), secret.as_str()],
+            };
+            let env = send::envelope(
+                "listing.updated",
+                fixture_data(EventType::ListingUpdated),
+                t,
+            )?;
+            let out = Outgoing::signed_by_each(&env, scheme, &secrets, t)?;
+            self.accept_case(id, &out).await;
+        }
         Ok(())
     }
 
     /// The deliveries a conforming receiver refuses with 4xx.
     pub(super) async fn refusals(&mut self) -> Result<(), String> {
-        let secret = self.target.secret.clone();
+        let (scheme, secret) = (self.scheme, self.target.secret.clone());
+        let standard = scheme != SigningScheme::Menon;
         let base = || self.signed("listing.updated", fixture_data(EventType::ListingUpdated));
         if !CaseId::all()
             .into_iter()
@@ -61,38 +85,57 @@ impl Runner<'_> {
         let route_ok = control.acknowledged();
 
         let mut cases: Vec<(CaseId, Outgoing)> = Vec::new();
-        let mut missing = base()?;
-        missing.remove(headers::SIGNATURE);
-        missing.remove(headers::SIGNATURE_V2);
-        cases.push((CaseId::Missing, missing));
-
-        let other = menon_harness_common::ids::webhook_secret(
-            menon_harness_common::delivery::SigningScheme::Menon,
-        )
-        .map_err(|e| e.to_string())?;
-        let t = now();
-        let env = send::envelope(
-            "listing.updated",
-            fixture_data(EventType::ListingUpdated),
-            t,
-        )?;
-        cases.push((
-            CaseId::WrongSecret,
-            Outgoing::signed(&env, other.expose(), t)?,
-        ));
-
-        let mut tampered = base()?;
-        tampered.body = tamper(&tampered.body);
-        cases.push((CaseId::TamperedBody, tampered));
-
+        if self.wants(CaseId::Missing) {
+            let mut missing = base()?;
+            if standard {
+                missing.remove(headers::standard::SIGNATURE);
+            } else {
+                missing.remove(headers::SIGNATURE);
+                missing.remove(headers::SIGNATURE_V2);
+            }
+            cases.push((CaseId::Missing, missing));
+        }
+        if self.wants(CaseId::WrongSecret) {
+            let other = other_key(scheme)?;
+            let t = now();
+            let env = send::envelope(
+                "listing.updated",
+                fixture_data(EventType::ListingUpdated),
+                t,
+            )?;
+            cases.push((
+                CaseId::WrongSecret,
+                Outgoing::signed(&env, scheme, &other, t)?,
+            ));
+        }
+        if self.wants(CaseId::TamperedBody) {
+            let mut tampered = base()?;
+            tampered.body = if standard {
+                change_one_byte(&tampered.body)
+            } else {
+                tamper(&tampered.body)
+            };
+            cases.push((CaseId::TamperedBody, tampered));
+        }
+        // The Standard Webhooks headers with one value altered after signing.
+        for (id, name) in [
+            (CaseId::Forged, headers::standard::SIGNATURE),
+            (CaseId::WrongId, headers::standard::ID),
+        ] {
+            if self.wants(id) {
+                let mut out = base()?;
+                let value = out.get(name).map(change_one_character).unwrap_or_default();
+                out.set(name, &value);
+                cases.push((id, out));
+            }
+        }
         for how in Malformed::ALL {
-            cases.push((CaseId::Malformed(how), malformed(base()?, how, &secret)));
+            if self.wants(CaseId::Malformed(how)) {
+                cases.push((CaseId::Malformed(how), malformed(base()?, how, &secret)));
+            }
         }
 
         for (id, out) in cases {
-            if !self.wants(id) {
-                continue;
-            }
             let started = Instant::now();
             let exchange = self.send(&out).await;
             let verdict = judge::refused(&exchange, Verdict::Fail, route_ok);
@@ -111,13 +154,22 @@ impl Runner<'_> {
                 fixture_data(EventType::ListingUpdated),
                 now(),
             )?;
-            let out = Outgoing::signed(&env, &secret, t)?;
+            let out = Outgoing::signed(&env, scheme, &secret, t)?;
             let started = Instant::now();
             let exchange = self.send(&out).await;
-            let (verdict, mut reason) = judge::refused(&exchange, Verdict::Warn, route_ok);
-            if verdict == Verdict::Warn {
+            let accepted_is = match id.tier(scheme) {
+                Tier::Must => Verdict::Fail,
+                Tier::Should => Verdict::Warn,
+            };
+            let (verdict, mut reason) = judge::refused(&exchange, accepted_is, route_ok);
+            if exchange.acknowledged() {
+                let header = if standard {
+                    "webhook-timestamp"
+                } else {
+                    "X-Menon-Signature-V2's t="
+                };
                 reason.push_str(&format!(
-                    " (X-Menon-Signature-V2's t= was {}: a replayed delivery was accepted)",
+                    " ({header} was {}: a replayed delivery was accepted)",
                     skew.what()
                 ));
             }
@@ -178,8 +230,44 @@ fn non_ascii_data() -> Map<String, Value> {
     data
 }
 
+/// `value` (a header value) with its middle character changed to another base64 one.
+/// In a `webhook-signature` entry (`v1,<base64>`, `v1a,<base64>`) that is a signature
+/// byte, so the signature no longer matches (a prefix comparison of the first half does
+/// not notice); in an id, another id.
+fn change_one_character(value: &str) -> String {
+    let mut chars: Vec<char> = value.chars().collect();
+    let middle = chars.len() / 2;
+    if let Some(c) = chars.get_mut(middle) {
+        *c = if *c == 'A' { 'B' } else { 'A' };
+    }
+    chars.into_iter().collect()
+}
+
+/// `body` (a canonical envelope) with one byte changed: the last digit of the seconds of
+/// `created_at`, so it stays the same canonical envelope shape.
+fn change_one_byte(body: &[u8]) -> Vec<u8> {
+    let mut changed = body.to_vec();
+    const KEY: &[u8] = b"\"created_at\":\"";
+    // `YYYY-MM-DDTHH:MM:SSZ`: the second's last digit is the 19th character.
+    let digit = changed
+        .windows(KEY.len())
+        .position(|w| w == KEY)
+        .map(|at| at + KEY.len() + 18)
+        .filter(|&i| changed.get(i).is_some_and(u8::is_ascii_digit));
+    match digit {
+        Some(i) => changed[i] = if changed[i] == b'0' { b'1' } else { b'0' },
+        None => changed.push(b' '),
+    }
+    changed
+}
+
 /// `data` padding the envelope to exactly `target` bytes (256 KiB).
-fn large_body(secret: &str, now: u64, target: usize) -> Result<Outgoing, String> {
+fn large_body(
+    scheme: SigningScheme,
+    secret: &str,
+    now: u64,
+    target: usize,
+) -> Result<Outgoing, String> {
     let mut data = fixture_data(EventType::ListingCreated);
     data.insert("notes".into(), Value::String(String::new()));
     let env = send::envelope("listing.created", data.clone(), now)?;
@@ -197,7 +285,7 @@ fn large_body(secret: &str, now: u64, target: usize) -> Result<Outgoing, String>
         text.pop();
     }
     env.data.insert("notes".into(), Value::String(text));
-    Outgoing::signed(&env, secret, now)
+    Outgoing::signed(&env, scheme, secret, now)
 }
 
 /// Changes one value of a canonical body, keeping it canonical JSON of the same shape.
@@ -220,7 +308,7 @@ mod tests {
 
     #[test]
     fn large_body_is_exact_and_signed() -> Result<(), String> {
-        let out = large_body("whsec_x", 1_705_314_600, 256 * 1024)?;
+        let out = large_body(SigningScheme::Menon, "whsec_x", 1_705_314_600, 256 * 1024)?;
         assert_eq!(out.body.len(), 256 * 1024);
         let v1 = out.get("x-menon-signature").unwrap_or_default();
         assert!(menon_webhooks::verify("whsec_x", &out.body, v1).is_ok());
@@ -235,6 +323,20 @@ mod tests {
         let changed = tamper(&body);
         assert_ne!(changed, body);
         assert!(menon_webhooks::Envelope::from_json(&changed).is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn one_byte_changes_keep_the_envelope() -> Result<(), String> {
+        let env = send::envelope("listing.updated", Map::new(), 1_705_314_600)?;
+        let body = env.to_json().map_err(|e| e.to_string())?;
+        let changed = change_one_byte(&body);
+        assert_eq!(changed.len(), body.len());
+        assert_eq!(body.iter().zip(&changed).filter(|(a, b)| a != b).count(), 1);
+        let parsed = menon_webhooks::Envelope::from_json(&changed).map_err(|e| e.to_string())?;
+        assert_eq!(parsed.created_at, "2024-01-15T10:30:01Z");
+        assert_eq!(change_one_character("v1,AAAA"), "v1,BAAA");
+        assert_eq!(change_one_character("evt_abcdef"), "evt_aAcdef");
         Ok(())
     }
 

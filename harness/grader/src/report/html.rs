@@ -95,8 +95,10 @@ fn page(out: &mut String, report: &Report) -> fmt::Result {
     }
     write!(
         out,
-        "\n    <br>{} · {} cases in {} ms · deadline {} ms{} · {} · report format v{}\n  </div>\n",
+        "\n    <br>{} · scheme <code>{}</code> · {} cases in {} ms · deadline {} ms{} · {} · \
+         report format v{}\n  </div>\n",
         Text(&report.started_at),
+        Text(&report.scheme),
         s.total,
         report.duration_ms,
         report.deadline_ms,
@@ -229,6 +231,7 @@ mod tests {
     use super::*;
     use crate::report::Receiver;
     use crate::send::{Header, RequestRecord, ResponseRecord};
+    use menon_harness_common::delivery::SigningScheme;
 
     #[test]
     fn text_escapes_the_five_characters() {
@@ -242,7 +245,7 @@ mod tests {
     #[test]
     fn receiver_text_is_escaped_everywhere() -> Result<(), String> {
         let hostile = "<script>alert(1)</script>\"'&";
-        let case = crate::cases::catalogue()
+        let case = crate::cases::catalogue(SigningScheme::StandardV1a)
             .into_iter()
             .next()
             .ok_or("no case")?;
@@ -278,6 +281,7 @@ mod tests {
         };
         let report = Report::build(
             receiver,
+            SigningScheme::StandardV1a,
             "2024-01-15T10:30:00Z".into(),
             std::time::Duration::from_millis(5),
             false,
@@ -291,6 +295,7 @@ mod tests {
         assert!(page.contains("<details class=\"case\" data-verdict=\"fail\""));
         assert!(page.contains(" open>") && page.contains("How to fix:"));
         assert!(page.contains("; the 1 slowest shown") && page.contains("in 1.2 ms"));
+        assert!(page.contains("scheme <code>standard-v1a</code>"));
         Ok(())
     }
 }

@@ -1,10 +1,11 @@
 //! The JUnit XML report: one `<testsuite>` per group, one `<testcase>` per case; `fail` is
 //! a `<failure>`, `skipped` a `<skipped>`, and a `warn` passes with its warning in
-//! `<system-out>` (under `--strict` it has already become a failure).
+//! `<system-out>` (under `--strict` it has already become a failure). Each suite names the
+//! signing scheme in a `scheme` property.
 
 use std::time::Duration;
 
-use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
 use super::Report;
 use crate::cases::Group;
@@ -30,6 +31,7 @@ pub fn render(report: &Report) -> Result<String, String> {
             continue;
         }
         let mut suite = TestSuite::new(group.as_str());
+        suite.add_property(Property::new("scheme", report.scheme.as_str()));
         for c in cases {
             suite.add_test_case(test_case(c));
         }

@@ -8,6 +8,7 @@ pub mod terminal;
 
 use std::path::Path;
 
+use menon_harness_common::delivery::SigningScheme;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -27,6 +28,10 @@ pub struct Report {
     pub tool: String,
     /// What was graded.
     pub receiver: Receiver,
+    /// How the deliveries were signed (`grade --scheme`): `menon`, `standard-v1` or
+    /// `standard-v1a`.
+    #[schema(example = "menon")]
+    pub scheme: String,
     /// When the run started, RFC 3339 UTC.
     pub started_at: String,
     /// Wall time of the whole run, in milliseconds.
@@ -90,9 +95,11 @@ impl Summary {
 }
 
 impl Report {
-    /// A report of `cases`; under `strict`, warnings are turned into failures first.
+    /// A report of `cases`, signed the `scheme` way; under `strict`, warnings are turned
+    /// into failures first.
     pub fn build(
         receiver: Receiver,
+        scheme: SigningScheme,
         started_at: String,
         duration: std::time::Duration,
         strict: bool,
@@ -111,6 +118,7 @@ impl Report {
             version: VERSION,
             tool: format!("menon-harness {}", env!("CARGO_PKG_VERSION")),
             receiver,
+            scheme: scheme.as_str().to_owned(),
             started_at,
             duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
             strict,

@@ -31,9 +31,10 @@ pub fn render(report: &Report, colour: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} {}{}",
+        "{} {} (scheme {}){}",
         style("Grading").bold(),
         report.receiver.url,
+        report.scheme,
         report
             .receiver
             .probe

@@ -3,8 +3,10 @@
 //! processes.
 
 mod receiver;
+mod standard;
 
 pub use receiver::{closed_port, start, start_running, Defect, HELD_EVERY};
+pub use standard::{grader_key, receiver_key, start_standard, StdDefect, SCHEMES, V1_SECRET};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -12,6 +14,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use menon_harness_common::delivery::SigningScheme;
 use menon_webhooks::EventType;
 use serde_json::Value;
 
@@ -21,6 +24,9 @@ pub const SECRET: &str = "whsec_graderProofSecret0123456789abcdefABCD";
 
 /// Cases in the catalogue (`grade --list`).
 pub const CASES: usize = 44;
+
+/// Cases of a Standard Webhooks run (`grade --list --scheme standard-v1`).
+pub const STANDARD_CASES: usize = 42;
 
 /// The fast-200 deadline for runs that are not about speed: generous enough that a
 /// loaded 2-core machine (the grader, the receivers and other tests sharing it) answers
@@ -60,6 +66,15 @@ pub async fn grade_receiver(
     addr: SocketAddr,
     extra: &[&str],
 ) -> (i32, BTreeMap<String, String>, Value) {
+    grade_receiver_with(addr, SECRET, extra).await
+}
+
+/// [`grade_receiver`] with `--secret secret`.
+pub async fn grade_receiver_with(
+    addr: SocketAddr,
+    secret: &str,
+    extra: &[&str],
+) -> (i32, BTreeMap<String, String>, Value) {
     let dir = tempfile::tempdir().unwrap();
     let json_path = dir.path().join("report.json");
     let mut args: Vec<String> = vec![
@@ -67,7 +82,7 @@ pub async fn grade_receiver(
         "--url".into(),
         format!("http://{addr}/webhooks/menon"),
         "--secret".into(),
-        SECRET.into(),
+        secret.into(),
         "--probe".into(),
         format!("http://{addr}/webhooks/menon/processed"),
         "--json".into(),
@@ -161,43 +176,92 @@ pub fn all_valid_deliveries() -> Vec<String> {
 /// fail those cases because the machine is busy. Returns the JSON report.
 pub async fn check(defect: Defect, failing: &[String], warning: &[&str], extra: &[&str]) -> Value {
     let addr = start(defect).await;
-    let mut flags = extra.to_vec();
-    if !flags.contains(&"--deadline") {
-        flags.extend(["--deadline", LOADED_DEADLINE]);
-    }
-    let (code, verdicts, report) = grade_receiver(addr, &flags).await;
-    assert_eq!(verdicts.len(), CASES, "{defect:?}: every case is reported");
-    let mut wrong = Vec::new();
-    for (id, verdict) in &verdicts {
-        let want = if failing.contains(id) {
-            "fail"
-        } else if warning.contains(&id.as_str()) {
-            "warn"
-        } else {
-            "pass"
-        };
-        if verdict != want {
-            let reason = report["cases"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["id"] == id.as_str())
-                .map(|c| c["reason"].to_string())
-                .unwrap_or_default();
-            wrong.push(format!("{id}: {verdict}, expected {want} ({reason})"));
-        }
-    }
-    assert!(wrong.is_empty(), "{defect:?}:\n{}", wrong.join("\n"));
-    assert_eq!(
-        code,
-        i32::from(!failing.is_empty()),
-        "{defect:?}: exit status"
-    );
-    assert_eq!(
-        report["summary"]["fail"].as_u64(),
-        Some(failing.len() as u64)
-    );
+    let graded = Graded {
+        label: format!("{defect:?}"),
+        addr,
+        secret: SECRET.into(),
+        cases: CASES,
+    };
+    graded.check(failing, warning, extra).await
+}
+
+/// [`check`] for a Standard Webhooks receiver of `scheme` with `defect`, graded with
+/// `--scheme`.
+pub async fn check_standard(
+    scheme: SigningScheme,
+    defect: StdDefect,
+    failing: &[String],
+    warning: &[&str],
+    extra: &[&str],
+) -> Value {
+    let addr = start_standard(scheme, defect).await;
+    let graded = Graded {
+        label: format!("{scheme} {defect:?}"),
+        addr,
+        secret: grader_key(scheme),
+        cases: STANDARD_CASES,
+    };
+    let mut flags = vec!["--scheme", scheme.as_str()];
+    flags.extend(extra);
+    let report = graded.check(failing, warning, &flags).await;
+    assert_eq!(report["scheme"], scheme.as_str());
     report
+}
+
+/// A receiver to grade: `label` names it in failures, `cases` is how many cases its
+/// run has.
+struct Graded {
+    label: String,
+    addr: SocketAddr,
+    secret: String,
+    cases: usize,
+}
+
+impl Graded {
+    async fn check(&self, failing: &[String], warning: &[&str], extra: &[&str]) -> Value {
+        let defect = &self.label;
+        let mut flags = extra.to_vec();
+        if !flags.contains(&"--deadline") {
+            flags.extend(["--deadline", LOADED_DEADLINE]);
+        }
+        let (code, verdicts, report) = grade_receiver_with(self.addr, &self.secret, &flags).await;
+        assert_eq!(
+            verdicts.len(),
+            self.cases,
+            "{defect}: every case is reported"
+        );
+        let mut wrong = Vec::new();
+        for (id, verdict) in &verdicts {
+            let want = if failing.contains(id) {
+                "fail"
+            } else if warning.contains(&id.as_str()) {
+                "warn"
+            } else {
+                "pass"
+            };
+            if verdict != want {
+                let reason = report["cases"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|c| c["id"] == id.as_str())
+                    .map(|c| c["reason"].to_string())
+                    .unwrap_or_default();
+                wrong.push(format!("{id}: {verdict}, expected {want} ({reason})"));
+            }
+        }
+        assert!(wrong.is_empty(), "{defect}:\n{}", wrong.join("\n"));
+        assert_eq!(
+            code,
+            i32::from(!failing.is_empty()),
+            "{defect}: exit status"
+        );
+        assert_eq!(
+            report["summary"]["fail"].as_u64(),
+            Some(failing.len() as u64)
+        );
+        report
+    }
 }
 
 /// Case `id` of a JSON report.
