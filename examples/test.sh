@@ -106,7 +106,36 @@ run node-express "$node_dir" npm start
 run python-fastapi "$py_dir" "$venv/bin/python" main.py
 run rust-axum "$here/rust-axum" "$receiver"
 
+# The GitHub Action (action.yml) is two scripts; run them here as the runner would, with
+# its files for PATH, ENV, outputs and the job summary, on the Rust example.
+step "action.yml's steps in a shell: action/install.sh, action/grade.sh on rust-axum"
+gh=$scratch/github
+mkdir -p "$gh"
+: >"$gh/path"; : >"$gh/env"; : >"$gh/output"; : >"$gh/summary"
+if ! (cd "$scratch" && GITHUB_PATH=$gh/path GITHUB_ENV=$gh/env GITHUB_OUTPUT=$gh/output \
+        GITHUB_STEP_SUMMARY=$gh/summary MENON_HARNESS=$harness "$repo/action/install.sh" >/dev/null &&
+    cd "$scratch" && GITHUB_OUTPUT=$gh/output GITHUB_STEP_SUMMARY=$gh/summary \
+        MENON_HARNESS="$(sed -n 's/^MENON_HARNESS=//p' "$gh/env")" \
+        INPUT_START="$receiver" INPUT_URL=/webhooks/menon INPUT_STRICT=true \
+        INPUT_PROBE=/webhooks/menon/processed INPUT_JUNIT=action.xml "$repo/action/grade.sh" >/dev/null 2>&1); then
+    failed+=("action")
+elif ! grep -q '^## Menon webhook receiver: ✅ passed' "$gh/summary" ||
+    ! grep -qx 'result=passed' "$gh/output" || ! grep -qx 'junit=action.xml' "$gh/output" ||
+    ! grep -q '<testsuites' "$scratch/action.xml" || ! grep -qx "$(dirname "$harness")" "$gh/path"; then
+    echo "the action's files are not as expected:" >&2
+    head -5 "$gh/summary" "$gh/output" "$gh/path" >&2
+    failed+=("action")
+fi
+# A failing receiver makes the step fail and says so in its outputs.
+: >"$gh/output"
+if (cd "$scratch" && GITHUB_OUTPUT=$gh/output GITHUB_STEP_SUMMARY=$gh/summary MENON_HARNESS=$harness \
+        INPUT_START="$receiver" INPUT_URL=/webhooks/menon/nowhere INPUT_STRICT=true \
+        "$repo/action/grade.sh" >/dev/null 2>&1) || ! grep -qx 'result=failed' "$gh/output"; then
+    echo "the action passed a receiver graded at a URL it does not serve" >&2
+    failed+=("action-failing")
+fi
+
 if ((${#failed[@]})); then
     die "failed: ${failed[*]}"
 fi
-step "all three examples pass menon-harness grade --strict"
+step "all three examples pass menon-harness grade --strict; action.yml's steps pass and fail as they should"

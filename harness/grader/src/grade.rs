@@ -76,13 +76,17 @@ pub struct GradeArgs {
     /// The fast-200 limit for one answer (and for the p99 of the burst), e.g. 1s, 500ms.
     #[arg(long, default_value = "1s", value_parser = positive_duration)]
     pub deadline: Duration,
-    /// Write the JSON report here (schema: harness/grade-report.schema.json).
+    /// Write the JSON report here (schema: harness/grade-report.schema.json); `-` for
+    /// stdout (the verdict table then goes to stderr).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Write a JUnit XML report here (for CI test tabs).
+    /// Write a JUnit XML report here (for CI test tabs); `-` for stdout.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Write a self-contained HTML report here.
+    /// Write a Markdown summary here (e.g. `$GITHUB_STEP_SUMMARY`); `-` for stdout.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Write a self-contained HTML report here; `-` for stdout.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
     /// Print the JSON Schema of the --json report and exit.
@@ -209,7 +213,18 @@ fn run(args: GradeArgs) -> Result<u8, CannotRun> {
             )));
         }
     }
-    for (flag, path) in report_paths(&args) {
+    let to_stdout: Vec<&str> = report_paths(&args)
+        .filter(|(_, path)| is_stdout(path))
+        .map(|(flag, _)| flag)
+        .collect();
+    if to_stdout.len() > 1 {
+        return Err(CannotRun(format!(
+            "{} all ask for stdout (`-`): one report at a time can go there; give the \
+             others a file",
+            to_stdout.join(" and ")
+        )));
+    }
+    for (flag, path) in report_paths(&args).filter(|(_, path)| !is_stdout(path)) {
         check_writable(flag, path)?;
     }
     let client = send::Client::new(args.ca_cert.as_deref()).map_err(CannotRun)?;
@@ -326,10 +341,18 @@ async fn grade(
     }
     let report = outcome.map_err(CannotRun)?;
     // The table first: a report file that cannot be written must not hide the verdicts.
-    print!(
-        "{}",
-        report::terminal::render(&report, console::colors_enabled())
-    );
+    // It goes to stderr when a report takes stdout, which then holds that report alone.
+    if report_paths(&args).any(|(_, path)| is_stdout(path)) {
+        eprint!(
+            "{}",
+            report::terminal::render(&report, console::colors_enabled_stderr())
+        );
+    } else {
+        print!(
+            "{}",
+            report::terminal::render(&report, console::colors_enabled())
+        );
+    }
     if report.summary.fail > 0 && !tail.is_empty() {
         eprintln!("{tail}");
     }
@@ -440,6 +463,7 @@ fn report_paths(args: &GradeArgs) -> impl Iterator<Item = (&'static str, &PathBu
     [
         ("--json", args.json.as_ref()),
         ("--junit", args.junit.as_ref()),
+        ("--markdown", args.markdown.as_ref()),
         ("--html", args.html.as_ref()),
     ]
     .into_iter()
@@ -465,15 +489,30 @@ fn check_writable(flag: &str, path: &std::path::Path) -> Result<(), CannotRun> {
         .map_err(|e| CannotRun(format!("{flag} {}: cannot write it: {e}", path.display())))
 }
 
-/// Writes the files asked for and names them on stderr.
+/// `-`: the report goes to stdout.
+fn is_stdout(path: &std::path::Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Writes the reports asked for (to stdout for `-`) and names the files on stderr.
 fn write_reports(args: &GradeArgs, report: &Report) -> Result<(), CannotRun> {
     for (flag, path) in report_paths(args) {
         let (kind, text) = match flag {
             "--json" => ("JSON", report.to_json()),
             "--junit" => ("JUnit", report::junit::render(report)),
+            "--markdown" => ("Markdown", Ok(report::markdown::render(report))),
             _ => ("HTML", report::html::render(report)),
         };
-        report::write_file(path, &text.map_err(CannotRun)?).map_err(CannotRun)?;
+        let text = text.map_err(CannotRun)?;
+        if is_stdout(path) {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| CannotRun(format!("cannot write the {kind} report to stdout: {e}")))?;
+            continue;
+        }
+        report::write_file(path, &text).map_err(CannotRun)?;
         if !args.quiet {
             eprintln!("{kind} report written to {}", path.display());
         }

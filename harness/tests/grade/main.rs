@@ -14,4 +14,5 @@ mod replay;
 mod reports;
 mod spawn;
 mod standard;
+mod stdout;
 mod verdicts;

@@ -1,9 +1,11 @@
-//! The grade report: one model ([`Report`]) written four ways — the terminal table
+//! The grade report: one model ([`Report`]) written five ways — the terminal table
 //! ([`terminal`]), JSON (this file; schema in `harness/grade-report.schema.json`),
-//! JUnit XML ([`junit`]) and one self-contained HTML page ([`html`]).
+//! JUnit XML ([`junit`]), a Markdown summary for CI job pages ([`markdown`]) and one
+//! self-contained HTML page ([`html`]).
 
 pub mod html;
 pub mod junit;
+pub mod markdown;
 pub mod terminal;
 
 use std::path::Path;
