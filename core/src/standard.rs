@@ -11,6 +11,9 @@
 //! - The timestamp must be within [`TOLERANCE`] (5 minutes) of now, either way, as the
 //!   official libraries check it; it is signed as the integer it reads as (`0123` signs
 //!   as `123`, as they do).
+//! - `v1a` is checked strictly (see [`StandardPublicKey`]); [`ed25519_verify`] runs that
+//!   same check on raw messages, a low-level entry for the RFC 8032 and Wycheproof
+//!   vectors of `fixtures/vectors/standard.json`.
 //!
 //! Verifying allocates nothing: the key, the timestamp and every signature are decoded
 //! onto the stack, and tags are compared as bytes in constant time.
@@ -186,10 +189,10 @@ fn entries<'a>(signature: &'a str, version: &'a str) -> impl Iterator<Item = &'a
 
 /// A Standard Webhooks Ed25519 public key (`whpk_<base64>`), verifying `v1a`.
 ///
-/// Verification is strict: a key of small order is refused when parsed, a signature
-/// whose `R` is of small order or whose `S` is not reduced (non-canonical) never
-/// verifies, so one signature cannot be reshaped into another valid one. The message is
-/// hashed as it is read: nothing is allocated.
+/// Verification is strict: a key of small order, or not encoded canonically, is refused
+/// when parsed; a signature whose `R` is of small order or not canonical, or whose `S` is
+/// not reduced (non-canonical), never verifies, so one signature cannot be reshaped into
+/// another valid one. The message is hashed as it is read: nothing is allocated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StandardPublicKey {
     key: VerifyingKey,
@@ -202,11 +205,19 @@ impl StandardPublicKey {
         Self::from_bytes(&bytes)
     }
 
-    /// A key from its 32 bytes.
+    /// A key from its 32 bytes: the canonical encoding (RFC 8032 5.1.3) of a point of the
+    /// curve that is not of small order.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, VerifyError> {
         let key = VerifyingKey::from_bytes(bytes).map_err(|_| VerifyError::InvalidSecret {
             reason: "not a point of the curve",
         })?;
+        // The point is read with `y` modulo p; RFC 8032 refuses an encoding of y >= p, so
+        // one key has one text (and one hash input).
+        if key.to_edwards().compress().as_bytes() != bytes {
+            return Err(VerifyError::InvalidSecret {
+                reason: "not the canonical encoding of a point",
+            });
+        }
         if key.is_weak() {
             return Err(VerifyError::InvalidSecret {
                 reason: "a public key of small order",
@@ -251,8 +262,25 @@ impl StandardPublicKey {
         })
     }
 
+    /// Low level: checks that `signature` is this key's Ed25519 signature (RFC 8032) of
+    /// `message`, any bytes, with the strict check that `v1a` entries get (one private
+    /// routine serves both): a signature whose `S` is not reduced (non-canonical), whose
+    /// `R` is of small order or not canonical, or that is not 64 bytes, is refused. This is not a webhook
+    /// check (no headers, no timestamp): it exists so that every binding can run the
+    /// RFC 8032 and Wycheproof vectors through the very code `v1a` uses. Refused:
+    /// `signature_mismatch`.
+    pub fn verify_message(&self, message: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
+        match <&[u8; 64]>::try_from(signature) {
+            Ok(signature) if self.verify_parts(&[message], signature) => Ok(()),
+            _ => Err(VerifyError::SignatureMismatch {
+                scheme: Scheme::StandardV1a,
+            }),
+        }
+    }
+
     /// Whether `signature` is this key's strict Ed25519 signature of the concatenation
-    /// of `parts`.
+    /// of `parts`: the one routine behind [`StandardPublicKey::verify`] and
+    /// [`StandardPublicKey::verify_message`].
     fn verify_parts(&self, parts: &[&[u8]], signature: &[u8; 64]) -> bool {
         let mut r = [0u8; 32];
         r.copy_from_slice(&signature[..32]);
@@ -270,6 +298,23 @@ impl StandardPublicKey {
         }
         verifier.finalize_and_verify().is_ok()
     }
+}
+
+/// Low level: checks a raw Ed25519 (RFC 8032) signature of `message` by the 32-byte
+/// `public_key`, with [`StandardPublicKey::from_bytes`] and
+/// [`StandardPublicKey::verify_message`], the strict check of `v1a`. Not a webhook check:
+/// for test vectors and the bindings' low-level `ed25519Verify`. A key that is not 32
+/// bytes, not the canonical encoding of a point or of small order is `invalid_secret`; a
+/// signature that does not verify is `signature_mismatch`.
+pub fn ed25519_verify(
+    public_key: &[u8],
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), VerifyError> {
+    let key = <&[u8; 32]>::try_from(public_key).map_err(|_| VerifyError::InvalidSecret {
+        reason: "a public key is 32 bytes",
+    })?;
+    StandardPublicKey::from_bytes(key)?.verify_message(message, signature)
 }
 
 /// A Standard Webhooks Ed25519 signing key (`whsk_<base64>` of its 32-byte seed), for

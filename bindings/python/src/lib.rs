@@ -8,7 +8,8 @@
 //!
 //! Hashing runs with the GIL released once a body reaches [`body::DETACH_AT`] bytes;
 //! `bytes` are read in place (they are immutable), other bodies are copied first.
-//! The package `menon_webhooks` (Python) re-exports all of this, with type stubs.
+//! The package `menon_webhooks` (Python) re-exports all of this, with type stubs, except
+//! the low-level `ed25519_verify` (raw Ed25519, for the shared test vectors).
 
 use std::borrow::Cow;
 
@@ -437,6 +438,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Webhook>()?;
     m.add_class::<Verified>()?;
     m.add_class::<standard::StandardWebhook>()?;
+    m.add_function(wrap_pyfunction!(standard::ed25519_verify, m)?)?;
     m.add("DEFAULT_TOLERANCE", DEFAULT_TOLERANCE)?;
     let event_types: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
     m.add("EVENT_TYPES", PyTuple::new(m.py(), event_types)?)?;

@@ -113,3 +113,14 @@ impl StandardWebhook {
         }
     }
 }
+
+/// `ed25519_verify(public_key, message, signature) -> bool`, low level and not a webhook
+/// check: whether `signature` is the Ed25519 (RFC 8032) signature of the raw `message` by
+/// the 32-byte `public_key`, under the strict check that `v1a` uses (the core's
+/// `standard::ed25519_verify`). `False` for any refusal, a malformed key included. Only in
+/// `menon_webhooks._native`, not re-exported by the package: it exists so that the shared
+/// RFC 8032 and Wycheproof vectors run through this build.
+#[pyfunction]
+pub(crate) fn ed25519_verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    menon_webhooks::standard::ed25519_verify(public_key, message, signature).is_ok()
+}

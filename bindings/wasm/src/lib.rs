@@ -17,6 +17,7 @@
 //! | `eventTypes()` | [`menon_webhooks::EventType::ALL`] |
 //! | `defaultTolerance()` | [`menon_webhooks::DEFAULT_TOLERANCE`] |
 //! | `new StandardKey(text)`, `StandardKey.fromBytes(key)`: `.verify(id, t, signature, body, now)`, `.sign(id, t, body)`, `.publicKey()` | [`menon_webhooks::standard::StandardKey`] |
+//! | `ed25519Verify(publicKey, message, signature)` → boolean (low level: raw Ed25519, for test vectors) | [`menon_webhooks::standard::ed25519_verify`] |
 //!
 //! Each body-taking function has a `…Str` twin taking a JS string, which wasm-bindgen
 //! encodes straight into wasm memory (no intermediate `Uint8Array`). Errors are thrown as
@@ -330,4 +331,13 @@ impl StandardKey {
     pub fn public_key(&self) -> Option<String> {
         self.inner.public_key()
     }
+}
+
+/// Low level, not a webhook check: whether `signature` is the Ed25519 (RFC 8032)
+/// signature of the raw `message` by the 32-byte `public_key`, under the strict check
+/// that Standard Webhooks `v1a` uses. False for any refusal, a malformed key included.
+/// It exists so that the shared RFC 8032 and Wycheproof vectors run through each build.
+#[wasm_bindgen(js_name = ed25519Verify)]
+pub fn ed25519_verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    core_api::standard::ed25519_verify(public_key, message, signature).is_ok()
 }
