@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm package @menon/webhooks in bindings/js, from any directory:
 #
-#   1. npm ci            when node_modules is missing or older than package-lock.json
+#   1. npm install       from package-lock.json (never rewriting it), when node_modules is
+#                        missing or was installed from another lockfile
 #   2. native addon      cargo build --release -p menon-webhooks-node
 #                        -> native/menon-webhooks.<platform>-<arch>[-<libc>].node
 #   3. WebAssembly       scripts/cargo-wasm build --release -p menon-webhooks-wasm, then
@@ -18,6 +19,8 @@
 #   MENON_JS_TARGET_DIR     cargo target folder, default <repo>/target/js (kept apart from
 #                           the workspace's own target/ so builds do not wait on each other)
 #   MENON_JS_SKIP_NATIVE=1  do not build the native addon (the package then runs on wasm)
+#   MENON_JS_NATIVE_ONLY=1  build the native addon only (step 2: no npm, no wasm), what each
+#                           platform job of .github/workflows/npm.yml runs
 #   MENON_WASM_OPT_LEVEL    opt-level of the wasm build, default 3 (about twice the speed of
 #                           "s" for ~3.5 KB more gzipped; "s" or "z" for size)
 set -euo pipefail
@@ -31,15 +34,37 @@ t0=$SECONDS
 step() { printf '==> bindings/js: %s\n' "$*" >&2; }
 die() { printf 'bindings/js/build.sh: error: %s\n' "$*" >&2; exit 1; }
 
-command -v node >/dev/null || die "node not found: install Node.js 18.17 or newer"
+command -v node >/dev/null || die "node not found: install Node.js 20 or newer"
 command -v cargo >/dev/null || die "cargo not found: install Rust with rustup"
 
 # ------------------------------------------------------------------------- npm ---
+# `npm install --no-save`, not `npm ci`: the platform packages in optionalDependencies
+# (@menon/webhooks-<platform>, one per folder of npm/) are published with each release, so
+# until a version's are on the registry the lockfile cannot hold them, and `npm ci` refuses
+# such a lockfile ("Missing: @menon/webhooks-linux-x64-gnu@ from lock file") where
+# `npm install` skips an optional package it cannot get. --no-save leaves package-lock.json
+# as it is; the check before it is the one `npm ci` would fail on: package.json asks for a
+# dependency the lockfile does not record at that spec.
+native_only=${MENON_JS_NATIVE_ONLY:-0}
 lock_hash=$(sha256sum "$here/package-lock.json" | cut -c1-16)
 stamp=$here/node_modules/.menon-lock-hash
-if [[ ! -f $stamp || $(cat "$stamp") != "$lock_hash" ]]; then
-    step "npm ci"
-    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+if [[ $native_only != 1 && ( ! -f $stamp || $(cat "$stamp") != "$lock_hash" ) ]]; then
+    node - "$here" <<'EOF'
+const { readFileSync } = require('node:fs');
+const dir = process.argv[2];
+const pkg = JSON.parse(readFileSync(`${dir}/package.json`, 'utf8'));
+const root = JSON.parse(readFileSync(`${dir}/package-lock.json`, 'utf8')).packages[''];
+for (const kind of ['dependencies', 'devDependencies', 'optionalDependencies']) {
+  for (const [name, spec] of Object.entries(pkg[kind] ?? {})) {
+    if (root[kind]?.[name] !== spec) {
+      console.error(`bindings/js/build.sh: error: package-lock.json is out of date (${kind}: ${name}@${spec}); run npm install in bindings/js`);
+      process.exit(1);
+    }
+  }
+}
+EOF
+    step "npm install (from package-lock.json)"
+    (cd "$here" && npm install --no-save --no-audit --no-fund --loglevel=error)
     echo "$lock_hash" >"$stamp"
 fi
 
@@ -48,7 +73,7 @@ wbg_version=$(sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p' "$rep
 [[ -n $wbg_version ]] || die "cannot read the pinned wasm-bindgen version from bindings/wasm/Cargo.toml"
 wbg_root=$cache/tools/wasm-bindgen-$wbg_version
 wbg=$wbg_root/bin/wasm-bindgen
-if [[ ! -x $wbg ]]; then
+if [[ $native_only != 1 && ! -x $wbg ]]; then
     step "installing wasm-bindgen-cli $wbg_version (once, about 2.5 minutes) into $wbg_root"
     mkdir -p "$cache/tools"
     rm -rf "$wbg_root.tmp"
@@ -85,6 +110,11 @@ if [[ ${MENON_JS_SKIP_NATIVE:-0} != 1 ]]; then
         cp "$target/native/release/$lib" "$addon.tmp"
         mv "$addon.tmp" "$addon"
     fi
+fi
+
+if [[ $native_only == 1 ]]; then
+    printf 'bindings/js: native addon built in %ss: %s\n' "$((SECONDS - t0))" "${addon:-none (MENON_JS_SKIP_NATIVE=1)}" >&2
+    exit 0
 fi
 
 # -------------------------------------------------------------- WebAssembly ---
@@ -130,7 +160,7 @@ esbuild=$here/node_modules/.bin/esbuild
 # import.meta.url has no CommonJS form: each bundle defines it from its own file name.
 meta=(--define:import.meta.url=__menon_import_meta_url
     "--banner:js=const __menon_import_meta_url = require('node:url').pathToFileURL(__filename).href;")
-"$esbuild" "$here/src/node.js" --bundle --format=cjs --platform=node --target=node18 \
+"$esbuild" "$here/src/node.js" --bundle --format=cjs --platform=node --target=node20 \
     --outfile="$here/dist/node.cjs" --log-level=warning "${meta[@]}"
 "$esbuild" "$here/src/browser.js" --bundle --format=cjs --platform=neutral --target=es2022 \
     --outfile="$here/dist/browser.cjs" --log-level=warning

@@ -1,6 +1,8 @@
-// The two backends on Node.js: the native addon built for this platform (native/), and
-// the WebAssembly build read from disk (dist/wasm/). Paths are relative to this file;
-// dist/node.cjs, the CommonJS bundle, sits at the same depth, so they hold for both.
+// The two backends on Node.js: the native addon for this platform (built into native/ in
+// a checkout, else the package @menon/webhooks-<platform> npm installed from
+// optionalDependencies), and the WebAssembly build read from disk (dist/wasm/). Paths are
+// relative to this file; dist/node.cjs, the CommonJS bundle, sits at the same depth, so they
+// hold for both.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as wasm from '../dist/wasm/menon_webhooks_wasm.js';
@@ -8,7 +10,11 @@ import * as wasm from '../dist/wasm/menon_webhooks_wasm.js';
 /** Platform names of the native addon this machine could use, most likely first. */
 function nativeTargets() {
   const { platform, arch } = process;
-  if (platform === 'linux') return [`linux-${arch}-gnu`, `linux-${arch}-musl`];
+  if (platform === 'linux') {
+    // glibc or musl as @napi-rs/cli's loader tells them: Node's report names the glibc it runs on.
+    const glibc = Boolean(process.report?.getReport?.().header?.glibcVersionRuntime);
+    return glibc ? [`linux-${arch}-gnu`, `linux-${arch}-musl`] : [`linux-${arch}-musl`, `linux-${arch}-gnu`];
+  }
   if (platform === 'win32') return [`win32-${arch}-msvc`];
   return [`${platform}-${arch}`];
 }
@@ -22,18 +28,21 @@ export function loadNative() {
   const failures = [];
   let builtButBroken = false;
   for (const target of nativeTargets()) {
-    const file = `../native/menon-webhooks.${target}.node`;
-    try {
-      return require(file);
-    } catch (e) {
-      const missing = e?.code === 'MODULE_NOT_FOUND';
-      builtButBroken ||= !missing;
-      failures.push(`${file.slice(3)}: ${missing ? 'not built' : e.message}`);
+    // A checkout's own build first (it is the newest), then the platform package.
+    for (const file of [`../native/menon-webhooks.${target}.node`, `@menon/webhooks-${target}`]) {
+      try {
+        return require(file);
+      } catch (e) {
+        const missing = e?.code === 'MODULE_NOT_FOUND';
+        builtButBroken ||= !missing;
+        failures.push(`${file.replace('../', '')}: ${missing ? (file[0] === '@' ? 'not installed' : 'not built') : e.message}`);
+      }
     }
   }
   const error = new Error(
     `no native @menon/webhooks addon loads on ${process.platform}-${process.arch} ` +
-      `(${failures.join('; ')}): build it with bindings/js/build.sh, or let the ` +
+      `(${failures.join('; ')}): install @menon/webhooks with its optional dependencies, ` +
+      'build it with bindings/js/build.sh, or let the ' +
       'WebAssembly build run (MENON_WEBHOOKS_BACKEND unset or wasm)',
   );
   error.code = 'ERR_MENON_NATIVE_UNAVAILABLE';
