@@ -643,7 +643,8 @@ export class StandardWebhook {
   verify(
     payload: string | Uint8Array | ArrayBuffer,
     headers: HeadersLike,
-    options?: { now?: number | (() => number) },
+    /** `jsonParse: false` skips parsing and returns `undefined`, as npm `standardwebhooks`. */
+    options?: { now?: number | (() => number); jsonParse?: boolean },
   ): unknown;
   /** The `webhook-signature` value: `v1,<base64>` or `v1a,<base64>`. */
   sign(msgId: string, timestamp: Date | number, payload: string | Uint8Array | ArrayBuffer): string;

@@ -304,7 +304,10 @@ export function createApi(backend, name) {
       this.#key = backend.StandardKey.fromBytes(bytes);
     }
 
-    /** Checks webhook-id, webhook-timestamp and webhook-signature; returns the payload parsed. */
+    /**
+     * Checks webhook-id, webhook-timestamp and webhook-signature; returns the payload parsed,
+     * or `undefined` with `{ jsonParse: false }` (as npm `standardwebhooks` does).
+     */
     verify(payload, headers, options = {}) {
       const input = rawInput(payload, 'verify');
       if (input === undefined) {
@@ -321,6 +324,7 @@ export function createApi(backend, name) {
           ? key.verifyStr(id, timestamp, signature, input.text, now)
           : key.verify(id, timestamp, signature, input.bytes, now),
       );
+      if (options.jsonParse === false) return undefined;
       return parseEvent(input.text ?? decodeUtf8(input.bytes));
     }
 

@@ -52,6 +52,12 @@ for (const { name, api } of BACKENDS) {
       test: 2432232314,
     });
     assert.equal(wh.publicKey, undefined);
+    // { jsonParse: false } verifies and returns undefined, as npm standardwebhooks does.
+    const good = headers(MSG_ID, TIMESTAMP, SIGNATURE);
+    assert.equal(wh.verify(PAYLOAD, good, { now: TIMESTAMP, jsonParse: false }), undefined);
+    assert.throws(() => wh.verify(`${PAYLOAD} `, good, { now: TIMESTAMP, jsonParse: false }), {
+      code: 'signature_mismatch',
+    });
     const raw = Buffer.from(SECRET.slice('whsec_'.length), 'base64');
     assert.equal(new StandardWebhook(raw).sign(MSG_ID, TIMESTAMP, PAYLOAD), SIGNATURE);
   });
