@@ -39,13 +39,15 @@ impl StandardWebhook {
         Ok(Self { key })
     }
 
-    /// Verifies a message and returns its payload, parsed as JSON.
-    #[pyo3(signature = (data, headers, *, now = None))]
+    /// Verifies a message and returns its payload, parsed as JSON (`None` with
+    /// `json_parse=False`, as the official library).
+    #[pyo3(signature = (data, headers, *, now = None, json_parse = true))]
     fn verify<'py>(
         &self,
         data: &Bound<'py, PyAny>,
         headers: &Bound<'py, PyAny>,
         now: Option<i64>,
+        json_parse: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = data.py();
         let body = convert::raw_body(data)
@@ -62,6 +64,9 @@ impl StandardWebhook {
         self.key
             .verify(&id, &timestamp, &signature, body.as_slice(), now)
             .map_err(|e| errors::verify_error(py, &e))?;
+        if !json_parse {
+            return Ok(py.None().into_bound(py));
+        }
         let loads = py
             .import(intern!(py, "json"))?
             .getattr(intern!(py, "loads"))?;

@@ -59,6 +59,12 @@ def test_the_official_example() -> None:
         "test": 2432232314
     }
     assert wh.public_key is None
+    # json_parse=False verifies and returns None, as the official class does; a bad
+    # signature is still refused.
+    good = headers(MSG_ID, TIMESTAMP, SIGNATURE)
+    assert wh.verify(PAYLOAD, good, now=TIMESTAMP, json_parse=False) is None
+    with pytest.raises(WebhookVerificationError):
+        wh.verify(PAYLOAD + " ", good, now=TIMESTAMP, json_parse=False)
     # Raw key bytes, as the official class takes them.
     raw = base64.b64decode(SECRET[len("whsec_"):])
     assert StandardWebhook(raw).sign(MSG_ID, TIMESTAMP, PAYLOAD) == SIGNATURE

@@ -218,10 +218,16 @@ class StandardWebhook:
 
     def __new__(cls, whsecret: str | bytes) -> StandardWebhook: ...
     def verify(
-        self, data: str | bytes, headers: _Headers, *, now: int | None = None
+        self,
+        data: str | bytes,
+        headers: _Headers,
+        *,
+        now: int | None = None,
+        json_parse: bool = True,
     ) -> Any:
         """Check ``webhook-id``, ``webhook-timestamp`` (5 minutes either way) and
-        ``webhook-signature``; return the payload parsed as JSON."""
+        ``webhook-signature``; return the payload parsed as JSON (``None`` with
+        ``json_parse=False``, as ``standardwebhooks``)."""
     def sign(self, msg_id: str, timestamp: datetime | int, data: str | bytes) -> str:
         """The ``webhook-signature`` value: ``v1,<base64>`` or ``v1a,<base64>``."""
     @property
