@@ -9,9 +9,9 @@ use std::fmt;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use menon_webhooks::standard::StandardSigningKey;
+use menon_webhooks::standard::{StandardKey, StandardSigningKey};
 
-use crate::delivery::SigningScheme;
+use crate::scheme::SigningScheme;
 
 /// The OS RNG could not be read (a broken sandbox, an exotic platform).
 #[derive(Debug)]
@@ -77,7 +77,7 @@ pub fn log_ids(n: usize) -> Result<Vec<String>, RngError> {
 /// bytes in URL-safe base64 (43 characters); for `standard-v1`, `whsec_` + 32 random
 /// bytes in standard base64 (as Standard Webhooks libraries decode it); for
 /// `standard-v1a`, an Ed25519 signing key `whsk_` (its public key is
-/// [`crate::delivery::public_key`]).
+/// [`public_key`]).
 pub fn webhook_secret(scheme: SigningScheme) -> Result<Secret, RngError> {
     match scheme {
         SigningScheme::Menon => token::<32>("whsec_").map(Secret::new),
@@ -90,6 +90,17 @@ pub fn webhook_secret(scheme: SigningScheme) -> Result<Secret, RngError> {
             Ok(Secret::new(StandardSigningKey::from_seed(&seed).to_text()))
         }
     }
+}
+
+/// The `whpk_` public key of a `standard-v1a` signing key; `None` for the other schemes'
+/// secrets (and for text that is no signing key).
+pub fn public_key(scheme: SigningScheme, secret: &Secret) -> Option<String> {
+    if !scheme.is_asymmetric() {
+        return None;
+    }
+    StandardKey::parse(secret.expose())
+        .ok()
+        .and_then(|key| key.public_key())
 }
 
 /// An API key, `mk_` + 32 random bytes.

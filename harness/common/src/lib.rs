@@ -12,6 +12,7 @@
 pub mod delivery;
 pub mod ids;
 pub mod samples;
+pub mod scheme;
 
 mod duration;
 mod shutdown;
