@@ -22,6 +22,89 @@ pub fn user_agent() -> String {
     )
 }
 
+/// The `User-Agent` header's name, as PROTOCOL §2 spells it.
+const USER_AGENT_HEADER: &str = "User-Agent";
+
+/// Every header name of a `menon` delivery, as PROTOCOL §2 spells them.
+const MENON_HEADER_NAMES: [&str; 9] = [
+    headers::CONTENT_TYPE,
+    USER_AGENT_HEADER,
+    headers::EVENT,
+    headers::EVENT_ID,
+    headers::DELIVERY,
+    headers::TIMESTAMP,
+    headers::SIGNATURE,
+    headers::SIGNATURE_V2,
+    headers::TEST,
+];
+
+/// Every header name of a Standard Webhooks delivery, as PROTOCOL §2 spells them (the
+/// `webhook-*` names in lower case, as the Standard Webhooks specification writes them).
+const STANDARD_HEADER_NAMES: [&str; 8] = [
+    headers::CONTENT_TYPE,
+    USER_AGENT_HEADER,
+    headers::EVENT,
+    headers::DELIVERY,
+    headers::standard::ID,
+    headers::standard::TIMESTAMP,
+    headers::standard::SIGNATURE,
+    headers::TEST,
+];
+
+/// The header names a `scheme` delivery can carry, spelled as PROTOCOL §2 spells them
+/// (the core's [`headers`] constants and `User-Agent`).
+pub const fn docs_header_names(scheme: SigningScheme) -> &'static [&'static str] {
+    match scheme {
+        SigningScheme::Menon => &MENON_HEADER_NAMES,
+        SigningScheme::StandardV1 | SigningScheme::StandardV1a => &STANDARD_HEADER_NAMES,
+    }
+}
+
+/// `name` (any case) as PROTOCOL §2 spells it (`x-menon-signature-v2` →
+/// `X-Menon-Signature-V2`, `WEBHOOK-ID` → `webhook-id`); a name the protocol does not
+/// define in [`title_case`].
+pub fn docs_spelling(name: &str) -> String {
+    MENON_HEADER_NAMES
+        .iter()
+        .chain(&STANDARD_HEADER_NAMES)
+        .find(|known| known.eq_ignore_ascii_case(name))
+        .map_or_else(|| title_case(name), |known| (*known).to_owned())
+}
+
+/// `x-menon-event-id` → `X-Menon-Event-Id`: a header name as hyper writes every name when
+/// told to write title case (`http1_title_case_headers`): the first letter and each letter
+/// after a `-` in upper case, the others in lower case (a `HeaderMap` holds lower case).
+pub fn title_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut word_start = true;
+    for c in name.chars() {
+        out.push(if word_start {
+            c.to_ascii_uppercase()
+        } else {
+            c.to_ascii_lowercase()
+        });
+        word_start = c == '-';
+    }
+    out
+}
+
+/// Whether a client that writes header names in title case puts every header of a
+/// `scheme` delivery on the wire as PROTOCOL §2 spells it. HTTP header names are
+/// case-insensitive, but a receiver behind a gateway that keeps the sender's spelling in
+/// a case-sensitive map (API Gateway REST events) sees what was written.
+///
+/// - `menon`: yes. `Content-Type`, `User-Agent`, `X-Menon-Event-Id`,
+///   `X-Menon-Signature-V2`, … are their own title case, so the server sends Menon
+///   deliveries through a title-case client and they arrive spelled as the docs show.
+/// - `standard-v1`, `standard-v1a`: no. Title case would write `Webhook-Id` where the
+///   Standard Webhooks specification writes `webhook-id`; those deliveries go out in lower
+///   case (hyper's default), the specification's spelling of the three `webhook-*` names.
+pub fn title_case_is_docs_spelling(scheme: SigningScheme) -> bool {
+    docs_header_names(scheme)
+        .iter()
+        .all(|name| title_case(name) == *name)
+}
+
 /// One attempt to send.
 #[derive(Debug)]
 pub struct Delivery<'a> {
@@ -220,6 +303,52 @@ mod tests {
             }
         }
         Ok(())
+    }
+
+    #[test]
+    fn title_case_is_the_docs_spelling_of_menon_headers_only() {
+        assert_eq!(title_case("x-menon-signature-v2"), "X-Menon-Signature-V2");
+        assert_eq!(title_case("x-menon-event-id"), "X-Menon-Event-Id");
+        assert_eq!(title_case("webhook-id"), "Webhook-Id");
+        assert!(title_case_is_docs_spelling(SigningScheme::Menon));
+        assert!(!title_case_is_docs_spelling(SigningScheme::StandardV1));
+        assert!(!title_case_is_docs_spelling(SigningScheme::StandardV1a));
+        assert_eq!(docs_spelling("x-menon-signature"), "X-Menon-Signature");
+        assert_eq!(docs_spelling("WEBHOOK-SIGNATURE"), "webhook-signature");
+        assert_eq!(docs_spelling("content-type"), "Content-Type");
+        assert_eq!(docs_spelling("x-other"), "X-Other");
+        // Every name the core sends is in the lists, for both families.
+        let body = br#"{"created_at":"2024-01-15T10:30:00Z","data":{},"id":"evt_1","type":"listing.created"}"#;
+        for scheme in SigningScheme::ALL {
+            let secrets = [crate::ids::webhook_secret(scheme).unwrap_or_else(|_| {
+                Secret::new(String::from("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
+            })];
+            let map = delivery_headers(&Delivery {
+                url: "https://example.com/",
+                event_type: "listing.created",
+                event_id: "evt_1",
+                log_id: "log_1",
+                body,
+                secrets: &secrets,
+                timestamp: 1_705_314_600,
+                test: true,
+                scheme,
+            });
+            let names: Vec<String> = map
+                .iter()
+                .flat_map(|m| m.keys())
+                .map(|n| n.as_str().to_owned())
+                .collect();
+            assert!(!names.is_empty(), "{scheme}");
+            for name in names {
+                assert!(
+                    docs_header_names(scheme)
+                        .iter()
+                        .any(|known| known.eq_ignore_ascii_case(&name)),
+                    "{scheme}: {name}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -141,13 +141,17 @@ impl Skew {
     }
 }
 
-/// The Standard Webhooks rotation cases: a `webhook-signature` with two entries, one by
-/// the receiver's key and one by another key of the same scheme.
+/// The rotation cases: a signature header with two entries, one by the receiver's key (the
+/// one given to `grade`, the old one in a rotation) and one by another key of the same
+/// scheme (the new one). Standard Webhooks: two `webhook-signature` entries. Menon: two
+/// `v2=` entries in `X-Menon-Signature-V2`, and `X-Menon-Signature` signed with the new
+/// secret, as the server signs while a secret is rotated (PROTOCOL §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Rotation {
     /// The receiver's entry first, then the other key's.
     GoodFirst,
-    /// The other key's entry first, then the receiver's.
+    /// The other key's entry first, then the receiver's (the order the server sends:
+    /// newest first).
     GoodSecond,
 }
 
@@ -240,8 +244,10 @@ pub enum CaseId {
     NonAscii,
     /// `signature/large-body`
     LargeBody,
-    /// `signature/rotation/<order>` (Standard Webhooks only)
+    /// `signature/rotation/<order>`
     Rotation(Rotation),
+    /// `signature/header-case`: the header names in the docs' spelling and in mixed case
+    HeaderCase,
     /// `signature/missing`
     Missing,
     /// `signature/wrong-secret`
@@ -268,6 +274,10 @@ pub enum CaseId {
     UnknownEventType,
     /// `robustness/test-event`
     TestEvent,
+    /// `robustness/extra-fields`: `data` with members the docs do not show (yet)
+    ExtraFields,
+    /// `robustness/out-of-order`: an update of a listing not seen created
+    OutOfOrder,
 }
 
 impl CaseId {
@@ -277,6 +287,7 @@ impl CaseId {
         ids.extend([CaseId::NonAscii, CaseId::LargeBody]);
         ids.extend(Rotation::ALL.map(CaseId::Rotation));
         ids.extend([
+            CaseId::HeaderCase,
             CaseId::Missing,
             CaseId::WrongSecret,
             CaseId::TamperedBody,
@@ -296,6 +307,8 @@ impl CaseId {
             CaseId::Burst,
             CaseId::UnknownEventType,
             CaseId::TestEvent,
+            CaseId::ExtraFields,
+            CaseId::OutOfOrder,
         ]);
         ids
     }
@@ -308,22 +321,31 @@ impl CaseId {
     }
 
     /// Whether a run with `scheme` has this case: the malformed `X-Menon-Signature` cases
-    /// are Menon's, the rotation, forged and wrong-id cases Standard Webhooks'.
+    /// are Menon's, the forged and wrong-id cases Standard Webhooks'.
     pub const fn applies_to(self, scheme: SigningScheme) -> bool {
         let standard = !matches!(scheme, SigningScheme::Menon);
         match self {
             CaseId::Malformed(_) => !standard,
-            CaseId::Rotation(_) | CaseId::Forged | CaseId::WrongId => standard,
+            CaseId::Forged | CaseId::WrongId => standard,
             _ => true,
         }
     }
 
-    /// Its tier with `scheme`: everything is a MUST but a replayed timestamp for Menon
-    /// (receivers written from the docs check v1 alone and cannot see it); Standard
-    /// Webhooks signs its timestamp, so there a replay must be refused.
+    /// Its tier with `scheme`: everything is a MUST but
+    /// - a replayed timestamp for Menon (receivers written from the docs check v1 alone and
+    ///   cannot see it); Standard Webhooks signs its timestamp, so there a replay must be
+    ///   refused;
+    /// - an update that arrives before its create (`robustness/out-of-order`): a receiver
+    ///   that answers 5xx to it until the create has come is retried and recovers when the
+    ///   create is only late; it loses the update only when the create never comes (PROTOCOL
+    ///   §7 says why this is a SHOULD).
+    ///
+    /// A MUST case can still end in `warn`: the Menon rotation cases, when both orders are
+    /// refused by a receiver that checks `X-Menon-Signature` alone (as for a replay, it
+    /// cannot see the v2 header it ignores).
     pub const fn tier(self, scheme: SigningScheme) -> Tier {
         match (self, scheme) {
-            (CaseId::Skewed(_), SigningScheme::Menon) => Tier::Should,
+            (CaseId::Skewed(_), SigningScheme::Menon) | (CaseId::OutOfOrder, _) => Tier::Should,
             _ => Tier::Must,
         }
     }
@@ -335,6 +357,7 @@ impl CaseId {
             | CaseId::NonAscii
             | CaseId::LargeBody
             | CaseId::Rotation(_)
+            | CaseId::HeaderCase
             | CaseId::Missing
             | CaseId::WrongSecret
             | CaseId::TamperedBody
@@ -344,7 +367,10 @@ impl CaseId {
             | CaseId::Skewed(_) => Group::Signature,
             CaseId::Acknowledged(_) | CaseId::ProcessedOnce(_) => Group::Idempotency,
             CaseId::Deadline | CaseId::Burst => Group::Fast200,
-            CaseId::UnknownEventType | CaseId::TestEvent => Group::Robustness,
+            CaseId::UnknownEventType
+            | CaseId::TestEvent
+            | CaseId::ExtraFields
+            | CaseId::OutOfOrder => Group::Robustness,
         }
     }
 
@@ -371,7 +397,7 @@ impl CaseId {
                                  control characters is accepted"
                 .into(),
             CaseId::LargeBody => "a validly signed 256 KiB body is accepted".into(),
-            CaseId::Rotation(r) => {
+            CaseId::Rotation(r) if standard => {
                 let order = match r {
                     Rotation::GoodFirst => "the receiver's key's entry first, another key's second",
                     Rotation::GoodSecond => {
@@ -381,6 +407,38 @@ impl CaseId {
                 format!(
                     "a `webhook-signature` with two entries ({order}), as during a key \
                      rotation, is accepted (2xx): any one valid entry passes"
+                )
+            }
+            CaseId::Rotation(r) => {
+                let order = match r {
+                    Rotation::GoodFirst => {
+                        "the receiver's secret's entry first, the new one's second"
+                    }
+                    Rotation::GoodSecond => {
+                        "the new secret's entry first, as the server sends them, the receiver's \
+                         second"
+                    }
+                };
+                format!(
+                    "during a secret rotation (X-Menon-Signature signed with a new secret the \
+                     receiver does not hold yet), an X-Menon-Signature-V2 with two `v2=` entries \
+                     ({order}) is accepted (2xx); accepting one order only fails (it reads one \
+                     entry), refusing both warns (it checks X-Menon-Signature alone)"
+                )
+            }
+            CaseId::HeaderCase => {
+                let (docs, mixed) = if standard {
+                    (
+                        "`webhook-signature`, `X-Menon-Event`",
+                        "`wEbHoOk-sIgNaTuRe`",
+                    )
+                } else {
+                    ("`X-Menon-Signature`", "`x-mEnOn-sIgNaTuRe`")
+                };
+                format!(
+                    "a valid delivery with its header names spelled as in the docs ({docs}) and \
+                     one spelled in mixed case ({mixed}) are both accepted: header names are \
+                     case-insensitive (the other cases send them in lowercase)"
                 )
             }
             CaseId::Missing if standard => {
@@ -437,6 +495,16 @@ impl CaseId {
             CaseId::TestEvent => "a validly signed test delivery (header `X-Menon-Test: true`) \
                                   is acknowledged (2xx)"
                 .into(),
+            CaseId::ExtraFields => "a valid `listing.created` whose `data` carries members the \
+                                    docs do not show yet (`data.actor`, \
+                                    `data.listing.location`) is acknowledged (2xx)"
+                .into(),
+            CaseId::OutOfOrder => "a `listing.updated` of a listing the receiver has not seen \
+                                   created is acknowledged (2xx), as are that listing's \
+                                   `listing.created` and next update sent after it: deliveries \
+                                   carry no ordering promise (a warning only: a 5xx to it is \
+                                   retried and passes once the create has come)"
+                .into(),
         }
     }
 
@@ -447,7 +515,9 @@ impl CaseId {
             CaseId::Valid(_) | CaseId::NonAscii if standard => FIX_ACCEPT_STANDARD,
             CaseId::Valid(_) | CaseId::NonAscii => FIX_ACCEPT,
             CaseId::LargeBody => FIX_LARGE,
-            CaseId::Rotation(_) => FIX_ROTATION,
+            CaseId::Rotation(_) if standard => FIX_ROTATION,
+            CaseId::Rotation(_) => FIX_ROTATION_MENON,
+            CaseId::HeaderCase => FIX_HEADER_CASE,
             CaseId::Missing
             | CaseId::WrongSecret
             | CaseId::TamperedBody
@@ -471,6 +541,8 @@ impl CaseId {
             CaseId::ProcessedOnce(_) => FIX_ONCE,
             CaseId::Deadline | CaseId::Burst => FIX_FAST,
             CaseId::UnknownEventType | CaseId::TestEvent => FIX_ROBUST,
+            CaseId::ExtraFields => FIX_EXTRA_FIELDS,
+            CaseId::OutOfOrder => FIX_ORDER,
         }
     }
 }
@@ -495,6 +567,7 @@ impl CaseId {
             CaseId::WrongSecret => f.write_str("wrong-secret"),
             CaseId::TamperedBody => f.write_str("tampered-body"),
             CaseId::Rotation(r) => write!(f, "rotation/{}", r.name()),
+            CaseId::HeaderCase => f.write_str("header-case"),
             CaseId::Forged => f.write_str("forged"),
             CaseId::WrongId => f.write_str("wrong-id"),
             CaseId::Malformed(m) => write!(f, "malformed/{}", m.name()),
@@ -505,6 +578,8 @@ impl CaseId {
             CaseId::Burst => f.write_str("burst"),
             CaseId::UnknownEventType => f.write_str("unknown-event-type"),
             CaseId::TestEvent => f.write_str("test-event"),
+            CaseId::ExtraFields => f.write_str("extra-fields"),
+            CaseId::OutOfOrder => f.write_str("out-of-order"),
         }
     }
 }
@@ -571,6 +646,25 @@ const FIX_ACCEPT_STANDARD: &str = "Verify the raw request body exactly as receiv
 const FIX_ROTATION: &str = "During a key rotation webhook-signature holds one space-separated \
     entry per key (`v1,…` or `v1a,…`), newest first: try every entry and accept when any one \
     verifies, not only the first (Standard Webhooks libraries do).";
+const FIX_ROTATION_MENON: &str = "During a secret rotation X-Menon-Signature is signed with \
+    the new secret, which you may not hold yet, and X-Menon-Signature-V2 carries one `v2=` \
+    entry per live secret, newest first: verify X-Menon-Signature-V2 when it is present and \
+    accept when any one of its `v2=` entries verifies (the SDKs' verify does), not only the \
+    first or the last.";
+const FIX_HEADER_CASE: &str = "Read headers case-insensitively: through your framework's \
+    header accessor (Express `req.get`, Starlette `request.headers`, an `http::HeaderMap`), or, \
+    with a case-sensitive map (API Gateway REST `event.headers`, a dict or object built from \
+    raw headers), lowercase every name first and look up the lowercase one. Menon's server \
+    writes `X-Menon-Signature`; proxies and HTTP/2 write `x-menon-signature`.";
+const FIX_EXTRA_FIELDS: &str = "Validate the members you use and ignore the others: the docs \
+    add members to `data` over time. Let your schema allow unknown members (pydantic's default \
+    `extra=\"ignore\"`, not `\"forbid\"`; zod without `.strict()`; serde without \
+    `deny_unknown_fields`), and keep verifying the raw body.";
+const FIX_ORDER: &str = "Acknowledge every valid delivery whatever order it comes in: \
+    deliveries carry no ordering promise (PROTOCOL §5). Keep an update to something you have \
+    not seen (or fetch its current state from the API) and apply events by `created_at`. A \
+    5xx makes Menon retry it for about 26 hours and then drop it, and answering 5xx to every \
+    delivery for that long disables the webhook.";
 const FIX_REFUSE_STANDARD: &str = "Verify `<webhook-id>.<webhook-timestamp>.<raw body>` against \
     the entries of webhook-signature with your key (a Standard Webhooks library or the SDK), \
     comparing whole signatures in constant time, and answer 400 or 401 when none verifies or a \
@@ -706,25 +800,45 @@ mod tests {
         let menon = ids(SigningScheme::Menon);
         let standard = ids(SigningScheme::StandardV1);
         assert_eq!(standard, ids(SigningScheme::StandardV1a));
-        assert_eq!(standard.len(), 42);
+        assert_eq!(standard.len(), 45);
         assert!(menon.contains(&"signature/malformed/md5".into()));
         assert!(!standard
             .iter()
             .any(|id| id.starts_with("signature/malformed/")));
+        for id in ["signature/forged", "signature/wrong-id"] {
+            assert!(
+                standard.contains(&id.into()) && !menon.contains(&id.into()),
+                "{id}"
+            );
+        }
         for id in [
             "signature/rotation/good-first",
             "signature/rotation/good-second",
-            "signature/forged",
-            "signature/wrong-id",
+            "signature/header-case",
+            "robustness/extra-fields",
+            "robustness/out-of-order",
         ] {
             assert!(
-                standard.contains(&id.into()) && !menon.contains(&id.into()),
+                standard.contains(&id.into()) && menon.contains(&id.into()),
                 "{id}"
             );
         }
         let stale = CaseId::Skewed(Skew::Stale);
         assert_eq!(stale.tier(SigningScheme::Menon), Tier::Should);
         assert_eq!(stale.tier(SigningScheme::StandardV1a), Tier::Must);
+        for scheme in SigningScheme::ALL {
+            assert_eq!(CaseId::OutOfOrder.tier(scheme), Tier::Should);
+            assert_eq!(
+                CaseId::Rotation(Rotation::GoodFirst).tier(scheme),
+                Tier::Must
+            );
+            assert_eq!(CaseId::HeaderCase.tier(scheme), Tier::Must);
+            assert_eq!(CaseId::ExtraFields.tier(scheme), Tier::Must);
+        }
+        assert_ne!(
+            CaseId::Rotation(Rotation::GoodFirst).fix(SigningScheme::Menon),
+            CaseId::Rotation(Rotation::GoodFirst).fix(SigningScheme::StandardV1)
+        );
         assert!(CaseId::Forged.is_refusal() && CaseId::WrongId.is_refusal());
         assert!(!CaseId::Rotation(Rotation::GoodSecond).is_refusal());
     }
@@ -753,13 +867,16 @@ mod tests {
             ),
             (CaseId::Burst, "fast-200/burst"),
             (CaseId::TestEvent, "robustness/test-event"),
+            (CaseId::HeaderCase, "signature/header-case"),
+            (CaseId::ExtraFields, "robustness/extra-fields"),
+            (CaseId::OutOfOrder, "robustness/out-of-order"),
         ];
         for (id, text) in ids {
             assert_eq!(id.to_string(), text);
             assert_eq!(serde_json::to_value(id).ok(), Some(text.into()));
         }
         assert_eq!(format!("{:<20}|", CaseId::Burst), "fast-200/burst      |");
-        assert_eq!(catalogue(SigningScheme::Menon).len(), 44);
+        assert_eq!(catalogue(SigningScheme::Menon).len(), 49);
         assert!(Selection::parse(Some("*/burst")).selects(CaseId::Burst));
     }
 

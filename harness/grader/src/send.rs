@@ -86,6 +86,27 @@ impl Outgoing {
         Self::build(body, &envelope.kind, &envelope.id, &signing)
     }
 
+    /// A Menon delivery of `envelope` as the server sends it while a secret is rotated,
+    /// with the entries in a chosen order: `X-Menon-Signature` signed with `newest`, and
+    /// `X-Menon-Signature-V2` with one `v2=` entry per secret of `v2_order`, in that order.
+    /// Both headers are the core's ([`Outgoing::signed`] and [`Outgoing::signed_by_each`]
+    /// at the same timestamp); this only puts them in one delivery.
+    pub fn signed_during_rotation(
+        envelope: &Envelope,
+        newest: &str,
+        v2_order: &[&str],
+        timestamp: u64,
+    ) -> Result<Self, String> {
+        let scheme = SigningScheme::Menon;
+        let mut out = Self::signed_by_each(envelope, scheme, v2_order, timestamp)?;
+        let v1 = Self::signed(envelope, scheme, newest, timestamp)?;
+        let signature = v1
+            .get(headers::SIGNATURE)
+            .ok_or("the core signed no X-Menon-Signature")?;
+        out.set(headers::SIGNATURE, signature);
+        Ok(out)
+    }
+
     /// A correctly signed delivery of `body` (already the bytes to send).
     pub fn signed_bytes(
         body: Vec<u8>,
@@ -273,44 +294,110 @@ fn excerpt(bytes: &[u8]) -> String {
     text
 }
 
+/// How the header names of a delivery are written on the wire ([`Client::send_spelled`]).
+/// Every other delivery goes out in lower case (hyper's default: `x-menon-signature`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spelling {
+    /// As PROTOCOL §2 spells them: `X-Menon-Signature`, `Content-Type`, and for Standard
+    /// Webhooks `webhook-id` ([`delivery::docs_spelling`]).
+    Docs,
+    /// Mixed case: in each `-`-separated word, lower case and upper case letters in turn,
+    /// starting lower (`x-mEnOn-sIgNaTuRe`, `wEbHoOk-iD`): neither lower, upper nor title
+    /// case, so a receiver that tries the usual spellings one by one does not find it.
+    Mixed,
+}
+
+impl Spelling {
+    /// Both, in the order the header-case case sends them.
+    pub const ALL: [Spelling; 2] = [Spelling::Docs, Spelling::Mixed];
+
+    /// `name` in this spelling.
+    pub fn spell(self, name: &str) -> String {
+        match self {
+            Spelling::Docs => delivery::docs_spelling(name),
+            Spelling::Mixed => {
+                let mut out = String::with_capacity(name.len());
+                let mut upper = false;
+                for c in name.chars() {
+                    if c == '-' {
+                        out.push(c);
+                        upper = false;
+                        continue;
+                    }
+                    out.push(if upper {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c.to_ascii_lowercase()
+                    });
+                    upper = !upper;
+                }
+                out
+            }
+        }
+    }
+
+    /// For reasons: `as in the docs` or `in mixed case`.
+    pub const fn what(self) -> &'static str {
+        match self {
+            Spelling::Docs => "as in the docs",
+            Spelling::Mixed => "in mixed case",
+        }
+    }
+}
+
 /// The HTTP client deliveries go out on: no redirects followed, the delivery timeout.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
+    /// The same, writing header names in title case: what [`Client::send_spelled`] sends
+    /// over https, where the grader cannot write the bytes itself.
+    title_case: reqwest::Client,
 }
 
 impl Client {
     /// A client with the delivery timeout, trusting the web PKI roots and, when given,
     /// the PEM CA certificates in `ca_cert` (a receiver whose certificate a local CA signed).
     pub fn new(ca_cert: Option<&std::path::Path>) -> Result<Self, String> {
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .redirect(reqwest::redirect::Policy::none())
-            // The receiver is graded, not a proxy named by HTTP_PROXY and the like.
-            .no_proxy()
-            .timeout(DELIVERY_TIMEOUT)
-            // A new connection per delivery: a receiver that closes one (after a 413, say)
-            // must not make the next case's request fail on a reused connection.
-            .pool_max_idle_per_host(0);
-        if let Some(path) = ca_cert {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
-            if certs.is_empty() {
-                return Err(format!(
-                    "--ca-cert {} holds no PEM certificate",
-                    path.display()
-                ));
+        let certs = match ca_cert {
+            None => Vec::new(),
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| format!("cannot read --ca-cert {}: {e}", path.display()))?;
+                let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
+                if certs.is_empty() {
+                    return Err(format!(
+                        "--ca-cert {} holds no PEM certificate",
+                        path.display()
+                    ));
+                }
+                certs
             }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
+        };
+        let build = |title_case: bool| {
+            let mut builder = reqwest::Client::builder()
+                .use_rustls_tls()
+                .redirect(reqwest::redirect::Policy::none())
+                // The receiver is graded, not a proxy named by HTTP_PROXY and the like.
+                .no_proxy()
+                .timeout(DELIVERY_TIMEOUT)
+                // A new connection per delivery: a receiver that closes one (after a 413,
+                // say) must not make the next case's request fail on a reused connection.
+                .pool_max_idle_per_host(0);
+            if title_case {
+                builder = builder.http1_title_case_headers();
             }
-        }
-        let http = builder
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        Ok(Self { http })
+            for cert in &certs {
+                builder = builder.add_root_certificate(cert.clone());
+            }
+            builder
+                .build()
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))
+        };
+        Ok(Self {
+            http: build(false)?,
+            title_case: build(true)?,
+        })
     }
 
     /// Checks that something answers HTTP at `url` (any status will do): a refused
@@ -328,10 +415,13 @@ impl Client {
     /// POSTs `outgoing` to `url` and records the exchange. Never fails: a failure is
     /// recorded as the exchange's error.
     pub async fn send(&self, url: &str, outgoing: &Outgoing) -> Exchange {
+        self.send_with(&self.http, url, outgoing).await
+    }
+
+    async fn send_with(&self, http: &reqwest::Client, url: &str, outgoing: &Outgoing) -> Exchange {
         let request = record(url, outgoing);
         let started = Instant::now();
-        let sent = self
-            .http
+        let sent = http
             .post(url)
             .headers(outgoing.headers.clone())
             .body(outgoing.body.clone())
@@ -367,6 +457,67 @@ impl Client {
         }
     }
 
+    /// POSTs `outgoing` to `url` with its header names spelled `spelling`, byte for byte,
+    /// and records the exchange (with the names as written). Over http the grader writes
+    /// the request itself; over https it can only ask its HTTP client for title case,
+    /// which is the docs' spelling of every Menon header: then the exchange says so in
+    /// its record, and a [`Spelling::Mixed`] delivery is not sent (its error says why).
+    pub async fn send_spelled(
+        &self,
+        url: &str,
+        outgoing: &Outgoing,
+        spelling: Spelling,
+    ) -> Exchange {
+        let https = url.starts_with("https:");
+        if !https {
+            let request = record_spelled(url, outgoing, |name| spelling.spell(name));
+            let started = Instant::now();
+            let result = tokio::time::timeout(
+                DELIVERY_TIMEOUT,
+                raw::post(url, &request.headers, &outgoing.body),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "no answer within the {} ms delivery timeout",
+                    DELIVERY_TIMEOUT.as_millis()
+                ))
+            });
+            let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+            return match result {
+                Ok((status, body)) => Exchange {
+                    request,
+                    response: Some(ResponseRecord {
+                        status,
+                        body_excerpt: excerpt(&body),
+                    }),
+                    error: None,
+                    duration_ms,
+                },
+                Err(error) => Exchange {
+                    request,
+                    response: None,
+                    error: Some(error),
+                    duration_ms,
+                },
+            };
+        }
+        if spelling == Spelling::Mixed {
+            return Exchange {
+                request: record_spelled(url, outgoing, |name| spelling.spell(name)),
+                response: None,
+                error: Some(String::from(
+                    "not sent: over https the grader cannot write header names itself (grade \
+                     over http to send the mixed-case spelling)",
+                )),
+                duration_ms: 0.0,
+            };
+        }
+        let mut exchange = self.send_with(&self.title_case, url, outgoing).await;
+        exchange.request = record_spelled(url, outgoing, delivery::title_case);
+        exchange
+    }
+
     /// GETs a JSON document (the probe).
     pub async fn get_json(&self, url: &str) -> Result<Value, String> {
         let response = self
@@ -386,8 +537,18 @@ impl Client {
     }
 }
 
-/// What a report shows of `outgoing` sent to `url`.
+/// What a report shows of `outgoing` sent to `url`: the header names in title case
+/// (`x-menon-event-id` → `X-Menon-Event-Id`), for reports that people read.
 pub fn record(url: &str, outgoing: &Outgoing) -> RequestRecord {
+    record_spelled(url, outgoing, delivery::title_case)
+}
+
+/// What a report shows of `outgoing` sent to `url`, each header name as `spell` writes it.
+pub fn record_spelled(
+    url: &str,
+    outgoing: &Outgoing,
+    spell: impl Fn(&str) -> String,
+) -> RequestRecord {
     RequestRecord {
         method: "POST",
         url: url.to_owned(),
@@ -395,7 +556,7 @@ pub fn record(url: &str, outgoing: &Outgoing) -> RequestRecord {
             .headers
             .iter()
             .map(|(n, v)| Header {
-                name: display_name(n.as_str()),
+                name: spell(n.as_str()),
                 value: String::from_utf8_lossy(v.as_bytes()).into_owned(),
             })
             .collect(),
@@ -404,18 +565,154 @@ pub fn record(url: &str, outgoing: &Outgoing) -> RequestRecord {
     }
 }
 
-/// `x-menon-event-id` → `X-Menon-Event-Id`, for reports that people read.
-fn display_name(name: &str) -> String {
-    name.split('-')
-        .map(|part| {
-            let mut chars = part.chars();
-            match chars.next() {
-                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
-                None => String::new(),
+/// A POST over HTTP/1.1 written byte for byte, for the header spellings an HTTP client
+/// does not write (it lower-cases every name, or title-cases every name).
+mod raw {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use url::{Position, Url};
+
+    use super::Header;
+
+    /// The most of an answer's body read (the report keeps 2 KiB).
+    const BODY_LIMIT: usize = 64 * 1024;
+    /// The most of an answer's head read.
+    const HEAD_LIMIT: usize = 64 * 1024;
+
+    /// Sends `POST url` with `headers` exactly as given (then `Content-Length` and
+    /// `Connection: close`) and `body`; returns the status and (the start of) the body.
+    pub async fn post(
+        url: &str,
+        headers: &[Header],
+        body: &[u8],
+    ) -> Result<(u16, Vec<u8>), String> {
+        let url = Url::parse(url).map_err(|e| format!("the request failed: {url}: {e}"))?;
+        let authority = &url[Position::BeforeHost..Position::AfterPort];
+        let port = url.port_or_known_default().unwrap_or(80);
+        let host = url.host_str().unwrap_or_default();
+        let target = match &url[Position::BeforePath..Position::AfterQuery] {
+            "" => "/",
+            path => path,
+        };
+        let mut stream = tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port))
+            .await
+            .map_err(|e| format!("could not connect: {e}"))?;
+        let mut head = format!("POST {target} HTTP/1.1\r\nHost: {authority}\r\n");
+        for h in headers {
+            head.push_str(&format!("{}: {}\r\n", h.name, h.value));
+        }
+        head.push_str(&format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        ));
+        let failed = |e: std::io::Error| format!("the request failed: {e}");
+        stream.write_all(head.as_bytes()).await.map_err(failed)?;
+        stream.write_all(body).await.map_err(failed)?;
+        stream.flush().await.map_err(failed)?;
+        read_answer(&mut stream).await
+    }
+
+    /// Reads one answer (after any `1xx`): its status and body, framed by
+    /// `Content-Length`, chunked, or the end of the connection.
+    async fn read_answer(stream: &mut tokio::net::TcpStream) -> Result<(u16, Vec<u8>), String> {
+        let mut buffer: Vec<u8> = Vec::new();
+        loop {
+            let end = loop {
+                if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break at;
+                }
+                if buffer.len() > HEAD_LIMIT {
+                    return Err(String::from(
+                        "the request failed: an answer head over 64 KiB",
+                    ));
+                }
+                if read_more(stream, &mut buffer).await? == 0 {
+                    return Err(String::from(
+                        "the request failed: the connection closed before an answer",
+                    ));
+                }
+            };
+            let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+            buffer.drain(..end + 4);
+            let status = head
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse::<u16>().ok())
+                .filter(|_| head.starts_with("HTTP/1."))
+                .ok_or_else(|| {
+                    let line = head.lines().next().unwrap_or_default();
+                    format!("the request failed: not an HTTP/1.1 answer: {line:?}")
+                })?;
+            if (100..200).contains(&status) {
+                continue;
             }
-        })
-        .collect::<Vec<_>>()
-        .join("-")
+            let field = |name: &str| {
+                head.lines().skip(1).find_map(|line| {
+                    let (n, v) = line.split_once(':')?;
+                    n.trim()
+                        .eq_ignore_ascii_case(name)
+                        .then(|| v.trim().to_owned())
+                })
+            };
+            let length = field("content-length").and_then(|v| v.parse::<usize>().ok());
+            let chunked = field("transfer-encoding")
+                .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+            let body = if let Some(length) = length.filter(|_| !chunked) {
+                let want = length.min(BODY_LIMIT);
+                while buffer.len() < want && read_more(stream, &mut buffer).await? > 0 {}
+                buffer.truncate(want);
+                buffer
+            } else {
+                // Chunked, or to the end of the connection: read until it ends (or
+                // enough was read), then take the chunks' data out.
+                let done = |b: &[u8]| {
+                    chunked && (b.starts_with(b"0\r\n") || b.windows(5).any(|w| w == b"\n0\r\n"))
+                };
+                while buffer.len() < BODY_LIMIT
+                    && !done(&buffer)
+                    && read_more(stream, &mut buffer).await? > 0
+                {}
+                if chunked {
+                    dechunk(&buffer)
+                } else {
+                    buffer
+                }
+            };
+            return Ok((status, body));
+        }
+    }
+
+    async fn read_more(
+        stream: &mut tokio::net::TcpStream,
+        buffer: &mut Vec<u8>,
+    ) -> Result<usize, String> {
+        let mut chunk = [0_u8; 8192];
+        let n = stream
+            .read(&mut chunk)
+            .await
+            .map_err(|e| format!("the request failed: {e}"))?;
+        buffer.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+
+    /// The data of a chunked body (as much of it as is there).
+    pub fn dechunk(mut bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(line_end) = bytes.windows(2).position(|w| w == b"\r\n") {
+            let size_text = String::from_utf8_lossy(&bytes[..line_end]);
+            let size_text = size_text.split(';').next().unwrap_or_default().trim();
+            let Ok(size) = usize::from_str_radix(size_text, 16) else {
+                break;
+            };
+            if size == 0 {
+                break;
+            }
+            let start = line_end + 2;
+            let end = (start + size).min(bytes.len());
+            out.extend_from_slice(&bytes[start..end]);
+            bytes = bytes.get(end + 2..).unwrap_or_default();
+        }
+        out
+    }
 }
 
 /// A failed request, with its causes, in one line (as the server's logs say it).
@@ -437,7 +734,15 @@ mod tests {
         let again = out.redelivered()?;
         assert_ne!(again.get("x-menon-delivery"), out.get("x-menon-delivery"));
         assert_eq!(again.body, out.body);
-        assert_eq!(display_name("x-menon-signature-v2"), "X-Menon-Signature-V2");
+        let names: Vec<String> = record("http://x/", &out)
+            .headers
+            .into_iter()
+            .map(|h| h.name)
+            .collect();
+        assert!(
+            names.contains(&String::from("X-Menon-Signature-V2")),
+            "{names:?}"
+        );
         Ok(())
     }
 
@@ -465,6 +770,66 @@ mod tests {
             assert_ne!(again.get("x-menon-delivery"), out.get("x-menon-delivery"));
         }
         Ok(())
+    }
+
+    #[test]
+    fn spellings() {
+        assert_eq!(
+            Spelling::Docs.spell("x-menon-signature-v2"),
+            "X-Menon-Signature-V2"
+        );
+        assert_eq!(Spelling::Docs.spell("x-menon-event-id"), "X-Menon-Event-Id");
+        assert_eq!(Spelling::Docs.spell("webhook-id"), "webhook-id");
+        assert_eq!(Spelling::Docs.spell("user-agent"), "User-Agent");
+        assert_eq!(
+            Spelling::Mixed.spell("x-menon-signature-v2"),
+            "x-mEnOn-sIgNaTuRe-v2"
+        );
+        assert_eq!(
+            Spelling::Mixed.spell("webhook-signature"),
+            "wEbHoOk-sIgNaTuRe"
+        );
+        assert_eq!(Spelling::Mixed.spell("Content-Type"), "cOnTeNt-tYpE");
+        for name in ["x-menon-signature", "webhook-id", "content-type"] {
+            let mixed = Spelling::Mixed.spell(name);
+            for other in [
+                name.to_owned(),
+                name.to_ascii_uppercase(),
+                delivery::title_case(name),
+            ] {
+                assert_ne!(mixed, other);
+            }
+        }
+    }
+
+    #[test]
+    fn rotation_deliveries_sign_v1_with_the_newest_and_v2_in_the_given_order() -> Result<(), String>
+    {
+        let t = 1_705_314_600;
+        let env = envelope("listing.updated", Map::new(), t)?;
+        let out =
+            Outgoing::signed_during_rotation(&env, "whsec_new", &["whsec_old", "whsec_new"], t)?;
+        let v1 = out.get("x-menon-signature").unwrap_or_default();
+        assert!(menon_webhooks::verify("whsec_new", &out.body, v1).is_ok());
+        assert!(menon_webhooks::verify("whsec_old", &out.body, v1).is_err());
+        let v2 = out.get("x-menon-signature-v2").unwrap_or_default();
+        let in_order =
+            Outgoing::signed_by_each(&env, SigningScheme::Menon, &["whsec_old", "whsec_new"], t)?;
+        assert_eq!(Some(v2), in_order.get("x-menon-signature-v2"));
+        for secret in ["whsec_old", "whsec_new"] {
+            assert!(menon_webhooks::verify_v2(&[secret], &out.body, v2, t, 300).is_ok());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn chunked_bodies_are_read() {
+        assert_eq!(
+            raw::dechunk(b"5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n"),
+            b"hello world"
+        );
+        assert_eq!(raw::dechunk(b"5\r\nhel"), b"hel");
+        assert_eq!(raw::dechunk(b"zz\r\n"), b"");
     }
 
     #[test]

@@ -29,7 +29,13 @@ async fn a_correct_standard_receiver_passes_strict_with_either_scheme() {
             "{scheme}: no Menon-only case"
         );
         for c in cases {
-            assert_eq!(c["tier"], "must", "{scheme}: {c}");
+            // Every case a MUST, but an update before its create (as for Menon).
+            let tier = if c["id"] == "robustness/out-of-order" {
+                "should"
+            } else {
+                "must"
+            };
+            assert_eq!(c["tier"], tier, "{scheme}: {c}");
         }
         // Signed the scheme's way: the webhook-* headers, no X-Menon-Signature.
         let headers: Vec<&str> = cases[0]["exchanges"][0]["request"]["headers"]

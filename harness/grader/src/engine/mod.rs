@@ -1,7 +1,8 @@
 //! Running the cases against a receiver (PROTOCOL §7).
 //!
 //! The cases run in a fixed order, group by group, so that runs are repeatable: the valid
-//! deliveries (21 fixtures, non-ASCII, 256 KiB), the refusals ([`signature`]),
+//! deliveries (21 fixtures, non-ASCII, 256 KiB, a rotation's two entries in both orders,
+//! the header names in other spellings), the refusals ([`signature`]),
 //! [`robustness`], the three [`idempotency`] scenarios (then the probe, once), and last
 //! the deadline and the burst of 100 ([`fast_200`]). Every request carries a fresh event
 //! id, so a receiver that remembers ids across runs grades the same the twentieth time as
@@ -26,7 +27,7 @@ use utoipa::ToSchema;
 
 use crate::cases::{Case, CaseId, Selection};
 use crate::judge::Verdict;
-use crate::send::{self, Client, Exchange, Outgoing};
+use crate::send::{self, Client, Exchange, Outgoing, Spelling};
 
 /// A judged case.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -220,6 +221,24 @@ impl Runner<'_> {
             }
         } else {
             self.client.send(&self.target.url, outgoing).await
+        };
+        self.progress.tick();
+        exchange
+    }
+
+    /// Sends `outgoing` with its header names spelled `spelling` ([`Client::send_spelled`]).
+    async fn send_spelled(&self, outgoing: &Outgoing, spelling: Spelling) -> Exchange {
+        let exchange = if self.target.dry_run {
+            Exchange {
+                request: send::record_spelled(&self.target.url, outgoing, |n| spelling.spell(n)),
+                response: None,
+                error: Some(String::from("dry run: not sent")),
+                duration_ms: 0.0,
+            }
+        } else {
+            self.client
+                .send_spelled(&self.target.url, outgoing, spelling)
+                .await
         };
         self.progress.tick();
         exchange

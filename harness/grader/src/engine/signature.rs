@@ -1,8 +1,9 @@
 //! The signature group: the deliveries a conforming receiver accepts (the 21 fixture
-//! types, a non-ASCII body, a 256 KiB body; for Standard Webhooks, a rotation's
-//! two-entry `webhook-signature` in both orders) and those it refuses with 4xx (no
-//! signature, another secret, a tampered body, malformed headers for Menon, a forged
-//! signature or an altered `webhook-id` for Standard Webhooks, a replayed timestamp).
+//! types, a non-ASCII body, a 256 KiB body, a rotation's two signature entries in both
+//! orders, the header names in the docs' spelling and in mixed case) and those it refuses
+//! with 4xx (no signature, another secret, a tampered body, malformed headers for Menon, a
+//! forged signature or an altered `webhook-id` for Standard Webhooks, a replayed
+//! timestamp).
 
 use std::time::Instant;
 
@@ -13,11 +14,11 @@ use serde_json::{json, Map, Value};
 use super::{fixture_data, now, other_key, Runner};
 use crate::cases::{CaseId, Malformed, Rotation, Skew, Tier};
 use crate::judge::{self, Verdict};
-use crate::send::{self, Outgoing};
+use crate::send::{self, Exchange, Outgoing, Spelling};
 
 impl Runner<'_> {
     /// The deliveries a conforming receiver accepts: the 21 fixtures, non-ASCII, 256 KiB,
-    /// and (Standard Webhooks) the two rotation headers.
+    /// the two rotation orders and the header spellings.
     /// A valid delivery is also sent when only fast-200/deadline wants it.
     pub(super) async fn valid_deliveries(&mut self) -> Result<(), String> {
         let deadline = self.wants(CaseId::Deadline);
@@ -47,24 +48,175 @@ impl Runner<'_> {
             }
             self.accept_case(id, &out).await;
         }
+        if scheme == SigningScheme::Menon {
+            self.menon_rotation().await?;
+        } else {
+            for order in Rotation::ALL {
+                let id = CaseId::Rotation(order);
+                if !self.wants(id) {
+                    continue;
+                }
+                let other = other_key(scheme)?;
+                let secrets = match order {
+                    Rotation::GoodFirst => [secret.as_str(), other.as_str()],
+                    Rotation::GoodSecond => [other.as_str(), secret.as_str()],
+                };
+                let env = send::envelope(
+                    "listing.updated",
+                    fixture_data(EventType::ListingUpdated),
+                    t,
+                )?;
+                let out = Outgoing::signed_by_each(&env, scheme, &secrets, t)?;
+                self.accept_case(id, &out).await;
+            }
+        }
+        self.header_case().await
+    }
+
+    /// The Menon rotation cases. The receiver holds the old secret (the one given to
+    /// `grade`); the sender has a new one, signs `X-Menon-Signature` with it and sends a
+    /// `v2=` entry for each secret. Three deliveries: a control signed with the old secret
+    /// alone, then the two entries in each order. Both orders accepted: both pass. One
+    /// order only: the refused one fails (the receiver reads one `v2=` entry). Both
+    /// refused with 4xx while the control is accepted: both warn (it checks
+    /// `X-Menon-Signature` alone, which the new secret signed: a docs-only receiver, which
+    /// cannot see a rotation coming). Anything else is judged as any valid delivery.
+    async fn menon_rotation(&mut self) -> Result<(), String> {
+        let ids = Rotation::ALL.map(CaseId::Rotation);
+        if !ids.iter().any(|id| self.wants(*id)) {
+            return Ok(());
+        }
+        let old = self.target.secret.clone();
+        let new = other_key(self.scheme)?;
+        let updated = || fixture_data(EventType::ListingUpdated);
+        let control = self.signed("listing.updated", updated())?;
+        let started = Instant::now();
+        let control = self.send(&control).await;
+        let mut sent: Vec<(Rotation, Exchange)> = Vec::new();
         for order in Rotation::ALL {
-            let id = CaseId::Rotation(order);
-            if !self.wants(id) {
+            let t = now();
+            let env = send::envelope("listing.updated", updated(), t)?;
+            let v2_order = match order {
+                Rotation::GoodFirst => [old.as_str(), new.as_str()],
+                Rotation::GoodSecond => [new.as_str(), old.as_str()],
+            };
+            let out = Outgoing::signed_during_rotation(&env, &new, &v2_order, t)?;
+            sent.push((order, self.send(&out).await));
+        }
+        let refused_4xx = |e: &Exchange| e.status().is_some_and(|s| (400..500).contains(&s));
+        for (order, exchange) in &sent {
+            let (other_order, other) = sent
+                .iter()
+                .find(|(o, _)| o != order)
+                .map(|(o, e)| (*o, e))
+                .unwrap_or((*order, exchange));
+            let mut verdict = judge::accepted(exchange);
+            if verdict.0 == Verdict::Fail && control.acknowledged() && refused_4xx(exchange) {
+                let status = exchange.status().unwrap_or_default();
+                verdict = if other.acknowledged() {
+                    (
+                        Verdict::Fail,
+                        format!(
+                            "refused with {status} the entries in this order ({}) and accepted \
+                             them in the other ({}): it verifies one `v2=` entry of \
+                             X-Menon-Signature-V2, not each, so during a rotation (24 hours) it \
+                             refuses the deliveries whose entries come in this order",
+                            order_words(*order),
+                            order_words(other_order)
+                        ),
+                    )
+                } else if refused_4xx(other) {
+                    (
+                        Verdict::Warn,
+                        format!(
+                            "refused with {status} both orders of a rotation's two `v2=` entries, \
+                             while it accepts a delivery signed with its secret alone: it checks \
+                             X-Menon-Signature alone, which the new secret signs during a \
+                             rotation, so it refuses every delivery until its secret is changed \
+                             (verify X-Menon-Signature-V2 when present)"
+                        ),
+                    )
+                } else {
+                    verdict
+                };
+            }
+            let id = CaseId::Rotation(*order);
+            self.record(id, verdict, started, &[exchange.clone(), control.clone()]);
+        }
+        self.valid.push(control);
+        self.valid.extend(sent.into_iter().map(|(_, e)| e));
+        Ok(())
+    }
+
+    /// `signature/header-case`: two valid deliveries (new events), one with the header
+    /// names spelled as in the docs and one in mixed case; every other case sends them in
+    /// lower case. Both must be accepted.
+    async fn header_case(&mut self) -> Result<(), String> {
+        let id = CaseId::HeaderCase;
+        if !self.wants(id) {
+            return Ok(());
+        }
+        let https = self.target.url.starts_with("https:");
+        let signature = match self.scheme {
+            SigningScheme::Menon => headers::SIGNATURE,
+            _ => headers::standard::SIGNATURE,
+        };
+        let started = Instant::now();
+        let mut sent: Vec<(Spelling, Exchange)> = Vec::new();
+        for spelling in Spelling::ALL {
+            if https && spelling == Spelling::Mixed {
+                // Not sent: over https the grader's HTTP client writes title case only.
+                self.progress.tick();
                 continue;
             }
-            let other = other_key(scheme)?;
-            let secrets = match order {
-                Rotation::GoodFirst => [secret.as_str(), other.as_str()],
-                Rotation::GoodSecond => [other.as_str(), secret.as_str()],
-            };
-            let env = send::envelope(
-                "listing.updated",
-                fixture_data(EventType::ListingUpdated),
-                t,
-            )?;
-            let out = Outgoing::signed_by_each(&env, scheme, &secrets, t)?;
-            self.accept_case(id, &out).await;
+            let out = self.signed("listing.created", fixture_data(EventType::ListingCreated))?;
+            sent.push((spelling, self.send_spelled(&out, spelling).await));
         }
+        // The name as written (over https, title case), e.g. `X-Menon-Signature`.
+        let written = |e: &Exchange| {
+            e.request
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(signature))
+                .map(|h| h.name.clone())
+                .unwrap_or_default()
+        };
+        let failed = sent.iter().find_map(|(spelling, e)| {
+            let (verdict, reason) = judge::accepted(e);
+            (verdict == Verdict::Fail).then(|| {
+                format!(
+                    "{reason} (a delivery with its header names spelled {}: {}; HTTP header \
+                     names are case-insensitive, and the other cases spell them in lower case)",
+                    spelling.what(),
+                    written(e)
+                )
+            })
+        });
+        let verdict = match failed {
+            Some(reason) => (Verdict::Fail, reason),
+            None => {
+                let accepted: Vec<String> = sent
+                    .iter()
+                    .map(|(spelling, e)| {
+                        format!("{} ({}) with {}", spelling.what(), written(e), e.outcome())
+                    })
+                    .collect();
+                let mut reason = format!(
+                    "accepted deliveries with the header names spelled {}",
+                    accepted.join(" and ")
+                );
+                if https {
+                    reason.push_str(
+                        "; over https the grader writes title case only, not the mixed \
+                         spelling: grade over http to check that one too",
+                    );
+                }
+                (Verdict::Pass, reason)
+            }
+        };
+        let exchanges: Vec<Exchange> = sent.into_iter().map(|(_, e)| e).collect();
+        self.record(id, verdict, started, &exchanges);
+        self.valid.extend(exchanges);
         Ok(())
     }
 
@@ -184,6 +336,14 @@ impl Runner<'_> {
     }
 }
 
+/// `GoodFirst` → "its secret's entry first", for reasons.
+const fn order_words(order: Rotation) -> &'static str {
+    match order {
+        Rotation::GoodFirst => "its secret's entry first",
+        Rotation::GoodSecond => "the new secret's entry first",
+    }
+}
+
 /// `out` (a correctly signed delivery) with its signature headers broken as `how` says.
 fn malformed(mut out: Outgoing, how: Malformed, secret: &str) -> Outgoing {
     if how == Malformed::V2WithoutSignature {
@@ -214,14 +374,15 @@ fn malformed(mut out: Outgoing, how: Malformed, secret: &str) -> Outgoing {
 fn non_ascii_data() -> Map<String, Value> {
     // The docs' `message.received` shape (`data.message.content`, `sender`, `listing`),
     // with text a re-serializer gets wrong.
+    // Only the docs' members, so that a receiver with a strict schema accepts it (unknown
+    // members are robustness/extra-fields' to test).
     let Value::Object(data) = json!({
         "message": {
             "id": "msg_grade_unicode",
             "conversation_id": "conv_123",
-            "content": "Grüße aus München! Überführung nach Zürich möglich? 北京 东京 서울 🚚🚛✨ — \u{2028}ok",
-            "escapes": "tab\tnewline\nquote\"backslash\\ bell\u{7} nul-ish\u{1} del\u{7f}",
-            "sender": {"id": "usr_456", "name": "Łukasz Żółć", "company": "Ünal Lojistik A.Ş."},
-            "listing": {"id": "lst_xyz", "title": "2021 Volvo FH 500", "price": 85000, "currency": "EUR", "note": "€ 85.000,00 · ½ VAT"},
+            "content": "Grüße aus München! Überführung nach Zürich möglich? 北京 东京 서울 🚚🚛✨ — \u{2028}ok; tab\tnewline\nquote\"backslash\\ bell\u{7} nul-ish\u{1} del\u{7f}",
+            "sender": {"id": "usr_456", "name": "Łukasz Żółć (Ünal Lojistik A.Ş.)"},
+            "listing": {"id": "lst_xyz", "title": "2021 Volvo FH 500 · € 85.000,00 · ½ VAT"},
             "sent_at": "2024-01-15T14:30:00Z",
         },
     }) else {
@@ -261,30 +422,40 @@ fn change_one_byte(body: &[u8]) -> Vec<u8> {
     changed
 }
 
-/// `data` padding the envelope to exactly `target` bytes (256 KiB).
+/// A `listing.updated` whose listing `description` (a member the docs show) pads the
+/// envelope to exactly `target` bytes (256 KiB).
 fn large_body(
     scheme: SigningScheme,
     secret: &str,
     now: u64,
     target: usize,
 ) -> Result<Outgoing, String> {
-    let mut data = fixture_data(EventType::ListingCreated);
-    data.insert("notes".into(), Value::String(String::new()));
-    let env = send::envelope("listing.created", data.clone(), now)?;
+    let mut env = send::envelope(
+        "listing.updated",
+        fixture_data(EventType::ListingUpdated),
+        now,
+    )?;
+    let describe = |env: &mut menon_webhooks::Envelope, text: String| -> Result<(), String> {
+        env.data
+            .get_mut("listing")
+            .and_then(Value::as_object_mut)
+            .ok_or("the listing.updated fixture has no data.listing")?
+            .insert("description".into(), Value::String(text));
+        Ok(())
+    };
+    describe(&mut env, String::new())?;
     let base = env.to_json().map_err(|e| e.to_string())?.len();
     let pad = target.saturating_sub(base);
-    let mut env = env;
-    let text: String = "Lorem ipsum dolor sit amet, Fahrzeug geprüft. "
+    let mut text: String = "Lorem ipsum dolor sit amet, Fahrzeug geprüft. "
         .chars()
         .cycle()
         .take(pad)
         .collect();
     // Multi-byte characters in the cycle make `pad` chars more than `pad` bytes: trim.
-    let mut text = text;
     while base + text.len() > target {
         text.pop();
     }
-    env.data.insert("notes".into(), Value::String(text));
+    describe(&mut env, text)?;
     Outgoing::signed(&env, scheme, secret, now)
 }
 

@@ -8,7 +8,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use menon_harness_common::delivery::{delivery_headers, describe_error, user_agent, Delivery};
+use menon_harness_common::delivery::{
+    delivery_headers, describe_error, title_case_is_docs_spelling, user_agent, Delivery,
+};
 use url::{Host, Url};
 
 use super::resolver::GuardedResolver;
@@ -102,9 +104,18 @@ impl BodyExcerpt {
 }
 
 /// The HTTP client that sends deliveries. One per server; cheap to share.
+///
+/// Header names go on the wire as PROTOCOL §2 spells them (a receiver behind a gateway
+/// that keeps the sender's spelling in a case-sensitive map sees that spelling): a Menon
+/// delivery through a client that writes title case (`X-Menon-Signature-V2`), a Standard
+/// Webhooks delivery through one that writes lower case (`webhook-id`, hyper's default);
+/// [`title_case_is_docs_spelling`] decides.
 #[derive(Debug, Clone)]
 pub struct Sender {
+    /// Writes header names in lower case.
     client: reqwest::Client,
+    /// Writes header names in title case.
+    title_case: reqwest::Client,
     timeout: Duration,
     allowed: AllowedTargets,
 }
@@ -118,19 +129,22 @@ impl Sender {
     /// A sender whose names resolve through `resolver` (tests inject DNS answers).
     fn with_resolver(timeout: Duration, resolver: GuardedResolver) -> Result<Self, reqwest::Error> {
         let allowed = resolver.allowed.clone();
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .redirect(reqwest::redirect::Policy::none())
-            // PROTOCOL §5: the address checked is the one dialled, never through a proxy
-            // taken from the environment (HTTP_PROXY, ALL_PROXY, ...), which would resolve
-            // and dial the target past the guard.
-            .no_proxy()
-            .timeout(timeout)
-            .user_agent(user_agent())
-            .dns_resolver(Arc::new(resolver))
-            .build()?;
+        let resolver = Arc::new(resolver);
+        let builder = || {
+            reqwest::Client::builder()
+                .use_rustls_tls()
+                .redirect(reqwest::redirect::Policy::none())
+                // PROTOCOL §5: the address checked is the one dialled, never through a proxy
+                // taken from the environment (HTTP_PROXY, ALL_PROXY, ...), which would
+                // resolve and dial the target past the guard.
+                .no_proxy()
+                .timeout(timeout)
+                .user_agent(user_agent())
+                .dns_resolver(Arc::clone(&resolver))
+        };
         Ok(Self {
-            client,
+            client: builder().build()?,
+            title_case: builder().http1_title_case_headers().build()?,
             timeout,
             allowed,
         })
@@ -183,8 +197,12 @@ impl Sender {
             Ok(headers) => headers,
             Err(e) => return (failed(None, e), None),
         };
-        let response = self
-            .client
+        let client = if title_case_is_docs_spelling(delivery.scheme) {
+            &self.title_case
+        } else {
+            &self.client
+        };
+        let response = client
             .post(url)
             .headers(headers)
             .body(delivery.body.to_vec())
@@ -317,6 +335,99 @@ mod tests {
                 scheme: menon_harness_common::delivery::SigningScheme::Menon,
             })
             .await
+    }
+
+    /// What one request put on the wire before its body: the request line and headers.
+    async fn record_one_request(
+        listener: tokio::net::TcpListener,
+    ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut stream, _) = listener.accept().await?;
+        let mut bytes = Vec::new();
+        let mut chunk = [0_u8; 4096];
+        while !bytes.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            bytes.extend_from_slice(&chunk[..n]);
+        }
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .await?;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Ok(text.split("\r\n\r\n").next().unwrap_or_default().to_owned())
+    }
+
+    /// The header names a raw TCP receiver reads, byte for byte: a Menon delivery's in the
+    /// docs' spelling (`X-Menon-Signature-V2`, not hyper's default `x-menon-signature-v2`),
+    /// a Standard Webhooks delivery's in lower case (`webhook-id`, its specification's).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn header_names_go_on_the_wire_in_the_docs_spelling(
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        use menon_harness_common::delivery::{docs_header_names, SigningScheme};
+
+        let sender = Sender::new(
+            Duration::from_secs(10),
+            AllowedTargets::new(&["127.0.0.1".parse()?]),
+        )?;
+        for scheme in SigningScheme::ALL {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let url = format!("http://{}/hook", listener.local_addr()?);
+            let recorded = tokio::spawn(record_one_request(listener));
+            let secrets = [menon_harness_common::ids::webhook_secret(scheme)?];
+            let outcome = sender
+                .send(&Delivery {
+                    url: &url,
+                    event_type: "listing.created",
+                    event_id: "evt_spelling",
+                    log_id: "log_spelling",
+                    body: b"{}",
+                    secrets: &secrets,
+                    timestamp: 1_705_314_600,
+                    test: true,
+                    scheme,
+                })
+                .await;
+            assert!(
+                matches!(outcome, AttemptOutcome::Delivered { status: 200, .. }),
+                "{scheme}: {outcome:?}"
+            );
+            let head = recorded.await??;
+            let names: Vec<&str> = head
+                .split("\r\n")
+                .skip(1)
+                .filter_map(|line| line.split_once(':').map(|(name, _)| name))
+                .collect();
+            let expected: Vec<String> = if scheme == SigningScheme::Menon {
+                docs_header_names(scheme)
+                    .iter()
+                    .map(|n| (*n).to_owned())
+                    .collect()
+            } else {
+                docs_header_names(scheme)
+                    .iter()
+                    .map(|n| n.to_ascii_lowercase())
+                    .collect()
+            };
+            for name in &expected {
+                assert!(
+                    names.contains(&name.as_str()),
+                    "{scheme}: {name} in {names:?}"
+                );
+            }
+            if scheme == SigningScheme::Menon {
+                assert!(
+                    names
+                        .iter()
+                        .all(|n| n.starts_with(|c: char| c.is_ascii_uppercase())),
+                    "{names:?}"
+                );
+            } else {
+                assert!(names.contains(&"webhook-signature"), "{names:?}");
+            }
+        }
+        Ok(())
     }
 
     /// DNS rebinding, through the sender: a name that resolved to a public address when

@@ -4,6 +4,7 @@
 
 mod receiver;
 mod standard;
+pub mod wire;
 
 pub use receiver::{closed_port, start, start_running, Defect, HELD_EVERY};
 pub use standard::{grader_key, receiver_key, start_standard, StdDefect, SCHEMES, V1_SECRET};
@@ -23,10 +24,10 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_menon-harness");
 pub const SECRET: &str = "whsec_graderProofSecret0123456789abcdefABCD";
 
 /// Cases in the catalogue (`grade --list`).
-pub const CASES: usize = 44;
+pub const CASES: usize = 49;
 
 /// Cases of a Standard Webhooks run (`grade --list --scheme standard-v1`).
-pub const STANDARD_CASES: usize = 42;
+pub const STANDARD_CASES: usize = 45;
 
 /// The fast-200 deadline for runs that are not about speed: generous enough that a
 /// loaded 2-core machine (the grader, the receivers and other tests sharing it) answers
@@ -155,6 +156,9 @@ pub fn all_valid_deliveries() -> Vec<String> {
         [
             "signature/non-ascii",
             "signature/large-body",
+            "signature/rotation/good-first",
+            "signature/rotation/good-second",
+            "signature/header-case",
             "idempotency/sequential/acknowledged",
             "idempotency/sequential/processed-once",
             "idempotency/concurrent/acknowledged",
@@ -163,6 +167,8 @@ pub fn all_valid_deliveries() -> Vec<String> {
             "idempotency/redelivery/processed-once",
             "robustness/unknown-event-type",
             "robustness/test-event",
+            "robustness/extra-fields",
+            "robustness/out-of-order",
             "fast-200/burst",
         ]
         .map(String::from),

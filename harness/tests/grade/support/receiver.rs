@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::wire::RawRequest;
 use super::{now, SECRET};
 
 /// The one thing wrong with a receiver.
@@ -69,6 +70,24 @@ pub enum Defect {
     /// Holds every [`HELD_EVERY`]th verified delivery for [`HELD`] before answering 200,
     /// and answers the others at once; [`Running::stop`] lets the held ones go.
     HoldsSomeAnswers,
+    /// Verifies X-Menon-Signature-V2 with its first `v2=` entry only (the rest of the
+    /// header cut off), as a hand-written parser that takes one entry does.
+    FirstV2EntryOnly,
+    /// Verifies X-Menon-Signature alone, as the docs' example does (a correct comparison,
+    /// no v2).
+    ChecksV1Only,
+    /// Behind an API Gateway REST integration: the headers reach it in a case-sensitive
+    /// map keyed by the sender's spelling, and it looks up `x-menon-signature` (it sees
+    /// only the names written in lower case). Served over a hand-read socket
+    /// ([`super::wire`]), since a framework's header map is case-insensitive.
+    CaseSensitiveHeaders,
+    /// Validates `data` strictly, as pydantic's `extra="forbid"` or zod's `.strict()`
+    /// would: a member the fixture event of that type does not have, at any depth, is
+    /// refused with 422. (Event types it does not know pass unchecked.)
+    StrictDataSchema,
+    /// Answers 500 to a `listing.updated` of a listing it has not seen created (it knows
+    /// the fixtures' `lst_xyz` from the start), until the `listing.created` comes.
+    UpdateBeforeCreateErrors,
 }
 
 /// [`Defect::HoldsSomeAnswers`] holds the verified deliveries numbered `HELD_EVERY`,
@@ -90,6 +109,35 @@ pub struct Receiver {
     verified: Arc<AtomicUsize>,
     /// Set when the test stops the receiver: held answers go at once.
     stopped: Arc<watch::Sender<bool>>,
+    /// The listings it has seen created (for [`Defect::UpdateBeforeCreateErrors`]).
+    listings: Arc<Mutex<HashSet<String>>>,
+}
+
+/// The listing of the fixtures (`fixtures/events/listing.*.json`): already known to
+/// [`Defect::UpdateBeforeCreateErrors`], as a listing created before the webhook was.
+const FIXTURE_LISTING: &str = "lst_xyz";
+
+/// Whether every member of `value`, at any depth, is one of `schema`'s (the fixture's):
+/// objects member by member, arrays item by item against the schema's first item.
+fn only_known_members(value: &Value, schema: &Value) -> bool {
+    match (value, schema) {
+        (Value::Object(members), Value::Object(known)) => members
+            .iter()
+            .all(|(k, v)| known.get(k).is_some_and(|s| only_known_members(v, s))),
+        (Value::Array(items), Value::Array(known)) => known
+            .first()
+            .map_or(true, |s| items.iter().all(|v| only_known_members(v, s))),
+        _ => true,
+    }
+}
+
+/// `t=…,v2=A,v2=B` → `t=…,v2=A`: the header up to its second `v2=` entry.
+fn first_v2_entry(header: &str) -> &str {
+    let cut = header
+        .match_indices(",v2=")
+        .nth(1)
+        .map_or(header.len(), |(at, _)| at);
+    &header[..cut]
 }
 
 /// `json.dumps(ensure_ascii=True)` applied to compact JSON: every non-ASCII character
@@ -161,6 +209,20 @@ async fn handle(r: Receiver, headers: HeaderMap, body: Bytes) -> StatusCode {
                 .is_ok(),
         },
         Defect::AcceptsMissingSignature if header("x-menon-signature").is_none() => true,
+        Defect::ChecksV1Only => r
+            .verifier
+            .verify(&signed, header("x-menon-signature").unwrap_or_default())
+            .is_ok(),
+        Defect::FirstV2EntryOnly => r
+            .verifier
+            .verify_delivery(
+                &signed,
+                header("x-menon-signature"),
+                header("x-menon-signature-v2").map(first_v2_entry),
+                now(),
+                300,
+            )
+            .is_ok(),
         Defect::WrongHeader => r
             .verifier
             .verify(&signed, header("x-menon-event-id").unwrap_or_default())
@@ -226,9 +288,29 @@ async fn handle(r: Receiver, headers: HeaderMap, body: Bytes) -> StatusCode {
         return StatusCode::BAD_REQUEST;
     }
     let id = event["id"].as_str().unwrap_or_default().to_owned();
-    let known = EventType::ALL
+    let kind = EventType::ALL
         .iter()
-        .any(|t| Some(t.as_str()) == event["type"].as_str());
+        .find(|t| Some(t.as_str()) == event["type"].as_str());
+    let known = kind.is_some();
+    if let (Defect::StrictDataSchema, Some(kind)) = (r.defect, kind) {
+        let schema = Value::Object(menon_harness_common::samples::data(*kind));
+        if !only_known_members(&event["data"], &schema) {
+            return StatusCode::UNPROCESSABLE_ENTITY;
+        }
+    }
+    if r.defect == Defect::UpdateBeforeCreateErrors {
+        let listing = event["data"]["listing"]["id"].as_str().unwrap_or_default();
+        let mut listings = r.listings.lock().unwrap();
+        match kind {
+            Some(EventType::ListingCreated) => {
+                listings.insert(listing.to_owned());
+            }
+            Some(EventType::ListingUpdated) if !listings.contains(listing) => {
+                return StatusCode::INTERNAL_SERVER_ERROR;
+            }
+            _ => {}
+        }
+    }
     if r.defect == Defect::ErrorOnUnknownType && !known {
         return StatusCode::INTERNAL_SERVER_ERROR;
     }
@@ -303,6 +385,34 @@ pub async fn start(defect: Defect) -> SocketAddr {
     start_running(defect).await.addr
 }
 
+/// [`Defect::CaseSensitiveHeaders`]' front: what an API Gateway REST integration hands
+/// the handler, the headers keyed by the sender's spelling, looked up in lower case.
+async fn gateway(r: Receiver, request: RawRequest) -> (u16, String) {
+    match (request.method.as_str(), request.target.as_str()) {
+        ("POST", "/webhooks/menon") => {
+            let mut headers = HeaderMap::new();
+            for (name, value) in &request.headers {
+                if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                    continue; // `headers["x-menon-signature"]` does not find `X-Menon-Signature`
+                }
+                if let (Ok(name), Ok(value)) = (
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(value),
+                ) {
+                    headers.append(name, value);
+                }
+            }
+            let status = handle(r, headers, Bytes::from(request.body)).await;
+            (status.as_u16(), String::new())
+        }
+        ("GET", "/webhooks/menon/processed") => {
+            let processed = r.processed.lock().unwrap().clone();
+            (200, json!({ "processed": processed }).to_string())
+        }
+        _ => (404, String::new()),
+    }
+}
+
 /// Starts a receiver with `defect` on a free loopback port, to be stopped with
 /// [`Running::stop`] (one started with [`start`] stops with the test's runtime).
 pub async fn start_running(defect: Defect) -> Running {
@@ -315,7 +425,17 @@ pub async fn start_running(defect: Defect) -> Running {
         in_flight: Arc::default(),
         verified: Arc::default(),
         stopped: stopped.clone(),
+        listings: Arc::new(Mutex::new(HashSet::from([FIXTURE_LISTING.to_owned()]))),
     };
+    if defect == Defect::CaseSensitiveHeaders {
+        let (addr, server) =
+            super::wire::serve(move |request| gateway(state.clone(), request)).await;
+        return Running {
+            addr,
+            stopped,
+            server,
+        };
+    }
     let limit = if defect == Defect::SmallBodyLimit {
         100 * 1024
     } else {
