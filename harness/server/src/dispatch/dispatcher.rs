@@ -44,7 +44,7 @@ use crate::metrics::Metrics;
 use crate::seal::Sealer;
 use crate::store::{
     blocking, Attempt, AttemptResult, AttemptStatus, Claim, ClaimRequest, Claimed, Finished,
-    Settle, Store, StoreError,
+    NextLease, Settle, Store, StoreError,
 };
 use menon_harness_common::ids;
 
@@ -177,7 +177,13 @@ impl Dispatcher {
                     let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
                         break; // cannot happen: we claimed no more than were free
                     };
-                    in_flight.spawn(self.clone().attempt(claim, permit, abandoned.clone()));
+                    let worker = Worker {
+                        permit,
+                        permits: Arc::clone(&permits),
+                        stopping: shutdown.clone(),
+                        abandoned: abandoned.clone(),
+                    };
+                    in_flight.spawn(self.clone().attempt(claim, worker));
                 }
                 continue;
             }
@@ -257,27 +263,29 @@ impl Dispatcher {
         Duration::from_secs_f64(real.min(MAX_IDLE.as_secs_f64())).max(Duration::from_millis(1))
     }
 
-    /// Sends one claimed delivery and records the outcome; or, if `abandoned` turns true
-    /// before the outcome is in, records the attempt as interrupted instead.
-    async fn attempt(
-        self,
-        claim: Claim,
-        permit: OwnedSemaphorePermit,
-        mut abandoned: watch::Receiver<bool>,
-    ) {
-        let outcome = tokio::select! {
-            outcome = self.send(&claim) => outcome,
-            () = async {
-                if abandoned.wait_for(|abandon| *abandon).await.is_err() {
-                    // The dispatcher is gone: nothing will abandon this attempt.
-                    std::future::pending::<()>().await;
+    /// Sends one claimed delivery and records the outcome, then goes on with the next
+    /// delivery its endpoint has due if the store hands one over (see [`Self::record`]);
+    /// or, if the worker is abandoned before an outcome is in, records the attempt as
+    /// interrupted instead.
+    async fn attempt(self, mut claim: Claim, mut worker: Worker) {
+        loop {
+            let outcome = tokio::select! {
+                outcome = self.send(&claim) => outcome,
+                () = async {
+                    if worker.abandoned.wait_for(|abandon| *abandon).await.is_err() {
+                        // The dispatcher is gone: nothing will abandon this attempt.
+                        std::future::pending::<()>().await;
+                    }
+                } => {
+                    self.release_interrupted(&claim).await;
+                    return;
                 }
-            } => {
-                self.release_interrupted(&claim).await;
-                return;
+            };
+            match self.record(&claim, outcome, worker).await {
+                Some((next, same)) => (claim, worker) = (next, same),
+                None => return,
             }
-        };
-        self.record(&claim, outcome, permit).await;
+        }
     }
 
     /// Records `claim`'s attempt as interrupted now: a failure on the schedule, as if its
@@ -347,15 +355,26 @@ impl Dispatcher {
             .await
     }
 
-    /// Records the outcome of `claim`'s attempt.
+    /// Records the outcome of `claim`'s attempt; returns the next claim the worker goes
+    /// on with, if any.
     ///
-    /// The request is over. After a delivery, the worker is handed back (`permit`) and the
+    /// The request is over. After a delivery, while no claim is short of a worker (one
+    /// is free) and the dispatcher is not stopping, the store is asked to take the
+    /// endpoint's next due delivery in the same write
+    /// ([`QueueStore::finish_and_take_next`](crate::store::QueueStore::finish_and_take_next)):
+    /// the worker keeps its permit and goes on, and its endpoint's slot never waits for
+    /// a claim. Otherwise, after a delivery, the worker is handed back (`permit`) and the
     /// loop woken as soon as the write is on its way, so that the next claim can share
     /// its commit (a success changes nothing a claim decides on). After a failure, only
     /// once the write is done: it counts against the endpoint (a lower in-flight limit)
     /// or disables it (a 410, the schedule's end), and the next claim must see that,
     /// whichever thread the store runs it on first.
-    async fn record(&self, claim: &Claim, outcome: AttemptOutcome, permit: OwnedSemaphorePermit) {
+    async fn record(
+        &self,
+        claim: &Claim,
+        outcome: AttemptOutcome,
+        worker: Worker,
+    ) -> Option<(Claim, Worker)> {
         let (result, decision) = self.settle(claim, outcome);
         let attempt_status = result.attempt.status.as_str();
         self.metrics.attempt(
@@ -377,16 +396,34 @@ impl Dispatcher {
         );
         let webhook_id = claim.webhook_id.clone();
         let delivered = result.settle == Settle::Delivered && result.disable.is_none();
-        let writing = blocking(&self.store, move |store| store.finish_attempt(&result));
-        let written = if delivered {
-            drop(permit);
-            self.wake.notify_one();
-            writing.await
+        let next = if delivered && worker.may_go_on() {
+            self.next_lease()
         } else {
-            let written = writing.await;
-            drop(permit);
-            self.wake.notify_one();
-            written
+            None
+        };
+        let (mut taken, mut kept) = (None, None);
+        let written = if let Some(next) = next {
+            kept = Some(worker);
+            blocking(&self.store, move |store| {
+                store.finish_and_take_next(&result, next)
+            })
+            .await
+            .map(|(finished, claim)| {
+                taken = claim;
+                finished
+            })
+        } else {
+            let writing = blocking(&self.store, move |store| store.finish_attempt(&result));
+            if delivered {
+                drop(worker.permit);
+                self.wake.notify_one();
+                writing.await
+            } else {
+                let written = writing.await;
+                drop(worker.permit);
+                self.wake.notify_one();
+                written
+            }
         };
         match written {
             Ok(Finished::Settled { disabled: true }) => {
@@ -409,6 +446,26 @@ impl Dispatcher {
                 tracing::error!(error = %e, delivery = %claim.log_id, "recording an attempt failed");
             }
         }
+        match (taken, kept) {
+            (Some(claim), Some(worker)) => Some((claim, worker)),
+            (None, Some(worker)) => {
+                drop(worker.permit);
+                self.wake.notify_one();
+                None
+            }
+            (_, None) => None,
+        }
+    }
+
+    /// The lease a worker takes if it goes on with its endpoint's next delivery.
+    fn next_lease(&self) -> Option<NextLease> {
+        let now = self.clock.now_unix();
+        let log_id = ids::log_ids(1).ok()?.pop()?;
+        Some(NextLease {
+            now,
+            lease_until: now.saturating_add(self.lease_secs()),
+            log_id,
+        })
     }
 
     /// Asks the policy what `outcome` means and builds the finished log row with it.
@@ -419,6 +476,27 @@ impl Dispatcher {
             self.clock.now_unix(),
             self.clock.wall_unix(),
         )
+    }
+}
+
+/// What an attempt holds: a worker of the pool, and what it needs to know to go on with
+/// another delivery or stop.
+struct Worker {
+    permit: OwnedSemaphorePermit,
+    /// The pool, to see whether another worker is free.
+    permits: Arc<Semaphore>,
+    /// Turns true when the dispatcher stops claiming.
+    stopping: watch::Receiver<bool>,
+    /// Turns true when the attempts still in flight are abandoned.
+    abandoned: watch::Receiver<bool>,
+}
+
+impl Worker {
+    /// A worker may go on with its endpoint's next delivery while the dispatcher is not
+    /// stopping and another worker is free: then no endpoint waiting for a turn is kept
+    /// waiting by it (the next claim has a worker for it).
+    fn may_go_on(&self) -> bool {
+        !*self.stopping.borrow() && self.permits.available_permits() > 0
     }
 }
 
@@ -711,6 +789,32 @@ mod tests {
         assert_eq!(again.len(), 1, "claimed again on the schedule");
         assert_eq!(again[0].failures, 1);
         assert_eq!(again[0].retry_count, 1);
+        Ok(())
+    }
+
+    /// A worker goes on with its endpoint's next delivery only while another worker is
+    /// free (so no claim is short of one) and the dispatcher is not stopping.
+    #[test]
+    fn a_worker_goes_on_only_while_another_is_free() -> Result<(), Box<dyn std::error::Error>> {
+        let permits = Arc::new(Semaphore::new(2));
+        let (stop, stopping) = watch::channel(false);
+        let (_abandon, abandoned) = watch::channel(false);
+        let worker = Worker {
+            permit: Arc::clone(&permits).try_acquire_owned()?,
+            permits: Arc::clone(&permits),
+            stopping,
+            abandoned,
+        };
+        assert!(worker.may_go_on(), "one of two workers is free");
+        let other = Arc::clone(&permits).try_acquire_owned()?;
+        assert!(
+            !worker.may_go_on(),
+            "every worker is busy: a claim would wait"
+        );
+        drop(other);
+        assert!(worker.may_go_on());
+        stop.send(true)?;
+        assert!(!worker.may_go_on(), "stopping: no new attempts");
         Ok(())
     }
 

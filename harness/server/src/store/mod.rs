@@ -15,6 +15,7 @@
 
 #[doc(hidden)]
 pub mod conformance;
+mod group;
 mod model;
 mod postgres;
 mod sqlite;
@@ -28,14 +29,14 @@ use menon_harness_common::ids::Secret;
 
 pub use model::{
     Attempt, AttemptFilter, AttemptResult, AttemptStatus, Claim, ClaimRequest, Claimed,
-    DashboardSession, Disable, EventPage, Finished, NewWebhook, SellerId, Settle, StatusChange,
-    StoredEvent, Webhook, WebhookChanges, WebhookPage, WebhookStatus,
+    DashboardSession, Disable, EventPage, Finished, NewWebhook, NextLease, SellerId, Settle,
+    StatusChange, StoredEvent, Webhook, WebhookChanges, WebhookPage, WebhookStatus,
 };
 pub use postgres::{testdb, PostgresStore};
 pub use sqlite::{SqliteStore, Synchronous};
 
 /// A storage failure. Details are for the log, never for an HTTP response.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum StoreError {
     /// The database refused or failed an operation.
     Database(String),
@@ -263,6 +264,19 @@ pub trait QueueStore {
     /// changes ([`Finished::Stale`]): a late result never overwrites a newer claim's,
     /// and a give-up never overwrites a delivered delivery.
     fn finish_attempt(&self, result: &AttemptResult) -> Result<Finished, StoreError>;
+    /// Records `result` as [`finish_attempt`](Self::finish_attempt) does; then, if it
+    /// settled its delivery as delivered (disabling nothing) and the webhook is still
+    /// active, leases the webhook's oldest due delivery at `next.now` as a claim would,
+    /// under `next.log_id`, and returns that claim: the worker that sent the one goes on
+    /// with the next without waiting for a claim. The webhook's leases stay as many as
+    /// they were (one ends, one begins), so its in-flight limit holds without the claim
+    /// lock; whether a worker may go on (none is waiting for a turn) is the caller's
+    /// call. Nothing due, or a result that failed or was stale: no claim.
+    fn finish_and_take_next(
+        &self,
+        result: &AttemptResult,
+        next: NextLease,
+    ) -> Result<(Finished, Option<Claim>), StoreError>;
     /// A page of the seller's events, newest first (ties by insertion order). A `before`
     /// cursor that names none of the seller's events yields an empty page.
     fn list_events(

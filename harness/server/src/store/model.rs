@@ -324,6 +324,18 @@ pub struct ClaimRequest {
     pub interrupted: Arc<dyn Fn(&Claim) -> AttemptResult + Send + Sync>,
 }
 
+/// The lease a worker takes next, if its attempt was delivered
+/// ([`QueueStore::finish_and_take_next`](super::QueueStore::finish_and_take_next)).
+#[derive(Debug, Clone)]
+pub struct NextLease {
+    /// Unix seconds: what is due by now may be taken.
+    pub now: u64,
+    /// Unix seconds: when the new lease runs out.
+    pub lease_until: u64,
+    /// The new claim's log id and fencing token.
+    pub log_id: String,
+}
+
 /// What a claim took, and when to claim again.
 #[derive(Debug, Default)]
 pub struct Claimed {

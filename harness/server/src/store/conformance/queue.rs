@@ -4,11 +4,12 @@
 use menon_webhooks::EventType;
 
 use super::{
-    claim, claim_leased, claim_one, disable, enable, event, event_ids, finish, found, get, logs,
-    new_webhook, seller, try_finish, webhook, INTERRUPTED, STALE,
+    attempt_result, claim, claim_leased, claim_one, disable, enable, event, event_ids, finish,
+    found, get, logs, new_webhook, seller, try_finish, webhook, INTERRUPTED, STALE,
 };
 use crate::store::{
-    Attempt, AttemptStatus, Claim, Disable, Finished, Settle, Store, StoreError, WebhookStatus,
+    Attempt, AttemptStatus, Claim, Disable, Finished, NextLease, Settle, Store, StoreError,
+    WebhookStatus,
 };
 
 /// Publishing stores the event and queues one delivery, due at the event's time, for
@@ -624,5 +625,160 @@ pub fn two_claims_never_both_settle(store: &dyn Store) -> Result<(), StoreError>
     assert_eq!(get(store, "sel_a", "wh_a")?.consecutive_failures, 0);
     let again = claim_one(store, 2_000)?;
     assert_eq!((again.event.id.as_str(), again.failures), ("evt_1", 2));
+    Ok(())
+}
+
+/// Results recorded at the same moment (a backend may write them together) are each
+/// recorded as if alone: every delivery settled, every failure counted on the webhook,
+/// every log row completed, the latest success kept.
+pub fn results_finishing_together_are_each_recorded(store: &dyn Store) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    for i in 0..8 {
+        store.publish_event(&event(&format!("evt_{i}"), "sel_a", 1_000))?;
+    }
+    // Each claim's result from a thread of its own, all at once; the i-th at `at + i`.
+    let finish_all = |claims: &[Claim], settle: Settle, at: u64| {
+        std::thread::scope(|scope| {
+            let running: Vec<_> = (0u64..)
+                .zip(claims)
+                .map(|(i, claim)| {
+                    scope.spawn(move || try_finish(store, claim, settle, None, at + i))
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|t| {
+                    t.join().unwrap_or_else(|_| {
+                        Err(StoreError::Database("recording a result panicked".into()))
+                    })
+                })
+                .collect::<Result<Vec<Finished>, StoreError>>()
+        })
+    };
+    let settled = Finished::Settled { disabled: false };
+    let first = claim(store, 1_000, 8)?;
+    assert_eq!(first.len(), 8);
+    assert_eq!(
+        finish_all(&first, Settle::Retry(2_000), 1_001)?,
+        [settled; 8]
+    );
+    assert_eq!(get(store, "sel_a", "wh_a")?.consecutive_failures, 8);
+    assert_eq!(store.queue_depth()?, 8);
+    assert!(claim(store, 1_999, 8)?.is_empty(), "all due at 2 000");
+    let second = claim(store, 2_000, 8)?;
+    assert_eq!(second.len(), 8);
+    assert!(second.iter().all(|c| c.failures == 1 && c.retry_count == 1));
+    assert_eq!(finish_all(&second, Settle::Delivered, 2_001)?, [settled; 8]);
+    assert_eq!(get(store, "sel_a", "wh_a")?.consecutive_failures, 0);
+    assert_eq!(store.queue_depth()?, 0);
+    let rows = logs(store, "sel_a", "wh_a")?;
+    assert_eq!(rows.len(), 16);
+    let delivered: Vec<Option<u64>> = rows
+        .iter()
+        .filter(|a| a.status == AttemptStatus::Delivered)
+        .map(|a| a.delivered_at)
+        .collect();
+    assert_eq!(delivered.len(), 8);
+    assert!(delivered.iter().all(|at| matches!(at, Some(2_001..=2_008))));
+    assert!(rows
+        .iter()
+        .filter(|a| a.status == AttemptStatus::Failed)
+        .all(|a| a.next_retry == Some(2_000)));
+    store.publish_event(&event("evt_last", "sel_a", 3_000))?;
+    assert_eq!(claim_one(store, 3_000)?.last_success_at, Some(2_008));
+    Ok(())
+}
+
+/// The lease a worker asks for with a delivered result: `next`, at `now`, as `log_id`.
+fn next_lease(now: u64, log_id: &str) -> NextLease {
+    NextLease {
+        now,
+        lease_until: now + 100,
+        log_id: log_id.into(),
+    }
+}
+
+/// A delivered result may take its webhook's next due delivery in the same write: leased
+/// and logged as `pending` like a claim's, under the token asked for, oldest due first;
+/// nothing once nothing is due.
+pub fn a_delivered_result_takes_the_webhooks_next_due_delivery(
+    store: &dyn Store,
+) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    webhook(store, "wh_b", "sel_b")?;
+    store.publish_event(&event("evt_1", "sel_a", 1_000))?;
+    store.publish_event(&event("evt_2", "sel_a", 1_000))?;
+    store.publish_event(&event("evt_3", "sel_a", 2_000))?;
+    store.publish_event(&event("evt_b", "sel_b", 900))?;
+    let first = claim(store, 1_000, 2)?;
+    let mut ids = event_ids(&first);
+    ids.sort_unstable();
+    assert_eq!(ids, ["evt_1", "evt_b"]);
+    let one = found(first.iter().find(|c| c.event.id == "evt_1"), "evt_1")?;
+    let result = attempt_result(one, Settle::Delivered, None, 1_001);
+    let (finished, next) = store.finish_and_take_next(&result, next_lease(1_001, "log_next"))?;
+    assert_eq!(finished, Finished::Settled { disabled: false });
+    let next = found(next, "the next delivery")?;
+    assert_eq!(
+        next.event.id, "evt_2",
+        "its own webhook's, not the oldest of all"
+    );
+    assert_eq!(
+        (next.log_id.as_str(), next.webhook_id.as_str()),
+        ("log_next", "wh_a")
+    );
+    assert_eq!(
+        (next.retry_count, next.failures, next.claimed_at),
+        (0, 0, 1_001)
+    );
+    assert_eq!(next.last_success_at, Some(1_001));
+    assert_eq!(next.secrets.len(), 1, "signed as a claim's");
+    assert_eq!(log_row(store, "log_next")?.status, AttemptStatus::Pending);
+    assert!(claim(store, 1_001, 10)?.is_empty(), "evt_2 is leased");
+    let result = attempt_result(&next, Settle::Delivered, None, 1_002);
+    let (finished, none) = store.finish_and_take_next(&result, next_lease(1_002, "log_more"))?;
+    assert_eq!(finished, Finished::Settled { disabled: false });
+    assert!(none.is_none(), "evt_3 is due at 2 000");
+    assert_eq!(store.queue_depth()?, 2, "evt_3 and evt_b");
+    Ok(())
+}
+
+/// Only a result that was delivered, held its claim and left its webhook active takes
+/// the next delivery: a failure, a stale result and a disabled webhook take nothing.
+pub fn only_a_current_success_takes_the_next_delivery(store: &dyn Store) -> Result<(), StoreError> {
+    webhook(store, "wh_a", "sel_a")?;
+    store.publish_event(&event("evt_1", "sel_a", 1_000))?;
+    let lost = claim_leased(store, 1_000, 1_010, vec!["log_lost".into()])?;
+    assert!(
+        claim(store, 1_020, 1)?.is_empty(),
+        "interrupted, due at 1 080"
+    );
+    let again = claim_one(store, 1_080)?;
+    assert_eq!(again.delivery_id, lost[0].delivery_id);
+    store.publish_event(&event("evt_2", "sel_a", 1_000))?;
+    store.publish_event(&event("evt_3", "sel_a", 1_000))?;
+    // The lost claim's success comes late: stale.
+    let result = attempt_result(&lost[0], Settle::Delivered, None, 1_081);
+    let (finished, next) = store.finish_and_take_next(&result, next_lease(1_081, "log_x1"))?;
+    assert_eq!((finished, next.is_none()), (Finished::Stale, true));
+    // The current claim fails.
+    let result = attempt_result(&again, Settle::Retry(5_000), None, 1_082);
+    let (finished, next) = store.finish_and_take_next(&result, next_lease(1_082, "log_x2"))?;
+    assert_eq!(
+        (finished, next.is_none()),
+        (Finished::Settled { disabled: false }, true)
+    );
+    // Delivered, but the webhook was disabled meanwhile: its deliveries stay unclaimed.
+    let sent = claim_one(store, 1_083)?;
+    disable(store, "sel_a", "wh_a", 1_084)?;
+    let result = attempt_result(&sent, Settle::Delivered, None, 1_085);
+    let (finished, next) = store.finish_and_take_next(&result, next_lease(1_085, "log_x3"))?;
+    assert_eq!(
+        (finished, next.is_none()),
+        (Finished::Settled { disabled: false }, true)
+    );
+    for token in ["log_x1", "log_x2", "log_x3"] {
+        assert!(log_row(store, token).is_err(), "{token} was logged");
+    }
     Ok(())
 }

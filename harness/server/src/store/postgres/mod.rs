@@ -17,7 +17,10 @@
 //! advisory lock (a claim is a few milliseconds), so each reads the leases the one before
 //! it took and no endpoint's in-flight limit is exceeded; the rows they lease are locked
 //! (`FOR UPDATE SKIP LOCKED`) against everything else; results are fenced by the lease's
-//! token, as on SQLite. A
+//! token, as on SQLite, and those that arrive together are recorded in one statement
+//! (`store::group`). The next lease a finished attempt's worker takes
+//! (`finish_and_take_next`) needs no lock: one of its webhook's leases ends as it begins.
+//! A
 //! publish wakes every instance's dispatcher with `NOTIFY` (`LISTEN` in
 //! [`QueueStore::watch_publishes`](super::QueueStore::watch_publishes)).
 
@@ -41,6 +44,7 @@ use postgres::{NoTls, Row, Statement};
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
 
+use super::group::GroupCommit;
 use super::model::{secs, unsigned};
 use super::StoreError;
 
@@ -77,6 +81,11 @@ pub struct PostgresStore {
     /// Poked after each publish that queued something: a task sends one `NOTIFY` for
     /// however many pokes came while it was sending the last.
     announce: Arc<Announcements>,
+    /// Attempts' results waiting to be recorded together (`queue::settle_all`).
+    settles: GroupCommit<
+        (crate::store::AttemptResult, Option<crate::store::NextLease>),
+        (crate::store::Finished, Option<crate::store::Claim>),
+    >,
 }
 
 /// Publishes to announce: pokes counted as they come, and how many of them an
@@ -282,6 +291,7 @@ impl PostgresStore {
             config,
             schema: String::new(),
             announce: Arc::new(Announcements::default()),
+            settles: GroupCommit::default(),
         };
         store.schema = {
             let conn = store.conn()?;

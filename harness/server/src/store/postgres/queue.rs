@@ -13,8 +13,8 @@ use super::logs::ATTEMPT_COLUMNS;
 use super::{count, secs, unsigned, Conn, PostgresStore};
 use crate::store::turns::{claim_in_turns, next_due, EndpointQueue, Turn};
 use crate::store::{
-    AttemptResult, Claim, ClaimRequest, Claimed, EventPage, Finished, QueueStore, SellerId, Settle,
-    StoreError, StoredEvent,
+    AttemptResult, Claim, ClaimRequest, Claimed, EventPage, Finished, NextLease, QueueStore,
+    SellerId, Settle, StoreError, StoredEvent,
 };
 use menon_harness_common::delivery::SigningScheme;
 use menon_harness_common::ids::Secret;
@@ -58,69 +58,9 @@ fn claim_from_row(row: &Row) -> Result<Claim, StoreError> {
 }
 
 /// Records a claimed attempt's result in the caller's transaction, fenced by the
-/// claim's token (see [`QueueStore::finish_attempt`]): one statement for the delivery,
-/// its log row and the webhook's count, then the disabling if asked for.
+/// claim's token (see [`QueueStore::finish_attempt`]), then the disabling if asked for.
 fn settle(conn: &Conn, r: &AttemptResult) -> Result<Finished, StoreError> {
-    let a = &r.attempt;
-    let (kind, next) = match r.settle {
-        Settle::Delivered => ("delivered", None),
-        Settle::Retry(next) => ("retry", Some(secs(next))),
-        Settle::Fail => ("fail", None),
-    };
-    let at = secs(r.finished_at);
-    let row = conn.query_one(
-        "WITH settled AS (
-             UPDATE deliveries SET
-                 status = CASE $4::TEXT WHEN 'delivered' THEN 'delivered'
-                                        WHEN 'fail' THEN 'failed' ELSE status END,
-                 failures = failures + CASE WHEN $4::TEXT = 'delivered' THEN 0 ELSE 1 END,
-                 next_attempt_at = CASE WHEN $4::TEXT = 'retry' THEN $5::BIGINT
-                                        ELSE next_attempt_at END,
-                 finished_at = CASE WHEN $4::TEXT = 'retry' THEN finished_at ELSE $6::BIGINT END,
-                 leased_until = NULL, lease_token = NULL
-             WHERE id = $1 AND status = 'pending' AND lease_token = $2
-             RETURNING id
-         ), logged AS (
-             UPDATE delivery_attempts SET status = $7::TEXT, response_code = $8::BIGINT,
-                 response_time_ms = $9::BIGINT, delivered_at = $10::BIGINT,
-                 error = CASE WHEN EXISTS (SELECT 1 FROM settled) THEN $11::TEXT
-                              ELSE $12::TEXT END,
-                 next_retry = CASE WHEN EXISTS (SELECT 1 FROM settled) THEN $13::BIGINT END
-             WHERE id = $2
-             RETURNING id
-         ), counted AS (
-             UPDATE webhooks SET
-                 consecutive_failures = CASE WHEN $4::TEXT = 'delivered' THEN 0
-                                             ELSE consecutive_failures + 1 END,
-                 last_success_at = CASE WHEN $4::TEXT = 'delivered' THEN $6::BIGINT
-                                        ELSE last_success_at END
-             WHERE id = $3 AND EXISTS (SELECT 1 FROM settled)
-               -- A success changes the row only when it says something new (the first
-               -- success of a second, or one after failures): the webhook's row is not a
-               -- lock every delivery to it queues behind.
-               AND ($4::TEXT <> 'delivered' OR consecutive_failures <> 0
-                    OR last_success_at IS NULL OR last_success_at < $6::BIGINT)
-             RETURNING id
-         )
-         SELECT EXISTS (SELECT 1 FROM settled), (SELECT COUNT(*) FROM logged),
-                (SELECT COUNT(*) FROM counted)",
-        &[
-            &r.delivery_id,
-            &a.id,
-            &a.webhook_id,
-            &kind,
-            &next,
-            &at,
-            &a.status.as_str(),
-            &a.response_code.map(i64::from),
-            &a.response_time_ms.map(secs),
-            &a.delivered_at.map(secs),
-            &a.error,
-            &r.stale_error,
-            &a.next_retry.map(secs),
-        ],
-    )?;
-    if !row.try_get::<_, bool>(0)? {
+    if !settle_all(conn, &[r])?[0] {
         return Ok(Finished::Stale);
     }
     let mut disabled = false;
@@ -132,14 +72,125 @@ fn settle(conn: &Conn, r: &AttemptResult) -> Result<Finished, StoreError> {
              WHERE id = $3 AND status = 'active'
                AND ($4::BIGINT IS NULL OR last_success_at IS NULL OR last_success_at < $4)",
             &[
-                &at,
+                &secs(r.finished_at),
                 &disable.reason,
-                &a.webhook_id,
+                &r.attempt.webhook_id,
                 &disable.unless_success_since.map(secs),
             ],
         )? > 0;
     }
     Ok(Finished::Settled { disabled })
+}
+
+/// Records attempts' results (their `disable` aside: see [`settle`]) in one statement,
+/// each fenced by its claim's token: for each, whether it still held its claim (settled)
+/// or not (stale: only its log row is completed). The webhooks' counts take the results
+/// in the order given: a webhook's consecutive failures are those after its last success
+/// among them, or its count so far plus them all if none succeeded.
+fn settle_all(conn: &Conn, results: &[&AttemptResult]) -> Result<Vec<bool>, StoreError> {
+    let kind = |r: &AttemptResult| match r.settle {
+        Settle::Delivered => "delivered",
+        Settle::Retry(_) => "retry",
+        Settle::Fail => "fail",
+    };
+    let column = |f: &dyn Fn(&AttemptResult) -> Option<i64>| -> Vec<Option<i64>> {
+        results.iter().map(|r| f(r)).collect()
+    };
+    let deliveries: Vec<i64> = results.iter().map(|r| r.delivery_id).collect();
+    let tokens: Vec<&str> = results.iter().map(|r| r.attempt.id.as_str()).collect();
+    let webhooks: Vec<&str> = results
+        .iter()
+        .map(|r| r.attempt.webhook_id.as_str())
+        .collect();
+    let kinds: Vec<&str> = results.iter().map(|r| kind(r)).collect();
+    let next = column(&|r| match r.settle {
+        Settle::Retry(next) => Some(secs(next)),
+        _ => None,
+    });
+    let at = column(&|r| Some(secs(r.finished_at)));
+    let statuses: Vec<&str> = results.iter().map(|r| r.attempt.status.as_str()).collect();
+    let codes = column(&|r| r.attempt.response_code.map(i64::from));
+    let times = column(&|r| r.attempt.response_time_ms.map(secs));
+    let delivered = column(&|r| r.attempt.delivered_at.map(secs));
+    let errors: Vec<Option<&str>> = results.iter().map(|r| r.attempt.error.as_deref()).collect();
+    let stale: Vec<&str> = results.iter().map(|r| r.stale_error.as_str()).collect();
+    let retries = column(&|r| r.attempt.next_retry.map(secs));
+    let rows = conn.query(
+        "WITH r AS (
+             SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[],
+                                  $5::BIGINT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[],
+                                  $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[],
+                                  $13::BIGINT[])
+                 WITH ORDINALITY AS r (delivery_id, token, webhook_id, kind, next, at,
+                                       status, code, ms, delivered_at, error, stale_error,
+                                       next_retry, n)
+         ), settled AS (
+             UPDATE deliveries d SET
+                 status = CASE r.kind WHEN 'delivered' THEN 'delivered'
+                                      WHEN 'fail' THEN 'failed' ELSE d.status END,
+                 failures = d.failures + CASE WHEN r.kind = 'delivered' THEN 0 ELSE 1 END,
+                 next_attempt_at = CASE WHEN r.kind = 'retry' THEN r.next
+                                        ELSE d.next_attempt_at END,
+                 finished_at = CASE WHEN r.kind = 'retry' THEN d.finished_at ELSE r.at END,
+                 leased_until = NULL, lease_token = NULL
+             FROM r
+             -- `= ANY` as well as the join: an index lookup of the rows given, whatever
+             -- the planner believes of the tables' sizes (a fresh table has no statistics)
+             WHERE d.id = ANY($1) AND d.id = r.delivery_id
+               AND d.status = 'pending' AND d.lease_token = r.token
+             RETURNING r.n, r.webhook_id, r.kind, r.at
+         ), logged AS (
+             UPDATE delivery_attempts a SET status = r.status, response_code = r.code,
+                 response_time_ms = r.ms, delivered_at = r.delivered_at,
+                 error = CASE WHEN s.n IS NULL THEN r.stale_error ELSE r.error END,
+                 next_retry = CASE WHEN s.n IS NOT NULL THEN r.next_retry END
+             FROM r LEFT JOIN settled s ON s.n = r.n
+             WHERE a.id = ANY($2) AND a.id = r.token
+             RETURNING a.id
+         ), ordered AS (
+             SELECT webhook_id, kind, at, n,
+                    MAX(n) FILTER (WHERE kind = 'delivered')
+                        OVER (PARTITION BY webhook_id) AS last_success
+             FROM settled
+         ), tally AS (
+             SELECT webhook_id, MAX(at) FILTER (WHERE kind = 'delivered') AS success_at,
+                    COUNT(*) FILTER (WHERE kind <> 'delivered'
+                                       AND (last_success IS NULL OR n > last_success))
+                        AS failed
+             FROM ordered GROUP BY webhook_id
+         ), counted AS (
+             UPDATE webhooks w SET
+                 consecutive_failures = CASE WHEN t.success_at IS NULL
+                                             THEN w.consecutive_failures + t.failed
+                                             ELSE t.failed END,
+                 last_success_at = GREATEST(w.last_success_at, t.success_at)
+             FROM tally t
+             WHERE w.id = ANY($3) AND w.id = t.webhook_id
+               -- Successes change the row only when they say something new (the first
+               -- success of a second, or one after failures): the webhook's row is not a
+               -- lock every delivery to it queues behind.
+               AND (t.failed > 0 OR w.consecutive_failures <> 0
+                    OR w.last_success_at IS NULL OR w.last_success_at < t.success_at)
+             RETURNING w.id
+         )
+         SELECT r.n, s.n IS NOT NULL FROM r LEFT JOIN settled s ON s.n = r.n ORDER BY r.n",
+        &[
+            &deliveries,
+            &tokens,
+            &webhooks,
+            &kinds,
+            &next,
+            &at,
+            &statuses,
+            &codes,
+            &times,
+            &delivered,
+            &errors,
+            &stale,
+            &retries,
+        ],
+    )?;
+    rows.iter().map(|row| Ok(row.try_get(1)?)).collect()
 }
 
 /// The queues at `now` of the active webhooks with deliveries pending, found by walking
@@ -220,7 +271,8 @@ fn endpoint_queues(
 /// statement for the whole round: a claim's cost is its round trips.
 fn take(
     conn: &Conn,
-    request: &ClaimRequest,
+    now: u64,
+    lease_until: u64,
     turns: &[Turn<'_>],
 ) -> Result<Vec<Vec<Claim>>, StoreError> {
     let webhooks: Vec<&str> = turns.iter().map(|(webhook, _)| *webhook).collect();
@@ -286,11 +338,11 @@ fn take(
              ORDER BY l.k"
         ),
         &[
-            &secs(request.now),
+            &secs(now),
             &webhooks,
             &wanted,
             &firsts,
-            &secs(request.lease_until),
+            &secs(lease_until),
             &tokens,
         ],
     )?;
@@ -362,7 +414,7 @@ fn claim(conn: &Conn, request: &ClaimRequest) -> Result<Claimed, StoreError> {
     }
     let mut queues = found.queues;
     let claims = claim_in_turns(&mut queues, now, &request.log_ids, |turns| {
-        take(conn, request, turns)
+        take(conn, now, request.lease_until, turns)
     })?;
     let next_due = if claims.is_empty() {
         next_due(&queues, found.lease_end)
@@ -467,12 +519,15 @@ impl QueueStore for PostgresStore {
     }
 
     fn finish_attempt(&self, r: &AttemptResult) -> Result<Finished, StoreError> {
-        // One statement, then the disabling if any: a transaction for both.
-        if r.disable.is_some() {
-            self.transaction(|tx| settle(tx, r))
-        } else {
-            super::retrying(|| settle(&self.conn()?, r))
-        }
+        self.finish(r, None).map(|(finished, _)| finished)
+    }
+
+    fn finish_and_take_next(
+        &self,
+        r: &AttemptResult,
+        next: NextLease,
+    ) -> Result<(Finished, Option<Claim>), StoreError> {
+        self.finish(r, Some(next))
     }
 
     fn list_events(
@@ -518,5 +573,162 @@ impl QueueStore for PostgresStore {
 
     fn watch_publishes(&self, wake: Arc<Notify>) {
         self.listen(wake);
+    }
+}
+
+impl PostgresStore {
+    /// Records `r` and, with `next`, takes its webhook's next due delivery (see
+    /// [`QueueStore::finish_and_take_next`]). A result that disables its webhook: its
+    /// statement, then the disabling, in a transaction. Every other result shares one
+    /// statement (and its commit) with the results that arrive while the one before is
+    /// being written (`store::group`), and the next leases they ask for share another.
+    fn finish(
+        &self,
+        r: &AttemptResult,
+        next: Option<NextLease>,
+    ) -> Result<(Finished, Option<Claim>), StoreError> {
+        if r.disable.is_some() {
+            return Ok((self.transaction(|tx| settle(tx, r))?, None));
+        }
+        self.settles.write((r.clone(), next), |group, outcomes| {
+            let settled = self.conn().and_then(|conn| {
+                let results: Vec<&AttemptResult> = group.iter().map(|(_, (r, _))| r).collect();
+                let settled = super::retrying(|| settle_all(&conn, &results))?;
+                Ok((take_next(&conn, group, &settled), settled))
+            });
+            match settled {
+                Ok((mut next, settled)) => {
+                    for (i, ((_, outcome), settled)) in outcomes.iter_mut().zip(settled).enumerate()
+                    {
+                        let finished = if settled {
+                            Finished::Settled { disabled: false }
+                        } else {
+                            Finished::Stale
+                        };
+                        *outcome = Ok((finished, next[i].take()));
+                    }
+                }
+                Err(e) => {
+                    for (_, outcome) in outcomes.iter_mut() {
+                        *outcome = Err(e.clone());
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// The next leases a group of settled results asks for (see
+/// [`QueueStore::finish_and_take_next`]), one per result, taken in one statement as one
+/// round of turns (a webhook's turn holds the tokens of its results, in order): only for
+/// results that were delivered and settled. The results are recorded whatever becomes
+/// of this: a failure here is logged and takes nothing (the dispatcher's claims will).
+fn take_next(
+    conn: &Conn,
+    group: &[(u64, (AttemptResult, Option<NextLease>))],
+    settled: &[bool],
+) -> Vec<Option<Claim>> {
+    let mut taken: Vec<Option<Claim>> = group.iter().map(|_| None).collect();
+    let mut turns: Vec<(&str, Vec<String>)> = Vec::new();
+    let (mut now, mut lease_until) = (0, 0);
+    for ((_, (r, next)), &settled) in group.iter().zip(settled) {
+        let Some(next) = next else { continue };
+        if !settled || r.settle != Settle::Delivered {
+            continue;
+        }
+        now = now.max(next.now);
+        lease_until = lease_until.max(next.lease_until);
+        let webhook = r.attempt.webhook_id.as_str();
+        match turns.iter_mut().find(|(w, _)| *w == webhook) {
+            Some((_, tokens)) => tokens.push(next.log_id.clone()),
+            None => turns.push((webhook, vec![next.log_id.clone()])),
+        }
+    }
+    if turns.is_empty() {
+        return taken;
+    }
+    let round: Vec<Turn<'_>> = turns.iter().map(|(w, t)| (*w, t.as_slice())).collect();
+    match take(conn, now, lease_until, &round) {
+        Ok(round) => {
+            for claim in round.into_iter().flatten() {
+                let asked = group.iter().position(|(_, (_, next))| {
+                    next.as_ref().is_some_and(|n| n.log_id == claim.log_id)
+                });
+                if let Some(i) = asked {
+                    taken[i] = Some(claim);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "taking the next deliveries failed; claims will"),
+    }
+    taken
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::conformance::{attempt_result, event, webhook};
+    use crate::store::testdb::TestDatabase;
+
+    /// Results for one webhook in one statement count as they would one by one, in the
+    /// order given (the failures after the last success), a stale one not at all; each
+    /// gets its own answer.
+    #[test]
+    fn one_statement_counts_results_in_the_order_given() -> Result<(), StoreError> {
+        let database = TestDatabase::create().map_err(StoreError::Database)?;
+        let store = PostgresStore::connect(database.url())?;
+        webhook(&store, "wh_a", "sel_a")?;
+        for i in 0..5 {
+            store.publish_event(&event(&format!("evt_{i}"), "sel_a", 1_000))?;
+        }
+        let claims = store
+            .claim_due(ClaimRequest {
+                now: 1_000,
+                lease_until: 1_100,
+                log_ids: (0..5).map(|i| format!("log_{i}")).collect(),
+                in_flight_limit: Arc::new(|_| usize::MAX),
+                interrupted: Arc::new(|_| unreachable!("no lease lapses here")),
+            })?
+            .claims;
+        assert_eq!(claims.len(), 5);
+        let settles = [
+            Settle::Retry(2_000),
+            Settle::Delivered,
+            Settle::Retry(2_000),
+            Settle::Fail,
+            Settle::Delivered,
+        ];
+        let mut results: Vec<AttemptResult> = (0u64..)
+            .zip(claims.iter().zip(settles))
+            .map(|(i, (claim, settle))| attempt_result(claim, settle, None, 1_001 + i))
+            .collect();
+        // The last no longer holds its claim: a success that must not count.
+        results[4].attempt.id = "log_gone".into();
+        let all: Vec<&AttemptResult> = results.iter().collect();
+        let settled = settle_all(&store.conn()?, &all)?;
+        assert_eq!(settled, [true, true, true, true, false]);
+        let conn = store.conn()?;
+        let row = conn.query_one(
+            "SELECT consecutive_failures, last_success_at FROM webhooks WHERE id = 'wh_a'",
+            &[],
+        )?;
+        assert_eq!(
+            row.try_get::<_, i64>(0)?,
+            2,
+            "the two failures after the success"
+        );
+        assert_eq!(row.try_get::<_, Option<i64>>(1)?, Some(1_002));
+        let statuses: Vec<String> = conn
+            .query("SELECT status FROM deliveries ORDER BY id", &[])?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+        assert_eq!(
+            statuses,
+            ["pending", "delivered", "pending", "failed", "pending"]
+        );
+        Ok(())
     }
 }

@@ -1,35 +1,28 @@
-//! Group commit: the queue's frequent writes (publishes, claims, attempt results) share
-//! transactions, so that with `synchronous = FULL` one sync of the WAL makes a whole group
-//! durable instead of one sync per write.
-//!
-//! There is no timer and no thread of its own. A writer queues its write and, if no group
-//! is being committed, commits everything queued so far as one transaction (it leads);
-//! otherwise it waits, and the writes that arrive while a group commits form the next
-//! group. The window is therefore the previous commit's own duration: a lone write
-//! commits at once, as before; under load, groups grow by themselves. Each write runs in a
+//! Group commit on SQLite: the queue's frequent writes (publishes, claims, attempt
+//! results) share transactions, so that with `synchronous = FULL` one sync of the WAL
+//! makes a whole group durable instead of one sync per write. Who writes a group and when
+//! is `store::group`'s rule; here, a group is one transaction and each write runs in a
 //! savepoint of its group's transaction, so one that fails is rolled back alone and its
 //! writer gets the error; the others are committed. Within a group, attempt results are
 //! applied first and claims last, so a claim sees the room the results leave at their
 //! endpoints. A caller returns only once its write is committed (or has failed): a `202`
 //! still means durable.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-use crate::store::{AttemptResult, ClaimRequest, Claimed, Finished, StoreError, StoredEvent};
-
-/// The largest group: bounds one transaction's size and how long it holds the lock.
-const MAX_GROUP: usize = 512;
+use crate::store::group::{self, Outcome};
+use crate::store::{
+    AttemptResult, Claim, ClaimRequest, Claimed, Finished, NextLease, StoreError, StoredEvent,
+};
 
 /// A write that may share a transaction.
 pub(super) enum Write {
     /// `publish_event`.
     Publish(StoredEvent),
-    /// `finish_attempt`.
-    Finish(AttemptResult),
+    /// `finish_attempt`, `finish_and_take_next`.
+    Finish(Box<AttemptResult>, Option<NextLease>),
     /// `claim_due`.
     Claim(ClaimRequest),
 }
@@ -37,26 +30,13 @@ pub(super) enum Write {
 /// What a [`Write`] returned.
 pub(super) enum Written {
     Published(usize),
-    Finished(Finished),
+    Finished(Finished, Option<Box<Claim>>),
     Claimed(Claimed),
 }
 
+/// The queue of writes waiting for a group (see `store::group`).
 #[derive(Default)]
-struct State {
-    queued: Vec<(u64, Write)>,
-    done: HashMap<u64, Result<Written, StoreError>>,
-    next_ticket: u64,
-    leading: bool,
-}
-
-/// The queue of writes waiting for a group, and the results of committed groups.
-#[derive(Default)]
-pub(super) struct GroupCommit {
-    state: Mutex<State>,
-    committed: Condvar,
-    /// Groups committed (or tried) so far.
-    groups: AtomicU64,
-}
+pub(super) struct GroupCommit(group::GroupCommit<Write, Written>);
 
 impl GroupCommit {
     /// Writes `write` in a group transaction on `conn` (applied with `apply`) and returns
@@ -67,72 +47,15 @@ impl GroupCommit {
         write: Write,
         apply: fn(&Connection, &Write) -> Result<Written, StoreError>,
     ) -> Result<Written, StoreError> {
-        let mut state = self.lock();
-        let ticket = state.next_ticket;
-        state.next_ticket += 1;
-        state.queued.push((ticket, write));
-        loop {
-            if let Some(result) = state.done.remove(&ticket) {
-                return result;
-            }
-            if state.leading {
-                state = self
-                    .committed
-                    .wait(state)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                continue;
-            }
-            state.leading = true;
-            let take = state.queued.len().min(MAX_GROUP);
-            let group: Vec<(u64, Write)> = state.queued.drain(..take).collect();
-            drop(state);
-            // Whatever happens in the commit (even a panic), the group's writers get a
-            // result and the next group gets a leader.
-            let mut lead = Lead {
-                owner: self,
-                results: group
-                    .iter()
-                    .map(|(t, _)| {
-                        let lost = StoreError::Database("the group commit was cut off".into());
-                        (*t, Err(lost))
-                    })
-                    .collect(),
-            };
-            commit_group(&lock(conn), &group, apply, &mut lead.results);
-            self.groups.fetch_add(1, Ordering::Relaxed);
-            drop(lead);
-            state = self.lock();
-        }
+        self.0.write(write, |group, results| {
+            commit_group(&lock(conn), group, apply, results);
+        })
     }
 
     /// How many groups were committed (or tried) so far.
     #[cfg(test)]
     pub(super) fn groups(&self) -> u64 {
-        self.groups.load(Ordering::Relaxed)
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // The state is a queue and a map, consistent between statements: a panic elsewhere
-        // cannot leave it half-changed.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// The leader's duty: on drop, hand the results over and wake every waiting writer.
-struct Lead<'a> {
-    owner: &'a GroupCommit,
-    results: Vec<(u64, Result<Written, StoreError>)>,
-}
-
-impl Drop for Lead<'_> {
-    fn drop(&mut self) {
-        let mut state = self.owner.lock();
-        state.done.extend(self.results.drain(..));
-        state.leading = false;
-        drop(state);
-        self.owner.committed.notify_all();
+        self.0.groups()
     }
 }
 
@@ -147,9 +70,9 @@ fn commit_group(
     conn: &Connection,
     group: &[(u64, Write)],
     apply: fn(&Connection, &Write) -> Result<Written, StoreError>,
-    results: &mut [(u64, Result<Written, StoreError>)],
+    results: &mut [Outcome<Written>],
 ) {
-    let fail_all = |results: &mut [(u64, Result<Written, StoreError>)], e: &rusqlite::Error| {
+    let fail_all = |results: &mut [Outcome<Written>], e: &rusqlite::Error| {
         for (_, result) in results.iter_mut() {
             *result = Err(StoreError::Database(e.to_string()));
         }
@@ -168,7 +91,7 @@ fn commit_group(
     // their callers has an answer yet), so any order is one they could have had.
     let mut order: Vec<usize> = (0..group.len()).collect();
     order.sort_by_key(|&i| match group[i].1 {
-        Write::Finish(_) => 0,
+        Write::Finish(..) => 0,
         Write::Publish(_) => 1,
         Write::Claim(_) => 2,
     });
@@ -237,7 +160,10 @@ mod tests {
             (0, Write::Claim(request(1_001, "log_2"))),
             (
                 1,
-                Write::Finish(attempt_result(&first[0], Settle::Delivered, None, 1_001)),
+                Write::Finish(
+                    Box::new(attempt_result(&first[0], Settle::Delivered, None, 1_001)),
+                    None,
+                ),
             ),
         ];
         let lost = || Err(StoreError::Database("not run".into()));
@@ -252,7 +178,10 @@ mod tests {
         }
         assert!(matches!(
             results[1].1,
-            Ok(Written::Finished(Finished::Settled { disabled: false }))
+            Ok(Written::Finished(
+                Finished::Settled { disabled: false },
+                None
+            ))
         ));
         Ok(())
     }

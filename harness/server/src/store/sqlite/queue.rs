@@ -11,10 +11,10 @@ use super::logs::ATTEMPT_COLUMNS;
 use super::webhooks::signing_secrets;
 use super::{secs, unsigned, SqliteStore};
 use crate::store::model::events_from_json;
-use crate::store::turns::{claim_in_turns, next_due, EndpointQueue};
+use crate::store::turns::{claim_in_turns, next_due, EndpointQueue, Turn};
 use crate::store::{
-    AttemptResult, Claim, ClaimRequest, Claimed, EventPage, Finished, QueueStore, SellerId, Settle,
-    StoreError, StoredEvent,
+    AttemptResult, Claim, ClaimRequest, Claimed, EventPage, Finished, NextLease, QueueStore,
+    SellerId, Settle, StoreError, StoredEvent,
 };
 
 fn insert_event(conn: &Connection, event: &StoredEvent) -> Result<(), StoreError> {
@@ -230,7 +230,7 @@ fn due_of(tx: &Connection, now: u64, webhook_id: &str, n: usize) -> Result<Vec<C
          JOIN webhooks w ON w.id = d.webhook_id
          JOIN events e ON e.id = d.event_id
          WHERE d.webhook_id = ?3 AND d.status = 'pending' AND d.next_attempt_at <= ?1
-           AND d.leased_until IS NULL
+           AND d.leased_until IS NULL AND w.status = 'active'
          ORDER BY d.next_attempt_at, d.id
          LIMIT ?2"
     ))?;
@@ -318,6 +318,57 @@ fn publish(tx: &Connection, event: &StoredEvent) -> Result<usize, StoreError> {
     Ok(targets.len())
 }
 
+/// Takes a round of turns (see `turns.rs`): for each, leases up to its number of tokens
+/// of its webhook's due deliveries at `now`, oldest due first, one under each token in
+/// order, until `lease_until`.
+fn take(
+    tx: &Connection,
+    now: u64,
+    lease_until: u64,
+    turns: &[Turn<'_>],
+) -> Result<Vec<Vec<Claim>>, StoreError> {
+    let mut round = Vec::with_capacity(turns.len());
+    for &(webhook_id, tokens) in turns {
+        let mut taken = due_of(tx, now, webhook_id, tokens.len())?;
+        let secrets = if taken.is_empty() {
+            Vec::new()
+        } else {
+            signing_secrets(tx, webhook_id, now)?
+        };
+        for (claim, token) in taken.iter_mut().zip(tokens) {
+            claim.log_id.clone_from(token);
+            claim.secrets.clone_from(&secrets);
+            lease(tx, claim, now, lease_until)?;
+        }
+        round.push(taken);
+    }
+    Ok(round)
+}
+
+/// Records `r` and, with `next`, takes its webhook's next due delivery (see
+/// [`QueueStore::finish_and_take_next`]), in the caller's transaction.
+fn finish(
+    tx: &Connection,
+    r: &AttemptResult,
+    next: Option<&NextLease>,
+) -> Result<(Finished, Option<Claim>), StoreError> {
+    let finished = settle(tx, r)?;
+    let Some(next) = next else {
+        return Ok((finished, None));
+    };
+    if finished != (Finished::Settled { disabled: false }) || r.settle != Settle::Delivered {
+        return Ok((finished, None));
+    }
+    let tokens = [next.log_id.clone()];
+    let round = take(
+        tx,
+        next.now,
+        next.lease_until,
+        &[(&r.attempt.webhook_id, &tokens)],
+    )?;
+    Ok((finished, round.into_iter().flatten().next()))
+}
+
 /// Claims due deliveries in the caller's transaction (see [`QueueStore::claim_due`]).
 fn claim(tx: &Connection, request: &ClaimRequest) -> Result<Claimed, StoreError> {
     let now = request.now;
@@ -342,22 +393,7 @@ fn claim(tx: &Connection, request: &ClaimRequest) -> Result<Claimed, StoreError>
     }
     let mut queues = endpoint_queues(tx, now, request.in_flight_limit.as_ref())?;
     let claims = claim_in_turns(&mut queues, now, &request.log_ids, |turns| {
-        let mut round = Vec::with_capacity(turns.len());
-        for &(webhook_id, tokens) in turns {
-            let mut taken = due_of(tx, now, webhook_id, tokens.len())?;
-            let secrets = if taken.is_empty() {
-                Vec::new()
-            } else {
-                signing_secrets(tx, webhook_id, now)?
-            };
-            for (claim, token) in taken.iter_mut().zip(tokens) {
-                claim.log_id.clone_from(token);
-                claim.secrets.clone_from(&secrets);
-                lease(tx, claim, now, request.lease_until)?;
-            }
-            round.push(taken);
-        }
-        Ok(round)
+        take(tx, now, request.lease_until, turns)
     })?;
     let next_due = if claims.is_empty() {
         next_due(&queues, next_lease_end(tx)?)
@@ -371,7 +407,8 @@ fn claim(tx: &Connection, request: &ClaimRequest) -> Result<Claimed, StoreError>
 pub(super) fn apply(tx: &Connection, write: &Write) -> Result<Written, StoreError> {
     match write {
         Write::Publish(event) => publish(tx, event).map(Written::Published),
-        Write::Finish(result) => settle(tx, result).map(Written::Finished),
+        Write::Finish(result, next) => finish(tx, result, next.as_ref())
+            .map(|(finished, claim)| Written::Finished(finished, claim.map(Box::new))),
         Write::Claim(request) => claim(tx, request).map(Written::Claimed),
     }
 }
@@ -379,6 +416,19 @@ pub(super) fn apply(tx: &Connection, write: &Write) -> Result<Written, StoreErro
 impl SqliteStore {
     fn group_write(&self, write: Write) -> Result<Written, StoreError> {
         self.group.write(&self.conn, write, apply)
+    }
+
+    fn finish(
+        &self,
+        r: &AttemptResult,
+        next: Option<NextLease>,
+    ) -> Result<(Finished, Option<Claim>), StoreError> {
+        match self.group_write(Write::Finish(Box::new(r.clone()), next))? {
+            Written::Finished(finished, claim) => Ok((finished, claim.map(|c| *c))),
+            _ => Err(StoreError::Corrupt(
+                "a finish came back as another write".into(),
+            )),
+        }
     }
 }
 
@@ -433,12 +483,15 @@ impl QueueStore for SqliteStore {
     }
 
     fn finish_attempt(&self, r: &AttemptResult) -> Result<Finished, StoreError> {
-        match self.group_write(Write::Finish(r.clone()))? {
-            Written::Finished(finished) => Ok(finished),
-            _ => Err(StoreError::Corrupt(
-                "a finish came back as another write".into(),
-            )),
-        }
+        self.finish(r, None).map(|(finished, _)| finished)
+    }
+
+    fn finish_and_take_next(
+        &self,
+        r: &AttemptResult,
+        next: NextLease,
+    ) -> Result<(Finished, Option<Claim>), StoreError> {
+        self.finish(r, Some(next))
     }
 
     fn list_events(
