@@ -581,7 +581,8 @@ impl PostgresStore {
     /// [`QueueStore::finish_and_take_next`]). A result that disables its webhook: its
     /// statement, then the disabling, in a transaction. Every other result shares one
     /// statement (and its commit) with the results that arrive while the one before is
-    /// being written (`store::group`), and the next leases they ask for share another.
+    /// being written (`store::group`; two groups at once, each on a connection of its
+    /// own), and the next leases they ask for share another.
     fn finish(
         &self,
         r: &AttemptResult,
