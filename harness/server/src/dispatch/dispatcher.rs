@@ -359,7 +359,9 @@ impl Dispatcher {
     /// on with, if any.
     ///
     /// The request is over. After a delivery, while no claim is short of a worker (one
-    /// is free) and the dispatcher is not stopping, the store is asked to take the
+    /// is free), the dispatcher is not stopping and the store prefers it
+    /// ([`QueueStore::prefers_next_lease`](crate::store::QueueStore::prefers_next_lease):
+    /// PostgreSQL, whose claims are serialized), the store is asked to take the
     /// endpoint's next due delivery in the same write
     /// ([`QueueStore::finish_and_take_next`](crate::store::QueueStore::finish_and_take_next)):
     /// the worker keeps its permit and goes on, and its endpoint's slot never waits for
@@ -396,7 +398,7 @@ impl Dispatcher {
         );
         let webhook_id = claim.webhook_id.clone();
         let delivered = result.settle == Settle::Delivered && result.disable.is_none();
-        let next = if delivered && worker.may_go_on() {
+        let next = if delivered && self.store.prefers_next_lease() && worker.may_go_on() {
             self.next_lease()
         } else {
             None

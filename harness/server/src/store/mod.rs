@@ -277,6 +277,13 @@ pub trait QueueStore {
         result: &AttemptResult,
         next: NextLease,
     ) -> Result<(Finished, Option<Claim>), StoreError>;
+    /// Whether a dispatcher should ask for the next delivery with a delivered result
+    /// ([`finish_and_take_next`](Self::finish_and_take_next)) rather than leave it to its
+    /// claims: so where a claim costs more than a lease taken with a result (PostgreSQL,
+    /// whose claims run one at a time across every instance), not where claims already
+    /// share the results' transactions (SQLite's group commit: measured 8 % fewer
+    /// deliveries/s in a burst when it went on).
+    fn prefers_next_lease(&self) -> bool;
     /// A page of the seller's events, newest first (ties by insertion order). A `before`
     /// cursor that names none of the seller's events yields an empty page.
     fn list_events(

@@ -530,6 +530,10 @@ impl QueueStore for PostgresStore {
         self.finish(r, Some(next))
     }
 
+    fn prefers_next_lease(&self) -> bool {
+        true
+    }
+
     fn list_events(
         &self,
         seller: &SellerId,

@@ -494,6 +494,10 @@ impl QueueStore for SqliteStore {
         self.finish(r, Some(next))
     }
 
+    fn prefers_next_lease(&self) -> bool {
+        false
+    }
+
     fn list_events(
         &self,
         seller: &SellerId,
