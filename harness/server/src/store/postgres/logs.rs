@@ -68,7 +68,8 @@ impl LogStore for PostgresStore {
                     &[&secs(at), &a.event_id, &a.webhook_id],
                 )?;
                 tx.execute(
-                    "UPDATE webhooks SET consecutive_failures = 0, last_success_at = $1
+                    "UPDATE webhooks SET consecutive_failures = 0,
+                            last_success_at = GREATEST(last_success_at, $1)
                      WHERE id = $2",
                     &[&secs(at), &a.webhook_id],
                 )?;

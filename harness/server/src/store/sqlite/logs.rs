@@ -76,7 +76,9 @@ impl LogStore for SqliteStore {
                 params![secs(at), a.event_id, a.webhook_id],
             )?;
             tx.execute(
-                "UPDATE webhooks SET consecutive_failures = 0, last_success_at = ?1 WHERE id = ?2",
+                "UPDATE webhooks SET consecutive_failures = 0,
+                        last_success_at = MAX(COALESCE(last_success_at, ?1), ?1)
+                 WHERE id = ?2",
                 params![secs(at), a.webhook_id],
             )?;
         }

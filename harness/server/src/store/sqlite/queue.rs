@@ -144,7 +144,10 @@ fn settle(tx: &Connection, r: &AttemptResult) -> Result<Finished, StoreError> {
     match r.settle {
         Settle::Delivered => {
             tx.prepare_cached(
-                "UPDATE webhooks SET consecutive_failures = 0, last_success_at = ?1
+                // The latest success: results finishing together may be recorded out
+                // of order.
+                "UPDATE webhooks SET consecutive_failures = 0,
+                        last_success_at = MAX(COALESCE(last_success_at, ?1), ?1)
                  WHERE id = ?2",
             )?
             .execute(params![at, a.webhook_id])?;
