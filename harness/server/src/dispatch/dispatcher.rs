@@ -407,7 +407,7 @@ impl Dispatcher {
         let written = if let Some(next) = next {
             kept = Some(worker);
             blocking(&self.store, move |store| {
-                store.finish_and_take_next(&result, next)
+                store.finish_and_take_next(&result, Some(next))
             })
             .await
             .map(|(finished, claim)| {

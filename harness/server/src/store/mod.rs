@@ -263,19 +263,22 @@ pub trait QueueStore {
     /// interrupted); otherwise only the log row is completed, marked stale, and nothing else
     /// changes ([`Finished::Stale`]): a late result never overwrites a newer claim's,
     /// and a give-up never overwrites a delivered delivery.
-    fn finish_attempt(&self, result: &AttemptResult) -> Result<Finished, StoreError>;
-    /// Records `result` as [`finish_attempt`](Self::finish_attempt) does; then, if it
-    /// settled its delivery as delivered (disabling nothing) and the webhook is still
-    /// active, leases the webhook's oldest due delivery at `next.now` as a claim would,
-    /// under `next.log_id`, and returns that claim: the worker that sent the one goes on
-    /// with the next without waiting for a claim. The webhook's leases stay as many as
+    fn finish_attempt(&self, result: &AttemptResult) -> Result<Finished, StoreError> {
+        self.finish_and_take_next(result, None)
+            .map(|(finished, _)| finished)
+    }
+    /// Records `result` as [`finish_attempt`](Self::finish_attempt) does; then, given
+    /// `next`, if it settled its delivery as delivered (disabling nothing) and the
+    /// webhook is still active, leases the webhook's oldest due delivery at `next.now`
+    /// as a claim would, under `next.log_id`, and returns that claim: the worker that
+    /// sent the one goes on with the next without waiting for a claim. The webhook's leases stay as many as
     /// they were (one ends, one begins), so its in-flight limit holds without the claim
     /// lock; whether a worker may go on (none is waiting for a turn) is the caller's
     /// call. Nothing due, or a result that failed or was stale: no claim.
     fn finish_and_take_next(
         &self,
         result: &AttemptResult,
-        next: NextLease,
+        next: Option<NextLease>,
     ) -> Result<(Finished, Option<Claim>), StoreError>;
     /// Whether a dispatcher should ask for the next delivery with a delivered result
     /// ([`finish_and_take_next`](Self::finish_and_take_next)) rather than leave it to its

@@ -518,16 +518,45 @@ impl QueueStore for PostgresStore {
         self.transaction_after(CLAIM_LOCK, |tx| claim(tx, &request))
     }
 
-    fn finish_attempt(&self, r: &AttemptResult) -> Result<Finished, StoreError> {
-        self.finish(r, None).map(|(finished, _)| finished)
-    }
-
+    /// Records `r` and, with `next`, takes its webhook's next due delivery (see
+    /// [`QueueStore::finish_and_take_next`]). A result that disables its webhook: its
+    /// statement, then the disabling, in a transaction. Every other result shares one
+    /// statement (and its commit) with the results that arrive while the one before is
+    /// being written (`store::group`; two groups at once, each on a connection of its
+    /// own), and the next leases they ask for share another.
     fn finish_and_take_next(
         &self,
         r: &AttemptResult,
-        next: NextLease,
+        next: Option<NextLease>,
     ) -> Result<(Finished, Option<Claim>), StoreError> {
-        self.finish(r, Some(next))
+        if r.disable.is_some() {
+            return Ok((self.transaction(|tx| settle(tx, r))?, None));
+        }
+        self.settles.write((r.clone(), next), |group, outcomes| {
+            let settled = self.conn().and_then(|conn| {
+                let results: Vec<&AttemptResult> = group.iter().map(|(_, (r, _))| r).collect();
+                let settled = super::retrying(|| settle_all(&conn, &results))?;
+                Ok((take_next(&conn, group, &settled), settled))
+            });
+            match settled {
+                Ok((mut next, settled)) => {
+                    for (i, ((_, outcome), settled)) in outcomes.iter_mut().zip(settled).enumerate()
+                    {
+                        let finished = if settled {
+                            Finished::Settled { disabled: false }
+                        } else {
+                            Finished::Stale
+                        };
+                        *outcome = Ok((finished, next[i].take()));
+                    }
+                }
+                Err(e) => {
+                    for (_, outcome) in outcomes.iter_mut() {
+                        *outcome = Err(e.clone());
+                    }
+                }
+            }
+        })
     }
 
     fn prefers_next_lease(&self) -> bool {
@@ -577,49 +606,6 @@ impl QueueStore for PostgresStore {
 
     fn watch_publishes(&self, wake: Arc<Notify>) {
         self.listen(wake);
-    }
-}
-
-impl PostgresStore {
-    /// Records `r` and, with `next`, takes its webhook's next due delivery (see
-    /// [`QueueStore::finish_and_take_next`]). A result that disables its webhook: its
-    /// statement, then the disabling, in a transaction. Every other result shares one
-    /// statement (and its commit) with the results that arrive while the one before is
-    /// being written (`store::group`; two groups at once, each on a connection of its
-    /// own), and the next leases they ask for share another.
-    fn finish(
-        &self,
-        r: &AttemptResult,
-        next: Option<NextLease>,
-    ) -> Result<(Finished, Option<Claim>), StoreError> {
-        if r.disable.is_some() {
-            return Ok((self.transaction(|tx| settle(tx, r))?, None));
-        }
-        self.settles.write((r.clone(), next), |group, outcomes| {
-            let settled = self.conn().and_then(|conn| {
-                let results: Vec<&AttemptResult> = group.iter().map(|(_, (r, _))| r).collect();
-                let settled = super::retrying(|| settle_all(&conn, &results))?;
-                Ok((take_next(&conn, group, &settled), settled))
-            });
-            match settled {
-                Ok((mut next, settled)) => {
-                    for (i, ((_, outcome), settled)) in outcomes.iter_mut().zip(settled).enumerate()
-                    {
-                        let finished = if settled {
-                            Finished::Settled { disabled: false }
-                        } else {
-                            Finished::Stale
-                        };
-                        *outcome = Ok((finished, next[i].take()));
-                    }
-                }
-                Err(e) => {
-                    for (_, outcome) in outcomes.iter_mut() {
-                        *outcome = Err(e.clone());
-                    }
-                }
-            }
-        })
     }
 }
 

@@ -420,19 +420,6 @@ impl SqliteStore {
     fn group_write(&self, write: Write) -> Result<Written, StoreError> {
         self.group.write(&self.conn, write, apply)
     }
-
-    fn finish(
-        &self,
-        r: &AttemptResult,
-        next: Option<NextLease>,
-    ) -> Result<(Finished, Option<Claim>), StoreError> {
-        match self.group_write(Write::Finish(Box::new(r.clone()), next))? {
-            Written::Finished(finished, claim) => Ok((finished, claim.map(|c| *c))),
-            _ => Err(StoreError::Corrupt(
-                "a finish came back as another write".into(),
-            )),
-        }
-    }
 }
 
 impl QueueStore for SqliteStore {
@@ -485,16 +472,17 @@ impl QueueStore for SqliteStore {
         }
     }
 
-    fn finish_attempt(&self, r: &AttemptResult) -> Result<Finished, StoreError> {
-        self.finish(r, None).map(|(finished, _)| finished)
-    }
-
     fn finish_and_take_next(
         &self,
         r: &AttemptResult,
-        next: NextLease,
+        next: Option<NextLease>,
     ) -> Result<(Finished, Option<Claim>), StoreError> {
-        self.finish(r, Some(next))
+        match self.group_write(Write::Finish(Box::new(r.clone()), next))? {
+            Written::Finished(finished, claim) => Ok((finished, claim.map(|c| *c))),
+            _ => Err(StoreError::Corrupt(
+                "a finish came back as another write".into(),
+            )),
+        }
     }
 
     fn prefers_next_lease(&self) -> bool {
