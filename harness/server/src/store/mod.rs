@@ -271,10 +271,11 @@ pub trait QueueStore {
     /// `next`, if it settled its delivery as delivered (disabling nothing) and the
     /// webhook is still active, leases the webhook's oldest due delivery at `next.now`
     /// as a claim would, under `next.log_id`, and returns that claim: the worker that
-    /// sent the one goes on with the next without waiting for a claim. The webhook's leases stay as many as
-    /// they were (one ends, one begins), so its in-flight limit holds without the claim
-    /// lock; whether a worker may go on (none is waiting for a turn) is the caller's
-    /// call. Nothing due, or a result that failed or was stale: no claim.
+    /// sent the one goes on with the next without waiting for a claim. One lease ends
+    /// and one begins in the same transaction, so the webhook's leases stay as many as
+    /// they were and its in-flight limit holds without the claim lock; whether a worker
+    /// may go on (none is waiting for a turn) is the caller's call. Nothing due, or a
+    /// result that failed or was stale: no claim.
     fn finish_and_take_next(
         &self,
         result: &AttemptResult,

@@ -260,3 +260,126 @@ fn the_default_grace_is_the_lease() -> Result<(), Box<dyn std::error::Error>> {
     );
     Ok(())
 }
+
+/// An endpoint never has more attempts in flight than its limit, however its attempts end
+/// and begin: publishes keep waking claims while the workers go on with the endpoint's
+/// next deliveries (PostgreSQL) or hand their turn back (SQLite). The receiver counts the
+/// requests it holds at once.
+async fn never_more_than_the_limit(
+    store: Arc<dyn Store>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const LIMIT: usize = 2;
+    const EVENTS: usize = 150;
+    let (holding, most, received) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    let app = {
+        let (holding, most, received) = (
+            Arc::clone(&holding),
+            Arc::clone(&most),
+            Arc::clone(&received),
+        );
+        axum::Router::new().fallback(move || {
+            let (holding, most, received) = (
+                Arc::clone(&holding),
+                Arc::clone(&most),
+                Arc::clone(&received),
+            );
+            async move {
+                let now = holding.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(3)).await;
+                holding.fetch_sub(1, Ordering::SeqCst);
+                received.fetch_add(1, Ordering::SeqCst);
+                axum::http::StatusCode::OK
+            }
+        })
+    };
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let seller = SellerId("sel_l".into());
+    let webhook = NewWebhook {
+        id: "wh_l".into(),
+        seller_id: seller.clone(),
+        url,
+        events: vec![EventType::ListingCreated],
+        secret: Secret::new("whsec_test".into()),
+        scheme: menon_harness_common::delivery::SigningScheme::Menon,
+        public_key: None,
+        now: START,
+        seller_limit: u32::MAX,
+    };
+    blocking(&store, move |store| store.create_webhook(webhook)).await?;
+    let wake = Arc::new(Notify::new());
+    let dispatcher = Dispatcher::new(
+        Arc::clone(&store),
+        Arc::new(TestClock::new(START)) as SharedClock,
+        Sender::new(
+            Duration::from_secs(5),
+            crate::target::AllowedTargets::loopback(),
+        )?,
+        Arc::new(Metrics::new()),
+        Arc::clone(&wake),
+        16,
+        Duration::from_secs(5),
+    )
+    .with_endpoint_concurrency(LIMIT);
+    let (stop, stopping) = watch::channel(false);
+    let running = tokio::spawn(dispatcher.run(stopping));
+    // Published while the dispatcher runs, each publish waking it, as the API does.
+    for i in 0..EVENTS {
+        let event = StoredEvent {
+            id: format!("evt_{i}"),
+            seller_id: seller.clone(),
+            event_type: "listing.created".into(),
+            created_at: START,
+            body: b"{}".to_vec(),
+            is_test: false,
+        };
+        blocking(&store, move |store| store.publish_event(&event)).await?;
+        wake.notify_one();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while received.load(Ordering::SeqCst) < EVENTS {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {EVENTS} delivered",
+            received.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.send(true)?;
+    running.await?;
+    assert_eq!(received.load(Ordering::SeqCst), EVENTS, "each once");
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        LIMIT,
+        "the most requests the endpoint held at once"
+    );
+    assert_eq!(blocking(&store, |store| store.queue_depth()).await?, 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_never_gets_more_than_its_limit_on_sqlite(
+) -> Result<(), Box<dyn std::error::Error>> {
+    never_more_than_the_limit(Arc::new(SqliteStore::in_memory()?)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_never_gets_more_than_its_limit_on_postgres(
+) -> Result<(), Box<dyn std::error::Error>> {
+    let database = crate::store::testdb::TestDatabase::create()?;
+    let url = database.url().to_owned();
+    let store =
+        tokio::task::spawn_blocking(move || crate::store::PostgresStore::connect(&url)).await??;
+    never_more_than_the_limit(Arc::new(store)).await?;
+    Ok(())
+}

@@ -19,7 +19,8 @@
 //! (`FOR UPDATE SKIP LOCKED`) against everything else; results are fenced by the lease's
 //! token, as on SQLite, and those that arrive together are recorded in one statement
 //! (`store::group`). The next lease a finished attempt's worker takes
-//! (`finish_and_take_next`) needs no lock: one of its webhook's leases ends as it begins.
+//! (`finish_and_take_next`) needs no lock: one of its webhook's leases ends as it begins,
+//! in one transaction.
 //! A
 //! publish wakes every instance's dispatcher with `NOTIFY` (`LISTEN` in
 //! [`QueueStore::watch_publishes`](super::QueueStore::watch_publishes)).

@@ -523,7 +523,7 @@ impl QueueStore for PostgresStore {
     /// statement, then the disabling, in a transaction. Every other result shares one
     /// statement (and its commit) with the results that arrive while the one before is
     /// being written (`store::group`; two groups at once, each on a connection of its
-    /// own), and the next leases they ask for share another.
+    /// own); with the next leases they ask for, in one transaction.
     fn finish_and_take_next(
         &self,
         r: &AttemptResult,
@@ -533,12 +533,29 @@ impl QueueStore for PostgresStore {
             return Ok((self.transaction(|tx| settle(tx, r))?, None));
         }
         self.settles.write((r.clone(), next), |group, outcomes| {
-            let settled = self.conn().and_then(|conn| {
-                let results: Vec<&AttemptResult> = group.iter().map(|(_, (r, _))| r).collect();
+            let results: Vec<&AttemptResult> = group.iter().map(|(_, (r, _))| r).collect();
+            let alone = || -> Result<(Vec<Option<Claim>>, Vec<bool>), StoreError> {
+                let conn = self.conn()?;
                 let settled = super::retrying(|| settle_all(&conn, &results))?;
-                Ok((take_next(&conn, group, &settled), settled))
-            });
-            match settled {
+                Ok((group.iter().map(|_| None).collect(), settled))
+            };
+            let recorded = if group.iter().any(|(_, (_, next))| next.is_some()) {
+                // One transaction, so that no claim ever sees a lease ended and its
+                // successor not yet begun (it would fill the room, and the endpoint would
+                // get more than its limit at once). Should taking fail, the results are
+                // recorded alone and the claims take what is due.
+                self.transaction(|tx| {
+                    let settled = settle_all(tx, &results)?;
+                    Ok((take_next(tx, group, &settled)?, settled))
+                })
+                .or_else(|e| {
+                    tracing::warn!(error = %e, "taking the next deliveries failed; claims will");
+                    alone()
+                })
+            } else {
+                alone()
+            };
+            match recorded {
                 Ok((mut next, settled)) => {
                     for (i, ((_, outcome), settled)) in outcomes.iter_mut().zip(settled).enumerate()
                     {
@@ -612,13 +629,12 @@ impl QueueStore for PostgresStore {
 /// The next leases a group of settled results asks for (see
 /// [`QueueStore::finish_and_take_next`]), one per result, taken in one statement as one
 /// round of turns (a webhook's turn holds the tokens of its results, in order): only for
-/// results that were delivered and settled. The results are recorded whatever becomes
-/// of this: a failure here is logged and takes nothing (the dispatcher's claims will).
+/// results that were delivered and settled. Run in the results' own transaction.
 fn take_next(
     conn: &Conn,
     group: &[(u64, (AttemptResult, Option<NextLease>))],
     settled: &[bool],
-) -> Vec<Option<Claim>> {
+) -> Result<Vec<Option<Claim>>, StoreError> {
     let mut taken: Vec<Option<Claim>> = group.iter().map(|_| None).collect();
     let mut turns: Vec<(&str, Vec<String>)> = Vec::new();
     let (mut now, mut lease_until) = (0, 0);
@@ -636,23 +652,18 @@ fn take_next(
         }
     }
     if turns.is_empty() {
-        return taken;
+        return Ok(taken);
     }
     let round: Vec<Turn<'_>> = turns.iter().map(|(w, t)| (*w, t.as_slice())).collect();
-    match take(conn, now, lease_until, &round) {
-        Ok(round) => {
-            for claim in round.into_iter().flatten() {
-                let asked = group.iter().position(|(_, (_, next))| {
-                    next.as_ref().is_some_and(|n| n.log_id == claim.log_id)
-                });
-                if let Some(i) = asked {
-                    taken[i] = Some(claim);
-                }
-            }
+    for claim in take(conn, now, lease_until, &round)?.into_iter().flatten() {
+        let asked = group
+            .iter()
+            .position(|(_, (_, next))| next.as_ref().is_some_and(|n| n.log_id == claim.log_id));
+        if let Some(i) = asked {
+            taken[i] = Some(claim);
         }
-        Err(e) => tracing::warn!(error = %e, "taking the next deliveries failed; claims will"),
     }
-    taken
+    Ok(taken)
 }
 
 #[cfg(test)]
