@@ -60,7 +60,7 @@ fn claim_from_row(row: &Row) -> Result<Claim, StoreError> {
 /// Records a claimed attempt's result in the caller's transaction, fenced by the
 /// claim's token (see [`QueueStore::finish_attempt`]), then the disabling if asked for.
 fn settle(conn: &Conn, r: &AttemptResult) -> Result<Finished, StoreError> {
-    if !settle_all(conn, &[r])?[0] {
+    if !settle_all(conn, &[(r, None)])?.0[0] {
         return Ok(Finished::Stale);
     }
     let mut disabled = false;
@@ -86,94 +86,149 @@ fn settle(conn: &Conn, r: &AttemptResult) -> Result<Finished, StoreError> {
 /// each fenced by its claim's token: for each, whether it still held its claim (settled)
 /// or not (stale: only its log row is completed). The webhooks' counts take the results
 /// in the order given: a webhook's consecutive failures are those after its last success
-/// among them, or its count so far plus them all if none succeeded.
-fn settle_all(conn: &Conn, results: &[&AttemptResult]) -> Result<Vec<bool>, StoreError> {
+/// among them, or its count so far plus them all if none succeeded; the latest success
+/// is kept.
+///
+/// In the same statement, so that no claim ever sees a lease ended and its successor not
+/// yet begun, each result given a [`NextLease`] that was delivered and settled takes its
+/// webhook's next due delivery (see [`QueueStore::finish_and_take_next`]): the results
+/// of one webhook take, oldest due first, one under each of their tokens in order, as one
+/// turn of a claim would.
+fn settle_all(
+    conn: &Conn,
+    results: &[(&AttemptResult, Option<&NextLease>)],
+) -> Result<(Vec<bool>, Vec<Option<Claim>>), StoreError> {
     let kind = |r: &AttemptResult| match r.settle {
         Settle::Delivered => "delivered",
         Settle::Retry(_) => "retry",
         Settle::Fail => "fail",
     };
     let column = |f: &dyn Fn(&AttemptResult) -> Option<i64>| -> Vec<Option<i64>> {
-        results.iter().map(|r| f(r)).collect()
+        results.iter().map(|(r, _)| f(r)).collect()
     };
-    let deliveries: Vec<i64> = results.iter().map(|r| r.delivery_id).collect();
-    let tokens: Vec<&str> = results.iter().map(|r| r.attempt.id.as_str()).collect();
+    let deliveries: Vec<i64> = results.iter().map(|(r, _)| r.delivery_id).collect();
+    let tokens: Vec<&str> = results.iter().map(|(r, _)| r.attempt.id.as_str()).collect();
     let webhooks: Vec<&str> = results
         .iter()
-        .map(|r| r.attempt.webhook_id.as_str())
+        .map(|(r, _)| r.attempt.webhook_id.as_str())
         .collect();
-    let kinds: Vec<&str> = results.iter().map(|r| kind(r)).collect();
+    let kinds: Vec<&str> = results.iter().map(|(r, _)| kind(r)).collect();
     let next = column(&|r| match r.settle {
         Settle::Retry(next) => Some(secs(next)),
         _ => None,
     });
     let at = column(&|r| Some(secs(r.finished_at)));
-    let statuses: Vec<&str> = results.iter().map(|r| r.attempt.status.as_str()).collect();
+    let statuses: Vec<&str> = results
+        .iter()
+        .map(|(r, _)| r.attempt.status.as_str())
+        .collect();
     let codes = column(&|r| r.attempt.response_code.map(i64::from));
     let times = column(&|r| r.attempt.response_time_ms.map(secs));
     let delivered = column(&|r| r.attempt.delivered_at.map(secs));
-    let errors: Vec<Option<&str>> = results.iter().map(|r| r.attempt.error.as_deref()).collect();
-    let stale: Vec<&str> = results.iter().map(|r| r.stale_error.as_str()).collect();
+    let errors: Vec<Option<&str>> = results
+        .iter()
+        .map(|(r, _)| r.attempt.error.as_deref())
+        .collect();
+    let stale: Vec<&str> = results
+        .iter()
+        .map(|(r, _)| r.stale_error.as_str())
+        .collect();
     let retries = column(&|r| r.attempt.next_retry.map(secs));
+    let next_tokens: Vec<Option<&str>> = results
+        .iter()
+        .map(|(_, next)| next.map(|n| n.log_id.as_str()))
+        .collect();
+    // The next leases are taken at the latest `now` asked for, until the latest end.
+    let asked = || results.iter().filter_map(|(_, next)| *next);
+    let now = asked().map(|n| n.now).max().unwrap_or(0);
+    let until = asked().map(|n| n.lease_until).max().unwrap_or(0);
     let rows = conn.query(
-        "WITH r AS (
-             SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[],
-                                  $5::BIGINT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[],
-                                  $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[],
-                                  $13::BIGINT[])
-                 WITH ORDINALITY AS r (delivery_id, token, webhook_id, kind, next, at,
-                                       status, code, ms, delivered_at, error, stale_error,
-                                       next_retry, n)
-         ), settled AS (
-             UPDATE deliveries d SET
-                 status = CASE r.kind WHEN 'delivered' THEN 'delivered'
-                                      WHEN 'fail' THEN 'failed' ELSE d.status END,
-                 failures = d.failures + CASE WHEN r.kind = 'delivered' THEN 0 ELSE 1 END,
-                 next_attempt_at = CASE WHEN r.kind = 'retry' THEN r.next
-                                        ELSE d.next_attempt_at END,
-                 finished_at = CASE WHEN r.kind = 'retry' THEN d.finished_at ELSE r.at END,
-                 leased_until = NULL, lease_token = NULL
-             FROM r
-             -- `= ANY` as well as the join: an index lookup of the rows given, whatever
-             -- the planner believes of the tables' sizes (a fresh table has no statistics)
-             WHERE d.id = ANY($1) AND d.id = r.delivery_id
-               AND d.status = 'pending' AND d.lease_token = r.token
-             RETURNING r.n, r.webhook_id, r.kind, r.at
-         ), logged AS (
-             UPDATE delivery_attempts a SET status = r.status, response_code = r.code,
-                 response_time_ms = r.ms, delivered_at = r.delivered_at,
-                 error = CASE WHEN s.n IS NULL THEN r.stale_error ELSE r.error END,
-                 next_retry = CASE WHEN s.n IS NOT NULL THEN r.next_retry END
-             FROM r LEFT JOIN settled s ON s.n = r.n
-             WHERE a.id = ANY($2) AND a.id = r.token
-             RETURNING a.id
-         ), ordered AS (
-             SELECT webhook_id, kind, at, n,
-                    MAX(n) FILTER (WHERE kind = 'delivered')
-                        OVER (PARTITION BY webhook_id) AS last_success
-             FROM settled
-         ), tally AS (
-             SELECT webhook_id, MAX(at) FILTER (WHERE kind = 'delivered') AS success_at,
-                    COUNT(*) FILTER (WHERE kind <> 'delivered'
-                                       AND (last_success IS NULL OR n > last_success))
-                        AS failed
-             FROM ordered GROUP BY webhook_id
-         ), counted AS (
-             UPDATE webhooks w SET
-                 consecutive_failures = CASE WHEN t.success_at IS NULL
-                                             THEN w.consecutive_failures + t.failed
-                                             ELSE t.failed END,
-                 last_success_at = GREATEST(w.last_success_at, t.success_at)
-             FROM tally t
-             WHERE w.id = ANY($3) AND w.id = t.webhook_id
-               -- Successes change the row only when they say something new (the first
-               -- success of a second, or one after failures): the webhook's row is not a
-               -- lock every delivery to it queues behind.
-               AND (t.failed > 0 OR w.consecutive_failures <> 0
-                    OR w.last_success_at IS NULL OR w.last_success_at < t.success_at)
-             RETURNING w.id
-         )
-         SELECT r.n, s.n IS NOT NULL FROM r LEFT JOIN settled s ON s.n = r.n ORDER BY r.n",
+        &format!(
+            "WITH r AS (
+                 SELECT * FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::TEXT[],
+                                      $5::BIGINT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[],
+                                      $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[],
+                                      $13::BIGINT[], $14::TEXT[])
+                     WITH ORDINALITY AS r (delivery_id, token, webhook_id, kind, next, at,
+                                           status, code, ms, delivered_at, error,
+                                           stale_error, next_retry, next_token, n)
+             ), settled AS (
+                 UPDATE deliveries d SET
+                     status = CASE r.kind WHEN 'delivered' THEN 'delivered'
+                                          WHEN 'fail' THEN 'failed' ELSE d.status END,
+                     failures = d.failures + CASE WHEN r.kind = 'delivered' THEN 0 ELSE 1 END,
+                     next_attempt_at = CASE WHEN r.kind = 'retry' THEN r.next
+                                            ELSE d.next_attempt_at END,
+                     finished_at = CASE WHEN r.kind = 'retry' THEN d.finished_at
+                                        ELSE r.at END,
+                     leased_until = NULL, lease_token = NULL
+                 FROM r
+                 -- `= ANY` as well as the join: an index lookup of the rows given,
+                 -- whatever the planner believes of the tables' sizes (a fresh table
+                 -- has no statistics)
+                 WHERE d.id = ANY($1) AND d.id = r.delivery_id
+                   AND d.status = 'pending' AND d.lease_token = r.token
+                 RETURNING r.n, r.webhook_id, r.kind, r.at, r.next_token
+             ), logged AS (
+                 UPDATE delivery_attempts a SET status = r.status, response_code = r.code,
+                     response_time_ms = r.ms, delivered_at = r.delivered_at,
+                     error = CASE WHEN s.n IS NULL THEN r.stale_error ELSE r.error END,
+                     next_retry = CASE WHEN s.n IS NOT NULL THEN r.next_retry END
+                 FROM r LEFT JOIN settled s ON s.n = r.n
+                 WHERE a.id = ANY($2) AND a.id = r.token
+                 RETURNING a.id
+             ), ordered AS (
+                 SELECT webhook_id, kind, at, n,
+                        MAX(n) FILTER (WHERE kind = 'delivered')
+                            OVER (PARTITION BY webhook_id) AS last_success
+                 FROM settled
+             ), tally AS (
+                 SELECT webhook_id, MAX(at) FILTER (WHERE kind = 'delivered') AS success_at,
+                        COUNT(*) FILTER (WHERE kind <> 'delivered'
+                                           AND (last_success IS NULL OR n > last_success))
+                            AS failed
+                 FROM ordered GROUP BY webhook_id
+             ), counted AS (
+                 UPDATE webhooks w SET
+                     consecutive_failures = CASE WHEN t.success_at IS NULL
+                                                 THEN w.consecutive_failures + t.failed
+                                                 ELSE t.failed END,
+                     last_success_at = GREATEST(w.last_success_at, t.success_at)
+                 FROM tally t
+                 WHERE w.id = ANY($3) AND w.id = t.webhook_id
+                   -- Successes change the row only when they say something new (the
+                   -- first success of a second, or one after failures): the webhook's row
+                   -- is not a lock every delivery to it queues behind.
+                   AND (t.failed > 0 OR w.consecutive_failures <> 0
+                        OR w.last_success_at IS NULL OR w.last_success_at < t.success_at)
+                 RETURNING w.id
+             ), turns AS (
+                 SELECT webhook_id, MIN(n) AS turn, COUNT(*) AS wanted,
+                        array_agg(next_token ORDER BY n) AS tokens
+                 FROM settled WHERE kind = 'delivered' AND next_token IS NOT NULL
+                 GROUP BY webhook_id
+             ), picked AS (
+                 SELECT p.id, p.next_attempt_at, t.turn, t.tokens
+                 FROM turns t CROSS JOIN LATERAL ({due}) p
+             ), numbered AS (
+                 SELECT id, turn, tokens[k] AS token, k
+                 FROM (SELECT id, turn, tokens, row_number()
+                              OVER (PARTITION BY turn ORDER BY next_attempt_at, id) AS k
+                       FROM picked) n
+             ), {leased}
+             SELECT c.*, f.settled
+             FROM (SELECT array_agg(s.n IS NOT NULL ORDER BY r.n) AS settled
+                   FROM r LEFT JOIN settled s ON s.n = r.n) f
+             LEFT JOIN ({claims}) c ON true",
+            due = due_of("t", "$15"),
+            leased = lease("$15", "$16"),
+            // The webhook's row as this statement found it, before the successes it
+            // records: the new claims see them all the same.
+            claims = claims(
+                "GREATEST(w.last_success_at, \
+                 (SELECT t.success_at FROM tally t WHERE t.webhook_id = w.id))"
+            ),
+        ),
         &[
             &deliveries,
             &tokens,
@@ -188,9 +243,34 @@ fn settle_all(conn: &Conn, results: &[&AttemptResult]) -> Result<Vec<bool>, Stor
             &errors,
             &stale,
             &retries,
+            &next_tokens,
+            &secs(now),
+            &secs(until),
         ],
     )?;
-    rows.iter().map(|row| Ok(row.try_get(1)?)).collect()
+    let mut settled = Vec::new();
+    let mut taken: Vec<Option<Claim>> = results.iter().map(|_| None).collect();
+    for row in &rows {
+        settled = row.try_get::<_, Vec<bool>>(CLAIM_WIDTH)?;
+        if row.try_get::<_, Option<i64>>(0)?.is_none() {
+            continue; // no lease taken
+        }
+        let (_, claim) = leased_claim(row)?;
+        let asked = results
+            .iter()
+            .position(|(_, next)| next.is_some_and(|n| n.log_id == claim.log_id));
+        if let Some(i) = asked {
+            taken[i] = Some(claim);
+        }
+    }
+    if settled.len() != results.len() {
+        return Err(StoreError::Corrupt(format!(
+            "{} results recorded as {} outcomes",
+            results.len(),
+            settled.len()
+        )));
+    }
+    Ok((settled, taken))
 }
 
 /// The queues at `now` of the active webhooks with deliveries pending, found by walking
@@ -293,49 +373,17 @@ fn take(
                  SELECT p.id, p.next_attempt_at, t.turn, t.first
                  FROM unnest($2::TEXT[], $3::BIGINT[], $4::BIGINT[])
                       WITH ORDINALITY AS t (webhook_id, wanted, first, turn)
-                 CROSS JOIN LATERAL (
-                     SELECT d.id, d.next_attempt_at FROM deliveries d
-                     WHERE d.webhook_id = t.webhook_id AND d.status = 'pending'
-                       AND d.next_attempt_at <= $1 AND d.leased_until IS NULL
-                       -- disabled since the queues were read (an API call does not
-                       -- take the claim lock): nothing more is leased
-                       AND EXISTS (SELECT 1 FROM webhooks a
-                                   WHERE a.id = t.webhook_id AND a.status = 'active')
-                     ORDER BY d.next_attempt_at, d.id
-                     LIMIT t.wanted
-                     FOR UPDATE SKIP LOCKED
-                 ) p
+                 CROSS JOIN LATERAL ({due}) p
              ), numbered AS (
-                 SELECT id, turn, first - 1 + row_number()
-                        OVER (PARTITION BY turn ORDER BY next_attempt_at, id) AS k
-                 FROM picked
-             ), leased AS (
-                 UPDATE deliveries d SET leased_until = $5,
-                        lease_token = ($6::TEXT[])[numbered.k],
-                        attempts = d.attempts + 1,
-                        first_attempt_at = COALESCE(d.first_attempt_at, $1)
-                 FROM numbered WHERE d.id = numbered.id
-                 RETURNING d.id, d.event_id, d.webhook_id, d.attempts, d.failures,
-                           d.first_attempt_at, d.lease_token, numbered.k, numbered.turn
-             ), logged AS (
-                 INSERT INTO delivery_attempts ({ATTEMPT_COLUMNS}, delivery_id)
-                 SELECT l.lease_token, w.id, w.seller_id, e.id, e.type, 'pending',
-                        NULL, NULL, NULL, NULL, l.attempts - 1, NULL, $1, l.id
-                 FROM leased l JOIN webhooks w ON w.id = l.webhook_id
-                 JOIN events e ON e.id = l.event_id
-             )
-             SELECT l.id, l.attempts, l.failures, w.id, w.seller_id, w.url,
-                    e.id, e.seller_id, e.type, e.created_at, e.body, e.is_test,
-                    l.first_attempt_at, w.last_success_at, l.lease_token, $1::BIGINT,
-                    ARRAY(SELECT s.secret FROM webhook_secrets s
-                          WHERE s.webhook_id = w.id
-                            AND (s.expires_at IS NULL OR s.expires_at > $1)
-                          ORDER BY (s.expires_at IS NULL) DESC, s.created_at DESC,
-                                   s.seq DESC),
-                    l.turn, w.scheme
-             FROM leased l JOIN webhooks w ON w.id = l.webhook_id
-             JOIN events e ON e.id = l.event_id
-             ORDER BY l.k"
+                 SELECT id, turn, ($6::TEXT[])[k] AS token, k
+                 FROM (SELECT id, turn, first - 1 + row_number()
+                              OVER (PARTITION BY turn ORDER BY next_attempt_at, id) AS k
+                       FROM picked) n
+             ), {leased}
+             {claims}",
+            due = due_of("t", "$1"),
+            leased = lease("$1", "$5"),
+            claims = claims("w.last_success_at"),
         ),
         &[
             &secs(now),
@@ -348,24 +396,91 @@ fn take(
     )?;
     let mut round: Vec<Vec<Claim>> = turns.iter().map(|_| Vec::new()).collect();
     for row in &rows {
-        // The row's attempts count the one just leased: `claim_from_row` takes it off.
-        let mut claim = claim_from_row(row)?;
-        claim.secrets = row
-            .try_get::<_, Vec<String>>(16)?
-            .into_iter()
-            .map(Secret::new)
-            .collect();
-        let scheme: String = row.try_get(18)?;
-        claim.scheme = scheme
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("unknown webhook scheme {scheme:?}")))?;
-        let turn = usize::try_from(row.try_get::<_, i64>(17)?).unwrap_or(0);
+        let (turn, claim) = leased_claim(row)?;
         round
             .get_mut(turn.wrapping_sub(1))
             .ok_or_else(|| StoreError::Corrupt(format!("a claim of unknown turn {turn}")))?
             .push(claim);
     }
     Ok(round)
+}
+
+/// The due deliveries of the turn `t` (`t.webhook_id`, `t.wanted`) at `now`, to be
+/// leased: not leased, not locked by another claim, oldest due first; none once the
+/// webhook is disabled (an API call does not take the claim lock).
+fn due_of(t: &str, now: &str) -> String {
+    format!(
+        "SELECT d.id, d.next_attempt_at FROM deliveries d
+         WHERE d.webhook_id = {t}.webhook_id AND d.status = 'pending'
+           AND d.next_attempt_at <= {now} AND d.leased_until IS NULL
+           AND EXISTS (SELECT 1 FROM webhooks a
+                       WHERE a.id = {t}.webhook_id AND a.status = 'active')
+         ORDER BY d.next_attempt_at, d.id
+         LIMIT {t}.wanted
+         FOR UPDATE SKIP LOCKED"
+    )
+}
+
+/// Leases the deliveries of `numbered` (`id`, `token`, `k` their order, `turn`) at `now`
+/// until `until`, counts the attempts and logs them as `pending`: the CTEs `leased`
+/// (which [`claims`] reads) and `logged_lease`.
+fn lease(now: &str, until: &str) -> String {
+    format!(
+        "leased AS (
+             UPDATE deliveries d SET leased_until = {until}, lease_token = numbered.token,
+                    attempts = d.attempts + 1,
+                    first_attempt_at = COALESCE(d.first_attempt_at, {now})
+             FROM numbered WHERE d.id = numbered.id
+             RETURNING d.id, d.event_id, d.webhook_id, d.attempts, d.failures,
+                       d.first_attempt_at, d.lease_token, numbered.k, numbered.turn,
+                       {now}::BIGINT AS claimed_at
+         ), logged_lease AS (
+             INSERT INTO delivery_attempts ({ATTEMPT_COLUMNS}, delivery_id)
+             SELECT l.lease_token, w.id, w.seller_id, e.id, e.type, 'pending',
+                    NULL, NULL, NULL, NULL, l.attempts - 1, NULL, l.claimed_at, l.id
+             FROM leased l JOIN webhooks w ON w.id = l.webhook_id
+             JOIN events e ON e.id = l.event_id
+         )"
+    )
+}
+
+/// What each new lease (the CTE `leased`) needs: [`CLAIM_COLUMNS`]' values (the
+/// webhook's last success being `last_success`), then the lease's token, its time, the
+/// webhook's live secrets, its turn and its scheme ([`leased_claim`] reads them).
+fn claims(last_success: &str) -> String {
+    format!(
+        "SELECT l.id, l.attempts, l.failures, w.id, w.seller_id, w.url,
+                e.id, e.seller_id, e.type, e.created_at, e.body, e.is_test,
+                l.first_attempt_at, {last_success}, l.lease_token, l.claimed_at,
+                ARRAY(SELECT s.secret FROM webhook_secrets s
+                      WHERE s.webhook_id = w.id
+                        AND (s.expires_at IS NULL OR s.expires_at > l.claimed_at)
+                      ORDER BY (s.expires_at IS NULL) DESC, s.created_at DESC, s.seq DESC),
+                l.turn, w.scheme
+         FROM leased l JOIN webhooks w ON w.id = l.webhook_id
+         JOIN events e ON e.id = l.event_id
+         ORDER BY l.k"
+    )
+}
+
+/// The columns [`claims`] answers.
+const CLAIM_WIDTH: usize = 19;
+
+/// A row of [`claims`]: its turn, and the claim.
+fn leased_claim(row: &Row) -> Result<(usize, Claim), StoreError> {
+    // The row's attempts count the one just leased: `claim_from_row` takes it off.
+    let mut claim = claim_from_row(row)?;
+    claim.secrets = row
+        .try_get::<_, Vec<String>>(16)?
+        .into_iter()
+        .map(Secret::new)
+        .collect();
+    let scheme: String = row.try_get(18)?;
+    claim.scheme = scheme
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("unknown webhook scheme {scheme:?}")))?;
+    let turn = usize::try_from(row.try_get::<_, i64>(17)?).unwrap_or(0);
+    Ok((turn, claim))
 }
 
 /// When the first lease of an active webhook's pending delivery runs out (or its
@@ -523,7 +638,7 @@ impl QueueStore for PostgresStore {
     /// statement, then the disabling, in a transaction. Every other result shares one
     /// statement (and its commit) with the results that arrive while the one before is
     /// being written (`store::group`; two groups at once, each on a connection of its
-    /// own); with the next leases they ask for, in one transaction.
+    /// own), with the next leases they ask for.
     fn finish_and_take_next(
         &self,
         r: &AttemptResult,
@@ -533,30 +648,26 @@ impl QueueStore for PostgresStore {
             return Ok((self.transaction(|tx| settle(tx, r))?, None));
         }
         self.settles.write((r.clone(), next), |group, outcomes| {
-            let results: Vec<&AttemptResult> = group.iter().map(|(_, (r, _))| r).collect();
-            let alone = || -> Result<(Vec<Option<Claim>>, Vec<bool>), StoreError> {
+            let results: Vec<(&AttemptResult, Option<&NextLease>)> = group
+                .iter()
+                .map(|(_, (r, next))| (r, next.as_ref()))
+                .collect();
+            let record = |results: &[(&AttemptResult, Option<&NextLease>)]| {
                 let conn = self.conn()?;
-                let settled = super::retrying(|| settle_all(&conn, &results))?;
-                Ok((group.iter().map(|_| None).collect(), settled))
+                super::retrying(|| settle_all(&conn, results))
             };
-            let recorded = if group.iter().any(|(_, (_, next))| next.is_some()) {
-                // One transaction, so that no claim ever sees a lease ended and its
-                // successor not yet begun (it would fill the room, and the endpoint would
-                // get more than its limit at once). Should taking fail, the results are
+            let recorded = record(&results).or_else(|e| {
+                if results.iter().all(|(_, next)| next.is_none()) {
+                    return Err(e);
+                }
+                // Should taking the next deliveries fail the statement, the results are
                 // recorded alone and the claims take what is due.
-                self.transaction(|tx| {
-                    let settled = settle_all(tx, &results)?;
-                    Ok((take_next(tx, group, &settled)?, settled))
-                })
-                .or_else(|e| {
-                    tracing::warn!(error = %e, "taking the next deliveries failed; claims will");
-                    alone()
-                })
-            } else {
-                alone()
-            };
+                tracing::warn!(error = %e, "taking the next deliveries failed; claims will");
+                let alone: Vec<_> = results.iter().map(|(r, _)| (*r, None)).collect();
+                record(&alone)
+            });
             match recorded {
-                Ok((mut next, settled)) => {
+                Ok((settled, mut next)) => {
                     for (i, ((_, outcome), settled)) in outcomes.iter_mut().zip(settled).enumerate()
                     {
                         let finished = if settled {
@@ -626,46 +737,6 @@ impl QueueStore for PostgresStore {
     }
 }
 
-/// The next leases a group of settled results asks for (see
-/// [`QueueStore::finish_and_take_next`]), one per result, taken in one statement as one
-/// round of turns (a webhook's turn holds the tokens of its results, in order): only for
-/// results that were delivered and settled. Run in the results' own transaction.
-fn take_next(
-    conn: &Conn,
-    group: &[(u64, (AttemptResult, Option<NextLease>))],
-    settled: &[bool],
-) -> Result<Vec<Option<Claim>>, StoreError> {
-    let mut taken: Vec<Option<Claim>> = group.iter().map(|_| None).collect();
-    let mut turns: Vec<(&str, Vec<String>)> = Vec::new();
-    let (mut now, mut lease_until) = (0, 0);
-    for ((_, (r, next)), &settled) in group.iter().zip(settled) {
-        let Some(next) = next else { continue };
-        if !settled || r.settle != Settle::Delivered {
-            continue;
-        }
-        now = now.max(next.now);
-        lease_until = lease_until.max(next.lease_until);
-        let webhook = r.attempt.webhook_id.as_str();
-        match turns.iter_mut().find(|(w, _)| *w == webhook) {
-            Some((_, tokens)) => tokens.push(next.log_id.clone()),
-            None => turns.push((webhook, vec![next.log_id.clone()])),
-        }
-    }
-    if turns.is_empty() {
-        return Ok(taken);
-    }
-    let round: Vec<Turn<'_>> = turns.iter().map(|(w, t)| (*w, t.as_slice())).collect();
-    for claim in take(conn, now, lease_until, &round)?.into_iter().flatten() {
-        let asked = group
-            .iter()
-            .position(|(_, (_, next))| next.as_ref().is_some_and(|n| n.log_id == claim.log_id));
-        if let Some(i) = asked {
-            taken[i] = Some(claim);
-        }
-    }
-    Ok(taken)
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -708,8 +779,9 @@ mod tests {
             .collect();
         // The last no longer holds its claim: a success that must not count.
         results[4].attempt.id = "log_gone".into();
-        let all: Vec<&AttemptResult> = results.iter().collect();
-        let settled = settle_all(&store.conn()?, &all)?;
+        let all: Vec<(&AttemptResult, Option<&NextLease>)> =
+            results.iter().map(|r| (r, None)).collect();
+        let (settled, _) = settle_all(&store.conn()?, &all)?;
         assert_eq!(settled, [true, true, true, true, false]);
         let conn = store.conn()?;
         let row = conn.query_one(
