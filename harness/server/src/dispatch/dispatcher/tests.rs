@@ -10,6 +10,33 @@ use menon_harness_common::ids::Secret;
 
 const START: u64 = 1_705_314_600;
 
+/// A Menon webhook of `seller` with id `id` to `url`, created at [`START`].
+fn new_webhook(id: &str, seller: &SellerId, url: String) -> NewWebhook {
+    NewWebhook {
+        id: id.into(),
+        seller_id: seller.clone(),
+        url,
+        events: vec![EventType::ListingCreated],
+        secret: Secret::new("whsec_test".into()),
+        scheme: menon_harness_common::delivery::SigningScheme::Menon,
+        public_key: None,
+        now: START,
+        seller_limit: u32::MAX,
+    }
+}
+
+/// A `listing.created` event of `seller`, created at [`START`].
+fn event(id: &str, seller: &SellerId) -> StoredEvent {
+    StoredEvent {
+        id: id.into(),
+        seller_id: seller.clone(),
+        event_type: "listing.created".into(),
+        created_at: START,
+        body: b"{}".to_vec(),
+        is_test: false,
+    }
+}
+
 /// On a clock that only moves when told, jumped to each `next_retry`, the attempts
 /// land exactly on the schedule: 1 min, 5 min, 30 min, 2 h, 24 h; then the webhook
 /// is disabled (it never succeeded).
@@ -26,25 +53,8 @@ async fn the_schedule_is_exact_on_a_test_clock() -> Result<(), Box<dyn std::erro
     let clock = Arc::new(TestClock::new(START));
     let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory()?);
     let seller = SellerId("sel_t".into());
-    store.create_webhook(NewWebhook {
-        id: "wh_t".into(),
-        seller_id: seller.clone(),
-        url,
-        events: vec![EventType::ListingCreated],
-        secret: Secret::new("whsec_test".into()),
-        scheme: menon_harness_common::delivery::SigningScheme::Menon,
-        public_key: None,
-        now: START,
-        seller_limit: u32::MAX,
-    })?;
-    let queued = store.publish_event(&StoredEvent {
-        id: "evt_t".into(),
-        seller_id: seller.clone(),
-        event_type: "listing.created".into(),
-        created_at: START,
-        body: b"{}".to_vec(),
-        is_test: false,
-    })?;
+    store.create_webhook(new_webhook("wh_t", &seller, url))?;
+    let queued = store.publish_event(&event("evt_t", &seller))?;
     assert_eq!(queued, 1);
     let wake = Arc::new(Notify::new());
     let dispatcher = Dispatcher::new(
@@ -128,25 +138,8 @@ async fn the_drain_is_bounded_when_an_attempt_outlives_the_grace(
     let clock = Arc::new(TestClock::new(START));
     let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory()?);
     let seller = SellerId("sel_d".into());
-    store.create_webhook(NewWebhook {
-        id: "wh_d".into(),
-        seller_id: seller.clone(),
-        url,
-        events: vec![EventType::ListingCreated],
-        secret: Secret::new("whsec_test".into()),
-        scheme: menon_harness_common::delivery::SigningScheme::Menon,
-        public_key: None,
-        now: START,
-        seller_limit: u32::MAX,
-    })?;
-    store.publish_event(&StoredEvent {
-        id: "evt_d".into(),
-        seller_id: seller.clone(),
-        event_type: "listing.created".into(),
-        created_at: START,
-        body: b"{}".to_vec(),
-        is_test: false,
-    })?;
+    store.create_webhook(new_webhook("wh_d", &seller, url))?;
+    store.publish_event(&event("evt_d", &seller))?;
     let dispatcher = Dispatcher::new(
         Arc::clone(&store),
         Arc::clone(&clock) as SharedClock,
@@ -304,17 +297,7 @@ async fn never_more_than_the_limit(
         let _ = axum::serve(listener, app).await;
     });
     let seller = SellerId("sel_l".into());
-    let webhook = NewWebhook {
-        id: "wh_l".into(),
-        seller_id: seller.clone(),
-        url,
-        events: vec![EventType::ListingCreated],
-        secret: Secret::new("whsec_test".into()),
-        scheme: menon_harness_common::delivery::SigningScheme::Menon,
-        public_key: None,
-        now: START,
-        seller_limit: u32::MAX,
-    };
+    let webhook = new_webhook("wh_l", &seller, url);
     blocking(&store, move |store| store.create_webhook(webhook)).await?;
     let wake = Arc::new(Notify::new());
     let dispatcher = Dispatcher::new(
@@ -334,14 +317,7 @@ async fn never_more_than_the_limit(
     let running = tokio::spawn(dispatcher.run(stopping));
     // Published while the dispatcher runs, each publish waking it, as the API does.
     for i in 0..EVENTS {
-        let event = StoredEvent {
-            id: format!("evt_{i}"),
-            seller_id: seller.clone(),
-            event_type: "listing.created".into(),
-            created_at: START,
-            body: b"{}".to_vec(),
-            is_test: false,
-        };
+        let event = event(&format!("evt_{i}"), &seller);
         blocking(&store, move |store| store.publish_event(&event)).await?;
         wake.notify_one();
         tokio::time::sleep(Duration::from_millis(1)).await;
