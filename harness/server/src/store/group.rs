@@ -4,7 +4,7 @@
 //! There is no timer and no thread of its own. A writer queues its write and, if no group
 //! is being written (or fewer than the backend allows at once), writes everything queued
 //! so far as one group (it leads); otherwise it waits, and the writes that arrive
-//! meanwhile form the next group. The window is
+//! meanwhile form the next group, written by one of the waiting writers. The window is
 //! therefore the previous group's own duration: a lone write is written at once; under
 //! load, groups grow by themselves. How a group is written (one transaction with a
 //! savepoint per write on SQLite, one statement for many results on PostgreSQL) is the
@@ -84,8 +84,9 @@ impl<W, R> GroupCommit<W, R> {
             if let Some(result) = state.done.remove(&ticket) {
                 return result;
             }
-            // All leaders busy, or this write is in a group being written (nothing is
-            // queued): wait for a group to end.
+            // All leaders busy, or nothing queued (this write is in a group being
+            // written): wait for a group to end. Otherwise lead what is queued, this
+            // write or others'.
             if state.leading >= self.leaders || state.queued.is_empty() {
                 state = self
                     .committed
@@ -109,8 +110,8 @@ impl<W, R> GroupCommit<W, R> {
                     })
                     .collect(),
             };
-            commit(&group, &mut lead.results);
             self.groups.fetch_add(1, Ordering::Relaxed);
+            commit(&group, &mut lead.results);
             drop(lead);
             state = self.lock();
         }

@@ -268,14 +268,15 @@ pub trait QueueStore {
             .map(|(finished, _)| finished)
     }
     /// Records `result` as [`finish_attempt`](Self::finish_attempt) does; then, given
-    /// `next`, if it settled its delivery as delivered (disabling nothing) and the
-    /// webhook is still active, leases the webhook's oldest due delivery at `next.now`
-    /// as a claim would, under `next.log_id`, and returns that claim: the worker that
-    /// sent the one goes on with the next without waiting for a claim. One lease ends
-    /// and one begins in the same transaction, so the webhook's leases stay as many as
-    /// they were and its in-flight limit holds without the claim lock; whether a worker
-    /// may go on (none is waiting for a turn) is the caller's call. Nothing due, or a
-    /// result that failed or was stale: no claim.
+    /// `next`, if it settled its delivery as delivered (disabling nothing) before its
+    /// lease ran out and the webhook is still active, leases the webhook's oldest due
+    /// delivery at `next.now` (a backend taking several at once takes them at the latest
+    /// `now`) as a claim would, under `next.log_id`, and returns that claim: the worker
+    /// that sent the one goes on with the next without waiting for a claim. A running
+    /// lease ends and one begins in the same transaction, so the webhook's leases stay as
+    /// many as they were and its in-flight limit holds without the claim lock; whether a
+    /// worker may go on (none is waiting for a turn) is the caller's call. Nothing due,
+    /// or a result that failed, was stale or came after its lease ran out: no claim.
     fn finish_and_take_next(
         &self,
         result: &AttemptResult,

@@ -743,8 +743,9 @@ pub fn a_delivered_result_takes_the_webhooks_next_due_delivery(
     Ok(())
 }
 
-/// Only a result that was delivered, held its claim and left its webhook active takes
-/// the next delivery: a failure, a stale result and a disabled webhook take nothing.
+/// Only a result that was delivered, held its claim within its lease and left its webhook
+/// active takes the next delivery: a failure, a stale result, a lease run out and a
+/// disabled webhook take nothing.
 pub fn only_a_current_success_takes_the_next_delivery(store: &dyn Store) -> Result<(), StoreError> {
     webhook(store, "wh_a", "sel_a")?;
     store.publish_event(&event("evt_1", "sel_a", 1_000))?;
@@ -768,6 +769,15 @@ pub fn only_a_current_success_takes_the_next_delivery(store: &dyn Store) -> Resu
         (finished, next.is_none()),
         (Finished::Settled { disabled: false }, true)
     );
+    // Delivered after its lease ran out, nobody having claimed it since: it settles, but
+    // its lease is not handed on (a claim may already have counted it free).
+    let late = claim_leased(store, 1_082, 1_090, vec!["log_late".into()])?;
+    let result = attempt_result(&late[0], Settle::Delivered, None, 1_095);
+    let (finished, next) = store.finish_and_take_next(&result, next_lease(1_095, "log_x4"))?;
+    assert_eq!(
+        (finished, next.is_none()),
+        (Finished::Settled { disabled: false }, true)
+    );
     // Delivered, but the webhook was disabled meanwhile: its deliveries stay unclaimed.
     let sent = claim_one(store, 1_083)?;
     disable(store, "sel_a", "wh_a", 1_084)?;
@@ -777,7 +787,7 @@ pub fn only_a_current_success_takes_the_next_delivery(store: &dyn Store) -> Resu
         (finished, next.is_none()),
         (Finished::Settled { disabled: false }, true)
     );
-    for token in ["log_x1", "log_x2", "log_x3"] {
+    for token in ["log_x1", "log_x2", "log_x3", "log_x4"] {
         assert!(log_row(store, token).is_err(), "{token} was logged");
     }
     Ok(())

@@ -90,10 +90,11 @@ fn settle(conn: &Conn, r: &AttemptResult) -> Result<Finished, StoreError> {
 /// is kept.
 ///
 /// In the same statement, so that no claim ever sees a lease ended and its successor not
-/// yet begun, each result given a [`NextLease`] that was delivered and settled takes its
-/// webhook's next due delivery (see [`QueueStore::finish_and_take_next`]): the results
-/// of one webhook take, oldest due first, one under each of their tokens in order, as one
-/// turn of a claim would.
+/// yet begun, each result given a [`NextLease`] that was delivered, settled and whose
+/// lease had not run out takes its webhook's next due delivery (see
+/// [`QueueStore::finish_and_take_next`]): the results of one webhook take, oldest due
+/// first, one under each of their tokens in order, as one turn of a claim would, at the
+/// latest `now` asked for.
 fn settle_all(
     conn: &Conn,
     results: &[(&AttemptResult, Option<&NextLease>)],
@@ -152,6 +153,12 @@ fn settle_all(
                      WITH ORDINALITY AS r (delivery_id, token, webhook_id, kind, next, at,
                                            status, code, ms, delivered_at, error,
                                            stale_error, next_retry, next_token, n)
+             ), held AS (
+                 -- The leases as they were: only one still running when the result
+                 -- came in is handed on (a lapsed one may already have been counted
+                 -- free by a claim, which then filled its room).
+                 SELECT d.id FROM deliveries d
+                 WHERE d.id = ANY($1) AND d.leased_until > $15
              ), settled AS (
                  UPDATE deliveries d SET
                      status = CASE r.kind WHEN 'delivered' THEN 'delivered'
@@ -168,7 +175,7 @@ fn settle_all(
                  -- has no statistics)
                  WHERE d.id = ANY($1) AND d.id = r.delivery_id
                    AND d.status = 'pending' AND d.lease_token = r.token
-                 RETURNING r.n, r.webhook_id, r.kind, r.at, r.next_token
+                 RETURNING r.n, r.webhook_id, r.kind, r.at, r.next_token, d.id
              ), logged AS (
                  UPDATE delivery_attempts a SET status = r.status, response_code = r.code,
                      response_time_ms = r.ms, delivered_at = r.delivered_at,
@@ -205,7 +212,9 @@ fn settle_all(
              ), turns AS (
                  SELECT webhook_id, MIN(n) AS turn, COUNT(*) AS wanted,
                         array_agg(next_token ORDER BY n) AS tokens
-                 FROM settled WHERE kind = 'delivered' AND next_token IS NOT NULL
+                 FROM settled
+                 WHERE kind = 'delivered' AND next_token IS NOT NULL
+                   AND id IN (SELECT id FROM held)
                  GROUP BY webhook_id
              ), picked AS (
                  SELECT p.id, p.next_attempt_at, t.turn, t.tokens
@@ -652,20 +661,11 @@ impl QueueStore for PostgresStore {
                 .iter()
                 .map(|(_, (r, next))| (r, next.as_ref()))
                 .collect();
-            let record = |results: &[(&AttemptResult, Option<&NextLease>)]| {
-                let conn = self.conn()?;
-                super::retrying(|| settle_all(&conn, results))
-            };
-            let recorded = record(&results).or_else(|e| {
-                if results.iter().all(|(_, next)| next.is_none()) {
-                    return Err(e);
-                }
-                // Should taking the next deliveries fail the statement, the results are
-                // recorded alone and the claims take what is due.
-                tracing::warn!(error = %e, "taking the next deliveries failed; claims will");
-                let alone: Vec<_> = results.iter().map(|(r, _)| (*r, None)).collect();
-                record(&alone)
-            });
+            // One statement, committed or not as a whole: no fallback that could
+            // record its results twice.
+            let recorded = self
+                .conn()
+                .and_then(|conn| super::retrying(|| settle_all(&conn, &results)));
             match recorded {
                 Ok((settled, mut next)) => {
                     for (i, ((_, outcome), settled)) in outcomes.iter_mut().zip(settled).enumerate()

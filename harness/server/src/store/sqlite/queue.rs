@@ -348,18 +348,33 @@ fn take(
     Ok(round)
 }
 
-/// Records `r` and, with `next`, takes its webhook's next due delivery (see
-/// [`QueueStore::finish_and_take_next`]), in the caller's transaction.
+/// Records `r` and, with `next`, takes its webhook's next due delivery if its lease was
+/// still running (see [`QueueStore::finish_and_take_next`]), in the caller's transaction.
 fn finish(
     tx: &Connection,
     r: &AttemptResult,
     next: Option<&NextLease>,
 ) -> Result<(Finished, Option<Claim>), StoreError> {
+    // Only a lease still running when the result came in is handed on.
+    let running = match next {
+        Some(next) => tx
+            .prepare_cached("SELECT leased_until > ?2 FROM deliveries WHERE id = ?1")?
+            .query_row(params![r.delivery_id, secs(next.now)], |row| {
+                row.get::<_, Option<bool>>(0)
+            })
+            .optional()?
+            .flatten()
+            .unwrap_or(false),
+        None => false,
+    };
     let finished = settle(tx, r)?;
     let Some(next) = next else {
         return Ok((finished, None));
     };
-    if finished != (Finished::Settled { disabled: false }) || r.settle != Settle::Delivered {
+    if finished != (Finished::Settled { disabled: false })
+        || r.settle != Settle::Delivered
+        || !running
+    {
         return Ok((finished, None));
     }
     let tokens = [next.log_id.clone()];
