@@ -221,6 +221,25 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// The exchange of `request`, sent at `started`, that came to `result`.
+    fn ended(
+        request: RequestRecord,
+        result: Result<ResponseRecord, String>,
+        started: Instant,
+    ) -> Self {
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let (response, error) = match result {
+            Ok(response) => (Some(response), None),
+            Err(error) => (None, Some(error)),
+        };
+        Self {
+            request,
+            response,
+            error,
+            duration_ms,
+        }
+    }
+
     /// The status code, when the receiver answered.
     pub fn status(&self) -> Option<u16> {
         self.response.as_ref().map(|r| r.status)
@@ -440,21 +459,7 @@ impl Client {
             }
             Err(e) => Err(describe(&e)),
         };
-        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-        match result {
-            Ok(response) => Exchange {
-                request,
-                response: Some(response),
-                error: None,
-                duration_ms,
-            },
-            Err(error) => Exchange {
-                request,
-                response: None,
-                error: Some(error),
-                duration_ms,
-            },
-        }
+        Exchange::ended(request, result, started)
     }
 
     /// POSTs `outgoing` to `url` with its header names spelled `spelling`, byte for byte,
@@ -483,24 +488,11 @@ impl Client {
                     DELIVERY_TIMEOUT.as_millis()
                 ))
             });
-            let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-            return match result {
-                Ok((status, body)) => Exchange {
-                    request,
-                    response: Some(ResponseRecord {
-                        status,
-                        body_excerpt: excerpt(&body),
-                    }),
-                    error: None,
-                    duration_ms,
-                },
-                Err(error) => Exchange {
-                    request,
-                    response: None,
-                    error: Some(error),
-                    duration_ms,
-                },
-            };
+            let answer = result.map(|(status, body)| ResponseRecord {
+                status,
+                body_excerpt: excerpt(&body),
+            });
+            return Exchange::ended(request, answer, started);
         }
         if spelling == Spelling::Mixed {
             return Exchange {

@@ -25,6 +25,26 @@ fn new_webhook(id: &str, seller: &SellerId, url: String) -> NewWebhook {
     }
 }
 
+/// A dispatcher of `workers` on `store` and `clock`, delivering to loopback addresses
+/// with a delivery timeout of `timeout`, woken by `wake`.
+fn loopback_dispatcher(
+    store: &Arc<dyn Store>,
+    clock: SharedClock,
+    wake: Arc<Notify>,
+    workers: usize,
+    timeout: Duration,
+) -> Result<Dispatcher, Box<dyn std::error::Error>> {
+    Ok(Dispatcher::new(
+        Arc::clone(store),
+        clock,
+        Sender::new(timeout, crate::target::AllowedTargets::loopback())?,
+        Arc::new(Metrics::new()),
+        wake,
+        workers,
+        timeout,
+    ))
+}
+
 /// A `listing.created` event of `seller`, created at [`START`].
 fn event(id: &str, seller: &SellerId) -> StoredEvent {
     StoredEvent {
@@ -57,18 +77,13 @@ async fn the_schedule_is_exact_on_a_test_clock() -> Result<(), Box<dyn std::erro
     let queued = store.publish_event(&event("evt_t", &seller))?;
     assert_eq!(queued, 1);
     let wake = Arc::new(Notify::new());
-    let dispatcher = Dispatcher::new(
-        Arc::clone(&store),
+    let dispatcher = loopback_dispatcher(
+        &store,
         Arc::clone(&clock) as SharedClock,
-        Sender::new(
-            Duration::from_secs(5),
-            crate::target::AllowedTargets::loopback(),
-        )?,
-        Arc::new(Metrics::new()),
         Arc::clone(&wake),
         2,
         Duration::from_secs(5),
-    );
+    )?;
     let (stop, stopping) = watch::channel(false);
     let running = tokio::spawn(dispatcher.run(stopping));
 
@@ -140,18 +155,13 @@ async fn the_drain_is_bounded_when_an_attempt_outlives_the_grace(
     let seller = SellerId("sel_d".into());
     store.create_webhook(new_webhook("wh_d", &seller, url))?;
     store.publish_event(&event("evt_d", &seller))?;
-    let dispatcher = Dispatcher::new(
-        Arc::clone(&store),
+    let dispatcher = loopback_dispatcher(
+        &store,
         Arc::clone(&clock) as SharedClock,
-        Sender::new(
-            Duration::from_secs(3_600),
-            crate::target::AllowedTargets::loopback(),
-        )?,
-        Arc::new(Metrics::new()),
         Arc::new(Notify::new()),
         1,
         Duration::from_secs(3_600),
-    )
+    )?
     .with_shutdown_grace(GRACE);
     let (stop, stopping) = watch::channel(false);
     let running = tokio::spawn(dispatcher.run(stopping));
@@ -232,18 +242,13 @@ fn a_worker_goes_on_only_while_another_is_free() -> Result<(), Box<dyn std::erro
 #[test]
 fn the_default_grace_is_the_lease() -> Result<(), Box<dyn std::error::Error>> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory()?);
-    let dispatcher = Dispatcher::new(
-        store,
+    let dispatcher = loopback_dispatcher(
+        &store,
         Arc::new(TestClock::new(START)) as SharedClock,
-        Sender::new(
-            Duration::from_secs(5),
-            crate::target::AllowedTargets::loopback(),
-        )?,
-        Arc::new(Metrics::new()),
         Arc::new(Notify::new()),
         1,
         Duration::from_secs(5),
-    );
+    )?;
     assert_eq!(dispatcher.grace, Duration::from_secs(7));
     assert_eq!(
         dispatcher
@@ -300,18 +305,13 @@ async fn never_more_than_the_limit(
     let webhook = new_webhook("wh_l", &seller, url);
     blocking(&store, move |store| store.create_webhook(webhook)).await?;
     let wake = Arc::new(Notify::new());
-    let dispatcher = Dispatcher::new(
-        Arc::clone(&store),
-        Arc::new(TestClock::new(START)) as SharedClock,
-        Sender::new(
-            Duration::from_secs(5),
-            crate::target::AllowedTargets::loopback(),
-        )?,
-        Arc::new(Metrics::new()),
+    let dispatcher = loopback_dispatcher(
+        &store,
+        Arc::new(TestClock::new(START)),
         Arc::clone(&wake),
         16,
         Duration::from_secs(5),
-    )
+    )?
     .with_endpoint_concurrency(LIMIT);
     let (stop, stopping) = watch::channel(false);
     let running = tokio::spawn(dispatcher.run(stopping));
