@@ -137,6 +137,15 @@ struct Client {
     broken: bool,
 }
 
+/// Set on each pooled connection. The store's statements look rows up by key or walk
+/// an index; none wants a whole table read. PostgreSQL plans a prepared statement once per
+/// connection after its first few runs and keeps that generic plan until the table's
+/// statistics change: planned while the queue was nearly empty (a fresh schema, the first
+/// seconds of a burst) and with no statistics yet (autovacuum off, or not yet run), it
+/// reads every row of `delivery_attempts` to find the few a result completes, on every
+/// run, however large the table has grown. Scans stay possible where no index serves.
+const PLANNER_SETTINGS: &str = "SET enable_seqscan = off";
+
 /// Opens the pool's connections.
 #[derive(Debug)]
 struct Manager {
@@ -148,8 +157,10 @@ impl r2d2::ManageConnection for Manager {
     type Error = postgres::Error;
 
     fn connect(&self) -> Result<Client, postgres::Error> {
+        let mut client = self.config.connect(NoTls)?;
+        client.batch_execute(PLANNER_SETTINGS)?;
         Ok(Client {
-            client: self.config.connect(NoTls)?,
+            client,
             statements: HashMap::new(),
             broken: false,
         })
@@ -595,6 +606,48 @@ mod tests {
         assert_eq!(versions.len(), 1);
         let version: i32 = versions[0].try_get(0)?;
         assert_eq!(usize::try_from(version).ok(), Some(MIGRATIONS.len()));
+        Ok(())
+    }
+
+    /// PostgreSQL's defaults read a small table whole to find rows by key, and a plan
+    /// made then (a prepared statement's generic plan, kept until statistics change)
+    /// still does once the table is large; the store's connections use the index.
+    #[test]
+    fn a_small_table_is_searched_by_key() -> Result<(), StoreError> {
+        let database = test_database()?;
+        let store = PostgresStore::connect(database.url())?;
+        crate::store::conformance::webhook(&store, "wh_a", "sel_a")?;
+        let conn = store.conn()?;
+        conn.batch(
+            "INSERT INTO delivery_attempts
+                 (id, webhook_id, seller_id, event_id, event_type, status, created_at)
+             SELECT 'log_' || n, 'wh_a', 'sel_a', 'evt_' || n, 'listing.created', 'pending', 1
+             FROM generate_series(1, 20) n;
+             ANALYZE delivery_attempts;",
+        )?;
+        let plan = |conn: &Conn| -> Result<String, StoreError> {
+            let ids: Vec<String> = (1..=14).map(|n| format!("log_{n}")).collect();
+            let rows = conn.query(
+                "EXPLAIN UPDATE delivery_attempts a SET status = r.status
+                 FROM unnest($1::TEXT[], $1::TEXT[]) AS r (token, status)
+                 WHERE a.id = ANY($1) AND a.id = r.token",
+                &[&ids],
+            )?;
+            rows.iter()
+                .map(|row| row.try_get::<_, String>(0).map_err(StoreError::from))
+                .collect()
+        };
+        let ours = plan(&conn)?;
+        assert!(!ours.contains("Seq Scan"), "{ours}");
+        assert!(ours.contains("delivery_attempts_pkey"), "{ours}");
+        // PostgreSQL's default, to show that the test sees the difference.
+        conn.batch("RESET enable_seqscan")?;
+        let default = plan(&conn)?;
+        assert!(
+            default.contains("Seq Scan on delivery_attempts"),
+            "{default}"
+        );
+        conn.batch(PLANNER_SETTINGS)?;
         Ok(())
     }
 

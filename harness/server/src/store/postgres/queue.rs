@@ -172,9 +172,11 @@ fn settle_all(
                  FROM r
                  -- `= ANY` as well as the join: an index lookup of the rows given,
                  -- whatever the planner believes of the tables' sizes (a fresh table
-                 -- has no statistics)
+                 -- has no statistics). The status is tested in a form no index
+                 -- matches: a plain `status = 'pending'` lets a plan cached while the
+                 -- queue was short walk the partial index of every pending delivery.
                  WHERE d.id = ANY($1) AND d.id = r.delivery_id
-                   AND d.status = 'pending' AND d.lease_token = r.token
+                   AND COALESCE(d.status = 'pending', false) AND d.lease_token = r.token
                  RETURNING r.n, r.webhook_id, r.kind, r.at, r.next_token, d.id
              ), logged AS (
                  UPDATE delivery_attempts a SET status = r.status, response_code = r.code,
