@@ -2,8 +2,8 @@
 //! being written wait, and are then written together, by one of their own writers.
 //!
 //! There is no timer and no thread of its own. A writer queues its write and, if no group
-//! is being written (or fewer than the backend allows at once), writes everything queued
-//! so far as one group (it leads); otherwise it waits, and the writes that arrive
+//! is being written, writes everything queued so far as one group (it leads); otherwise
+//! it waits, and the writes that arrive
 //! meanwhile form the next group, written by one of the waiting writers. The window is
 //! therefore the previous group's own duration: a lone write is written at once; under
 //! load, groups grow by themselves. How a group is written (one transaction with a
@@ -27,8 +27,8 @@ struct State<W, R> {
     queued: Vec<(u64, W)>,
     done: HashMap<u64, Result<R, StoreError>>,
     next_ticket: u64,
-    /// Groups being written now.
-    leading: usize,
+    /// A group is being written now.
+    leading: bool,
 }
 
 /// The queue of writes waiting for a group, and the results of written groups.
@@ -37,8 +37,6 @@ pub(super) struct GroupCommit<W, R> {
     committed: Condvar,
     /// Groups written (or tried) so far.
     groups: AtomicU64,
-    /// How many groups may be written at once.
-    leaders: usize,
 }
 
 impl<W, R> Default for GroupCommit<W, R> {
@@ -48,26 +46,15 @@ impl<W, R> Default for GroupCommit<W, R> {
                 queued: Vec::new(),
                 done: HashMap::new(),
                 next_ticket: 0,
-                leading: 0,
+                leading: false,
             }),
             committed: Condvar::new(),
             groups: AtomicU64::new(0),
-            leaders: 1,
         }
     }
 }
 
 impl<W, R> GroupCommit<W, R> {
-    /// Up to `leaders` groups written at once (at least one): for a backend whose
-    /// writes run on connections of their own, so that a write need not wait for the
-    /// group before it to end (smaller groups, for a shorter wait).
-    pub(super) fn with_leaders(leaders: usize) -> Self {
-        Self {
-            leaders: leaders.max(1),
-            ..Self::default()
-        }
-    }
-
     /// Queues `write` and returns its result once its group is written: by `commit`,
     /// called with a group (this write or others, at most [`MAX_GROUP`]) and one result
     /// per write in the same order, each an error until `commit` sets it.
@@ -84,17 +71,17 @@ impl<W, R> GroupCommit<W, R> {
             if let Some(result) = state.done.remove(&ticket) {
                 return result;
             }
-            // All leaders busy, or nothing queued (this write is in a group being
-            // written): wait for a group to end. Otherwise lead what is queued, this
+            // A group being written, or nothing queued (this write is in the group
+            // being written): wait for it to end. Otherwise lead what is queued, this
             // write or others'.
-            if state.leading >= self.leaders || state.queued.is_empty() {
+            if state.leading || state.queued.is_empty() {
                 state = self
                     .committed
                     .wait(state)
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
                 continue;
             }
-            state.leading += 1;
+            state.leading = true;
             let take = state.queued.len().min(MAX_GROUP);
             let group: Vec<(u64, W)> = state.queued.drain(..take).collect();
             drop(state);
@@ -141,7 +128,7 @@ struct Lead<'a, W, R> {
 impl<W, R> Drop for Lead<'_, W, R> {
     fn drop(&mut self) {
         let mut state = self.owner.lock();
-        state.leading -= 1;
+        state.leading = false;
         state.done.extend(self.results.drain(..));
         drop(state);
         self.owner.committed.notify_all();
@@ -151,7 +138,6 @@ impl<W, R> Drop for Lead<'_, W, R> {
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Barrier};
-    use std::time::Duration;
 
     use super::*;
 
@@ -205,44 +191,6 @@ mod tests {
         assert!(got[1].is_err(), "the failed write fails alone");
         assert_eq!(got[2].as_ref().unwrap(), &8);
         assert_eq!(*sizes.lock().unwrap(), [1, 3]);
-        assert_eq!(group.groups(), 2);
-    }
-
-    /// With two leaders, a write need not wait for the group being written: both are
-    /// written at once (one leader would never let the second in, and this would time
-    /// out).
-    #[test]
-    fn two_leaders_write_two_groups_at_once() {
-        let group: Arc<GroupCommit<u32, u32>> = Arc::new(GroupCommit::with_leaders(2));
-        let inside = Arc::new(AtomicU64::new(0));
-        let writers: Vec<_> = [1, 2]
-            .into_iter()
-            .map(|w| {
-                let (group, inside) = (Arc::clone(&group), Arc::clone(&inside));
-                std::thread::spawn(move || {
-                    group.write(w, |writes, results| {
-                        inside.fetch_add(1, Ordering::SeqCst);
-                        // Both groups are in here at once, or this times out.
-                        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-                        while inside.load(Ordering::SeqCst) < 2
-                            && std::time::Instant::now() < deadline
-                        {
-                            std::thread::sleep(Duration::from_millis(1));
-                        }
-                        let both = inside.load(Ordering::SeqCst) >= 2;
-                        for ((_, w), (_, r)) in writes.iter().zip(results.iter_mut()) {
-                            *r = if both {
-                                Ok(*w)
-                            } else {
-                                Err(StoreError::Database("alone".into()))
-                            };
-                        }
-                    })
-                })
-            })
-            .collect();
-        let got: Vec<_> = writers.into_iter().map(|t| t.join().unwrap()).collect();
-        assert!(got.iter().all(Result::is_ok), "{got:?}");
         assert_eq!(group.groups(), 2);
     }
 }

@@ -63,10 +63,6 @@ const MIGRATIONS: &[&str] = &[
 /// `max_connections` of 100.
 const POOL_SIZE: u32 = 16;
 
-/// How many groups of attempt results are recorded at once, each on a connection of its
-/// own.
-const SETTLE_LEADERS: usize = 2;
-
 /// The channel publishes are announced on; the payload is the schema, so that instances
 /// of another schema in the same database ignore them.
 const CHANNEL: &str = "menon_queue";
@@ -307,7 +303,7 @@ impl PostgresStore {
             config,
             schema: String::new(),
             announce: Arc::new(Announcements::default()),
-            settles: GroupCommit::with_leaders(SETTLE_LEADERS),
+            settles: GroupCommit::default(),
         };
         store.schema = {
             let conn = store.conn()?;

@@ -648,8 +648,7 @@ impl QueueStore for PostgresStore {
     /// [`QueueStore::finish_and_take_next`]). A result that disables its webhook: its
     /// statement, then the disabling, in a transaction. Every other result shares one
     /// statement (and its commit) with the results that arrive while the one before is
-    /// being written (`store::group`; two groups at once, each on a connection of its
-    /// own), with the next leases they ask for.
+    /// being written (`store::group`), with the next leases they ask for.
     fn finish_and_take_next(
         &self,
         r: &AttemptResult,
