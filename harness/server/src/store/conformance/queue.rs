@@ -734,6 +734,11 @@ pub fn a_delivered_result_takes_the_webhooks_next_due_delivery(
     assert_eq!(next.last_success_at, Some(1_001));
     assert_eq!(next.secrets.len(), 1, "signed as a claim's");
     assert_eq!(log_row(store, "log_next")?.status, AttemptStatus::Pending);
+    assert_eq!(
+        store.queue_depth()?,
+        3,
+        "evt_1 delivered; evt_2 leased, still queued"
+    );
     assert!(claim(store, 1_001, 10)?.is_empty(), "evt_2 is leased");
     let result = attempt_result(&next, Settle::Delivered, None, 1_002);
     let (finished, none) = store.finish_and_take_next(&result, next_lease(1_002, "log_more"))?;

@@ -56,6 +56,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0003_revoked_tokens.sql"),
     include_str!("../../../migrations/postgres/0004_retention.sql"),
     include_str!("../../../migrations/postgres/0005_scheme.sql"),
+    include_str!("../../../migrations/postgres/0006_queue_depth_per_statement.sql"),
 ];
 
 /// Connections each instance's pool opens at most: the dispatcher's claims and results
