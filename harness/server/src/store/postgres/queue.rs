@@ -322,7 +322,7 @@ fn endpoint_queues(
          SELECT w.id, w.consecutive_failures,
                 (SELECT d.next_attempt_at FROM deliveries d
                  WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.leased_until IS NULL
-                 ORDER BY d.next_attempt_at LIMIT 1),
+                 ORDER BY d.next_attempt_at, d.id LIMIT 1),
                 COALESCE(l.held, 0), COALESCE(l.lapsed, 0), l.lease_end
          FROM pending p JOIN webhooks w ON w.id = p.webhook_id
          LEFT JOIN leases l ON l.webhook_id = w.id
