@@ -571,7 +571,8 @@ fn migrate(conn: &Conn) -> Result<(), StoreError> {
 
 // The store's behaviour is tested once for every backend, by the conformance suite
 // (`tests/store.rs` runs it here on a fresh schema per case, and the shared cases on
-// three instances). What stays here is PostgreSQL's own: the migrations.
+// three instances). What stays here is PostgreSQL's own: the migrations, the planner
+// settings.
 #[cfg(test)]
 mod tests {
     use super::*;
