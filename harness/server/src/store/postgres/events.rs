@@ -24,7 +24,7 @@ pub(super) fn list_events(
     seller: &SellerId,
     page: &EventPage,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    conn.query(
+    conn.query_planned_per_call(
         "SELECT id, seller_id, type, created_at, body, is_test FROM events
          WHERE seller_id = $1
            AND ($2::TEXT IS NULL OR (created_at, seq) < (

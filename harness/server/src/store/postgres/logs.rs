@@ -90,7 +90,7 @@ impl LogStore for PostgresStore {
         }
         // Newest first by insertion order; the cursor is the id of the previous page's
         // last row (an unknown cursor yields an empty page).
-        let rows = conn.query(
+        let rows = conn.query_planned_per_call(
             &format!(
                 "SELECT {ATTEMPT_COLUMNS} FROM delivery_attempts
                  WHERE webhook_id = $1 AND seller_id = $2

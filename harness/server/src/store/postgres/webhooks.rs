@@ -101,7 +101,7 @@ impl WebhookStore for PostgresStore {
         page: &WebhookPage,
     ) -> Result<Vec<Webhook>, StoreError> {
         self.conn()?
-            .query(
+            .query_planned_per_call(
                 &format!(
                     "SELECT {WEBHOOK_COLUMNS} FROM webhooks
                      WHERE seller_id = $1
