@@ -263,8 +263,10 @@ impl Conn {
     ) -> Result<Vec<Row>, StoreError> {
         self.batch("SET plan_cache_mode = force_custom_plan")?;
         let rows = self.query(sql, params);
-        self.batch(GENERIC_PLANS)?;
-        rows
+        let restored = self.batch(GENERIC_PLANS);
+        let rows = rows?;
+        restored?;
+        Ok(rows)
     }
 
     /// The row `sql` returns, if any (more than one is an error).
