@@ -3,10 +3,9 @@
 //!
 //! There is no timer and no thread of its own. A writer queues its write and, if no group
 //! is being written, writes everything queued so far as one group (it leads); otherwise
-//! it waits, and the writes that arrive
-//! meanwhile form the next group, written by one of the waiting writers. The window is
-//! therefore the previous group's own duration: a lone write is written at once; under
-//! load, groups grow by themselves. How a group is written (one transaction with a
+//! it waits, and the writes that arrive meanwhile form the next group, written by one of
+//! the waiting writers. The window is therefore the previous group's own duration: a lone
+//! write is written at once; under load, groups grow by themselves. How a group is written (one transaction with a
 //! savepoint per write on SQLite, one statement for many results on PostgreSQL) is the
 //! backend's; a caller returns only once its own write's result is in (committed, or
 //! failed).

@@ -21,9 +21,9 @@
 //! (`store::group`). The next lease a finished attempt's worker takes
 //! (`finish_and_take_next`) needs no lock: one of its webhook's leases ends as it begins,
 //! in one transaction.
-//! A
-//! publish wakes every instance's dispatcher with `NOTIFY` (`LISTEN` in
-//! [`QueueStore::watch_publishes`](super::QueueStore::watch_publishes)).
+//! A publish wakes the other instances' dispatchers with `NOTIFY` (`LISTEN` in
+//! [`QueueStore::watch_publishes`](super::QueueStore::watch_publishes)); its own
+//! instance's was woken directly, and its listener ignores its own announcements.
 
 mod credentials;
 mod events;
@@ -139,21 +139,25 @@ struct Client {
 }
 
 /// Set on each pooled connection. The store's statements look rows up by key or walk
-/// an index; none wants a whole table read. PostgreSQL plans a prepared statement once per
-/// connection after its first few runs and keeps that generic plan until the table's
-/// statistics change: planned while the queue was nearly empty (a fresh schema, the first
+/// an index; none wants a whole table read. PostgreSQL keeps a prepared statement's
+/// generic plan on a connection until the table's statistics change: planned while the queue was nearly empty (a fresh schema, the first
 /// seconds of a burst) and with no statistics yet (autovacuum off, or not yet run), it
 /// read every row of `delivery_attempts` to find the few a result completes, on every
 /// run, however large the table had grown. Scans stay possible where no index serves.
 const NO_TABLE_SCANS: &str = "SET enable_seqscan = off";
 
-/// Set on each pooled connection too: a statement is planned once per connection, not
-/// per call. Left to choose, PostgreSQL planned the claims' take statement on every call
-/// and the results' statement on one call in four (`pg_stat_statements`, 500 events/s:
-/// 2.9 s of planning in 10 s); keyed plans do not depend on the values. The lists whose
-/// optional filters need the values to become index conditions ask for their own plan
+/// Set on each pooled connection too (PostgreSQL 12 or later): a statement is planned once
+/// per connection, at its first run, not per call. Left to choose, PostgreSQL planned the
+/// claims' take statement on every call and the results' statement on one call in four
+/// (`pg_stat_statements`, 500 events/s: 2.9 s of planning in 10 s); with no table scans,
+/// the queue's plans are index walks whatever the values. The lists whose optional
+/// filters need the values to become index conditions ask for their own plan
 /// ([`Conn::query_planned_per_call`]).
 const GENERIC_PLANS: &str = "SET plan_cache_mode = force_generic_plan";
+
+/// For one statement whose plan must know its parameters' values
+/// ([`Conn::query_planned_per_call`]).
+const CUSTOM_PLANS: &str = "SET plan_cache_mode = force_custom_plan";
 
 /// Opens the pool's connections.
 #[derive(Debug)]
@@ -261,12 +265,13 @@ impl Conn {
         sql: &str,
         params: &Params<'_>,
     ) -> Result<Vec<Row>, StoreError> {
-        self.batch("SET plan_cache_mode = force_custom_plan")?;
+        self.batch(CUSTOM_PLANS)?;
         let rows = self.query(sql, params);
-        let restored = self.batch(GENERIC_PLANS);
-        let rows = rows?;
-        restored?;
-        Ok(rows)
+        if self.batch(GENERIC_PLANS).is_err() {
+            // Not back to the pool with another planning mode: closed instead.
+            self.client.borrow_mut().broken = true;
+        }
+        rows
     }
 
     /// The row `sql` returns, if any (more than one is an error).
@@ -485,27 +490,41 @@ async fn announcer(config: tokio_postgres::Config, announce: Arc<Announcements>,
 }
 
 /// Sends one announcement on `announcing`, connecting it first when needed (and noting
-/// its server process in `sender`); `false` when it could not (the connection is
-/// dropped, to be made again next time).
+/// its server process in `own.sender` while it lasts); `false` when it could not (the
+/// connection is dropped, to be made again next time).
 async fn send_announcement(
     config: &tokio_postgres::Config,
     announcing: &mut Option<tokio_postgres::Client>,
     schema: &str,
-    sender: Option<&Announcements>,
+    own: Option<&Arc<Announcements>>,
 ) -> bool {
+    use std::sync::atomic::{AtomicI32, Ordering};
     if announcing
         .as_ref()
         .map_or(true, tokio_postgres::Client::is_closed)
     {
         match config.connect(NoTls).await {
             Ok((client, connection)) => {
-                tokio::spawn(connection);
-                if let Some(sender) = sender {
+                // Once the connection ends its process id is no longer ours: another
+                // store's connection may be given it.
+                let pid = Arc::new(AtomicI32::new(0));
+                let (ended_pid, ended_own) = (Arc::clone(&pid), own.cloned());
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                    if let Some(own) = ended_own {
+                        let pid = ended_pid.load(Ordering::SeqCst);
+                        let _ =
+                            own.sender
+                                .compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
+                    }
+                });
+                if let Some(own) = own {
                     match client.query_one("SELECT pg_backend_pid()", &[]).await {
-                        Ok(row) => sender.sender.store(
-                            row.try_get(0).unwrap_or(0),
-                            std::sync::atomic::Ordering::SeqCst,
-                        ),
+                        Ok(row) => {
+                            let backend: i32 = row.try_get(0).unwrap_or(0);
+                            pid.store(backend, Ordering::SeqCst);
+                            own.sender.store(backend, Ordering::SeqCst);
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "cannot start announcing publishes");
                             return false;
@@ -534,6 +553,9 @@ async fn send_announcement(
             // Possibly left inside the failed transaction: a new connection next time.
             tracing::warn!(error = %e, "cannot announce a publish to the other instances");
             *announcing = None;
+            if let Some(own) = own {
+                own.sender.store(0, Ordering::SeqCst);
+            }
             false
         }
     }
@@ -662,9 +684,9 @@ mod tests {
         Ok(())
     }
 
-    /// PostgreSQL's defaults read a small table whole to find rows by key, and a plan
-    /// made then (a prepared statement's generic plan, kept until statistics change)
-    /// still does once the table is large; the store's connections use the index.
+    /// PostgreSQL's defaults read a small table whole to find rows by key (a plan that,
+    /// cached, stays so as the table grows); a pooled connection looks them up in the
+    /// index. Shown on a statement shaped as the results' (`queue::settle_all`).
     #[test]
     fn a_small_table_is_searched_by_key() -> Result<(), StoreError> {
         let database = test_database()?;
@@ -701,6 +723,27 @@ mod tests {
             "{default}"
         );
         conn.batch(NO_TABLE_SCANS)?;
+        Ok(())
+    }
+
+    /// A list is planned for its values, and the connection goes back to one plan per
+    /// statement afterwards.
+    #[test]
+    fn a_list_is_planned_per_call_and_only_it() -> Result<(), StoreError> {
+        let database = test_database()?;
+        let store = PostgresStore::connect(database.url())?;
+        let conn = store.conn()?;
+        let mode = "SELECT current_setting('plan_cache_mode')";
+        let during = conn.query_planned_per_call(mode, &[])?;
+        assert_eq!(during[0].try_get::<_, String>(0)?, "force_custom_plan");
+        let after = conn.query(mode, &[])?;
+        assert_eq!(after[0].try_get::<_, String>(0)?, "force_generic_plan");
+        // A failing list changes nothing either.
+        assert!(conn
+            .query_planned_per_call("SELECT * FROM no_such_table", &[])
+            .is_err());
+        let after = conn.query(mode, &[])?;
+        assert_eq!(after[0].try_get::<_, String>(0)?, "force_generic_plan");
         Ok(())
     }
 
