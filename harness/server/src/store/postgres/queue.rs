@@ -641,6 +641,24 @@ impl QueueStore for PostgresStore {
     }
 
     fn claim_due(&self, request: ClaimRequest) -> Result<Claimed, StoreError> {
+        // Most claims that a publish wakes find every endpoint with a due delivery at its
+        // limit (its workers go on with its next deliveries themselves): they read the
+        // queues once, without the claim lock, and end there. Only a claim that may take
+        // something (room at a due queue, or a lease that ran out) waits for the lock and
+        // reads again under it. Room that frees after the read is no different from room
+        // that frees just after a locked claim: the attempt that frees it wakes its
+        // dispatcher.
+        let found = endpoint_queues(
+            &self.conn()?,
+            request.now,
+            request.in_flight_limit.as_ref(),
+        )?;
+        if found.lapsed == 0 && !found.queues.iter().any(|q| q.open(request.now)) {
+            return Ok(Claimed {
+                claims: Vec::new(),
+                next_due: next_due(&found.queues, found.lease_end),
+            });
+        }
         self.transaction_after(CLAIM_LOCK, |tx| claim(tx, &request))
     }
 
