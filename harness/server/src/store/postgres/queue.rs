@@ -648,11 +648,7 @@ impl QueueStore for PostgresStore {
         // reads again under it. Room that frees after the read is no different from room
         // that frees just after a locked claim: the attempt that frees it wakes its
         // dispatcher.
-        let found = endpoint_queues(
-            &self.conn()?,
-            request.now,
-            request.in_flight_limit.as_ref(),
-        )?;
+        let found = endpoint_queues(&self.conn()?, request.now, request.in_flight_limit.as_ref())?;
         if found.lapsed == 0 && !found.queues.iter().any(|q| q.open(request.now)) {
             return Ok(Claimed {
                 claims: Vec::new(),
